@@ -1,0 +1,41 @@
+// swift-tools-version:6.0
+// The TrueOTP SMPP carrier gateway bridge.
+//
+// Layers, arrows pointing one way (a module may import only the ones to its left):
+//   SMPPWire (pure codec, no I/O) ← BridgeApp (CLI commands) ← smpp-bridge (executable)
+// Later layers (session, routing, store) slot in between, see docs/architecture.md.
+import PackageDescription
+
+let strict: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("InternalImportsByDefault"),
+]
+
+let package = Package(
+    name: "smpp-bridge",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "smpp-bridge", targets: ["smpp-bridge"]),
+        .library(name: "SMPPWire", targets: ["SMPPWire"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+    ],
+    targets: [
+        // Wire codec: framing, PDUs, TLVs, text. No I/O, no Foundation.
+        .target(name: "SMPPWire", swiftSettings: strict),
+        // Application layer: the operator commands. May use Foundation.
+        .target(
+            name: "BridgeApp",
+            dependencies: [
+                "SMPPWire",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: strict
+        ),
+        .executableTarget(name: "smpp-bridge", dependencies: ["BridgeApp"], swiftSettings: strict),
+        .testTarget(name: "SMPPWireTests", dependencies: ["SMPPWire"], swiftSettings: strict),
+        .testTarget(name: "BridgeAppTests", dependencies: ["BridgeApp", "SMPPWire"], swiftSettings: strict),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,1 @@
+public struct SMPPBridgeCommand { public static func main() {} }

@@ -1,0 +1,2 @@
+import BridgeApp
+SMPPBridgeCommand.main()
