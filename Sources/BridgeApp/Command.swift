@@ -1,1 +1,0 @@
-public struct SMPPBridgeCommand { public static func main() {} }

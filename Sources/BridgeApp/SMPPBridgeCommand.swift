@@ -1,0 +1,11 @@
+public import ArgumentParser
+
+/// `smpp-bridge`: the TrueOTP SMPP carrier gateway bridge.
+public struct SMPPBridgeCommand: ParsableCommand {
+    public static let configuration = CommandConfiguration(
+        commandName: "smpp-bridge",
+        abstract: "TrueOTP SMPP 3.4 carrier gateway bridge: receives SMS from carriers and routes OTP codes.",
+        subcommands: [DecodeCommand.self, DemoCommand.self]
+    )
+    public init() {}
+}
