@@ -34,6 +34,17 @@ struct ByteReader {
         return v
     }
 
+    /// Steps over fixed one-octet fields, naming the first one that is missing.
+    @inlinable
+    mutating func skip(_ a: Field, _ b: Field, _ c: Field? = nil) throws(DecodeError) {
+        let n = c == nil ? 2 : 3
+        guard end - offset >= n else {
+            let missing = end - offset
+            throw .truncated(missing == 0 ? a : (missing == 1 ? b : c!), offset: end)
+        }
+        offset += n
+    }
+
     /// Reads a C-Octet String and returns the range of its bytes, NUL excluded.
     /// `maximum` counts the NUL, as the spec's field sizes do.
     @inlinable

@@ -23,6 +23,7 @@ extension PDU {
         var pdu = PDU(id, status: frame.commandStatus, sequenceNumber: frame.sequenceNumber)
         // A response with an error status may legally carry no body (3.4 §4: "the
         // body is not returned if command_status is non-zero" for several responses).
+        guard id.isKnown else { throw .unknownCommandID(id, offset: 4) }
         if id.isResponse && p.count == 16 { return pdu }
         var r = ByteReader(p)
         switch id {

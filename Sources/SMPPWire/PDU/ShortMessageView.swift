@@ -24,17 +24,17 @@ public struct ShortMessageView {
         guard bytes.count >= 16 else { throw .truncated(.commandLength, offset: 0) }
         var r = ByteReader(bytes)
         let serviceType = try r.cString(.serviceType, maximum: 6)
-        r.offset += 2
-        guard r.offset <= r.end else { throw .truncated(.sourceAddrNPI, offset: serviceType.upperBound + 1) }
+        try r.skip(.sourceAddrTON, .sourceAddrNPI)
         let source = try r.cString(.sourceAddr, maximum: 21)
-        r.offset += 2
-        guard r.offset <= r.end else { throw .truncated(.destAddrNPI, offset: source.upperBound + 1) }
+        try r.skip(.destAddrTON, .destAddrNPI)
         let dest = try r.cString(.destinationAddr, maximum: 21)
-        r.offset += 3
-        guard r.offset <= r.end else { throw .truncated(.priorityFlag, offset: dest.upperBound + 1) }
+        try r.skip(.esmClass, .protocolID, .priorityFlag)
         let sched = try r.cString(.scheduleDeliveryTime, maximum: 17)
         let valid = try r.cString(.validityPeriod, maximum: 17)
-        guard r.remaining >= 5 else { throw .truncated(.smLength, offset: r.offset) }
+        guard r.remaining >= 5 else {
+            let fields: [Field] = [.registeredDelivery, .replaceIfPresentFlag, .dataCoding, .smDefaultMsgID, .smLength]
+            throw .truncated(fields[r.remaining], offset: r.end)
+        }
         let smLengthAt = r.offset + 4
         r.offset += 5
         let smLength = Int(bytes[smLengthAt])
@@ -114,14 +114,11 @@ public struct DataSMView {
         guard bytes.count >= 16 else { throw .truncated(.commandLength, offset: 0) }
         var r = ByteReader(bytes)
         let serviceType = try r.cString(.serviceType, maximum: 6)
-        r.offset += 2
-        guard r.offset <= r.end else { throw .truncated(.sourceAddrNPI, offset: serviceType.upperBound + 1) }
+        try r.skip(.sourceAddrTON, .sourceAddrNPI)
         let source = try r.cString(.sourceAddr, maximum: 65)
-        r.offset += 2
-        guard r.offset <= r.end else { throw .truncated(.destAddrNPI, offset: source.upperBound + 1) }
+        try r.skip(.destAddrTON, .destAddrNPI)
         let dest = try r.cString(.destinationAddr, maximum: 65)
-        guard r.remaining >= 3 else { throw .truncated(.dataCoding, offset: r.offset) }
-        r.offset += 3
+        try r.skip(.esmClass, .registeredDelivery, .dataCoding)
         try TLVList.validate(bytes, from: r.offset, to: bytes.count)
         try checkSAR(TLVList(unchecked: bytes, from: r.offset, to: bytes.count), offset: r.offset)
         self.bytes = bytes
