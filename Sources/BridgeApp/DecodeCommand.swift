@@ -79,11 +79,14 @@ func SMPPSMSCAlphabet(_ s: String) -> SMSCDefaultAlphabet? { SMSCDefaultAlphabet
 /// Buffered stdout: a capture can print millions of lines.
 struct OutputBuffer {
     var buffer: [UInt8] = []
+    /// Tests collect the output instead.
+    var flushToStdout = true
     mutating func write(_ s: String) {
         buffer.append(contentsOf: s.utf8)
-        if buffer.count > 1 << 16 { flush() }
+        if flushToStdout, buffer.count > 1 << 16 { flush() }
     }
     mutating func flush() {
+        guard flushToStdout else { return }
         buffer.withUnsafeBytes { p in
             var off = 0
             while off < p.count {

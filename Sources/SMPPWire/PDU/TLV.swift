@@ -137,6 +137,11 @@ public struct SARInfo: Hashable, Sendable {
     public var msgRefNum: UInt16
     public var totalSegments: UInt8
     public var segmentSeqnum: UInt8
+    public init(msgRefNum: UInt16, totalSegments: UInt8, segmentSeqnum: UInt8) {
+        self.msgRefNum = msgRefNum
+        self.totalSegments = totalSegments
+        self.segmentSeqnum = segmentSeqnum
+    }
 }
 
 /// network_error_code (SMPP 3.4 §5.3.2.31): a network type and its 2-octet error.
@@ -144,6 +149,10 @@ public struct NetworkErrorCode: Hashable, Sendable {
     /// 1 ANSI-136, 2 IS-95, 3 GSM, 4 reserved.
     public var networkType: UInt8
     public var errorCode: UInt16
+    public init(networkType: UInt8, errorCode: UInt16) {
+        self.networkType = networkType
+        self.errorCode = errorCode
+    }
 }
 
 extension TLVLookup {

@@ -1,0 +1,49 @@
+# TrueOTP SMPP bridge. The README's two commands: `make demo` and `make test`.
+SWIFT       ?= swift
+SYSTEM_PKGS ?= libssl-dev libpq-dev postgresql
+FUZZ_SECONDS ?= 300
+
+.PHONY: all deps build test demo fuzz bench-codec capture clean
+
+all: build
+
+# Installs the system packages the build and the tests need, when they are missing.
+deps:
+	@missing=""; for p in $(SYSTEM_PKGS); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "installing:$$missing"; \
+	    DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	  else \
+	    echo "missing system packages:$$missing"; \
+	    echo "install them with: sudo apt-get install -y$$missing"; exit 1; \
+	  fi; \
+	fi
+
+build: deps
+	$(SWIFT) build
+
+# Every test. The exit code of `swift test` is the verdict (its last line is
+# Swift Testing's and says "passed" even when XCTest failed).
+test: deps
+	$(SWIFT) build --build-tests
+	$(SWIFT) test
+
+# The main job on the embedded default.
+demo: deps
+	$(SWIFT) build -c release --product smpp-bridge
+	.build/release/smpp-bridge demo
+
+# libFuzzer over framing + decode + text decoding, seeded from protocol-fixtures.
+fuzz:
+	bash Tests/Fuzz/run.sh $(FUZZ_SECONDS)
+
+# Codec benchmarks (ordo-one/benchmark, malloc counts) and the libsmpp34 baseline.
+bench-codec: deps
+	bash Tests/Benchmarks/bench-codec.sh
+
+clean:
+	rm -rf .build .build-* Tests/Benchmarks/.build

@@ -1,0 +1,69 @@
+import Foundation
+import SMPPWire
+import XCTest
+
+@testable import BridgeApp
+
+final class DecodeCommandTests: XCTestCase {
+    func testJSONUsesSpecFieldNames() throws {
+        let bytes = SampleCapture.bytes()
+        var out = OutputBuffer()
+        out.flushToStdout = false
+        bytes.withUnsafeBytes {
+            CaptureDecoder.describeStream($0, limits: .default, options: Inspection.Options(), json: true, out: &out)
+        }
+        let lines = String(decoding: out.buffer, as: UTF8.self).split(separator: "\n")
+        XCTAssertEqual(lines.count, SampleCapture.pdus().count + 1)
+        let objects = try lines.map { try JSONSerialization.jsonObject(with: Data($0.utf8)) as! [String: Any] }
+        let deliver = try XCTUnwrap(objects.first { $0["command"] as? String == "deliver_sm" })
+        for key in ["command_id", "command_status", "sequence_number", "source_addr", "destination_addr", "esm_class",
+                    "data_coding", "sm_length", "short_message", "tlvs", "text"] {
+            XCTAssertNotNil(deliver[key], key)
+        }
+        XCTAssertEqual(deliver["text"] as? String, "Your WhatsApp code: 482-913. Don't share it. [€0 fee]")
+        let bad = try XCTUnwrap(objects.first { $0["error"] != nil })
+        let err = try XCTUnwrap(bad["error"] as? [String: Any])
+        XCTAssertEqual(err["command_status_name"] as? String, "ESME_RINVMSGLEN")
+        XCTAssertNotNil(err["offset"])
+        XCTAssertNotNil(err["reason"])
+        let udh = try XCTUnwrap(objects.first { $0["udh"] != nil })
+        XCTAssertNotNil(udh["concatenation"])
+    }
+
+    func testSummaryCountsCommandsAndErrors() {
+        var s = CaptureSummary()
+        SampleCapture.bytes().withUnsafeBytes { s.scan($0, limits: .default) }
+        XCTAssertEqual(s.pdus, SampleCapture.pdus().count + 1)
+        XCTAssertEqual(s.byCommand[CommandID.deliverSM.rawValue], 14)
+        XCTAssertEqual(s.byError["sm_length_overrun"], 1)
+        XCTAssertNil(s.stoppedAt)
+        // A stream that turns insane stops with the reason.
+        var t = CaptureSummary()
+        ([0, 0, 0, 16, 0, 0, 0, 0x15, 0, 0, 0, 0, 0, 0, 0, 1] + [0xFF, 0xFF, 0xFF, 0xFF] as [UInt8]).withUnsafeBytes {
+            t.scan($0, limits: .default)
+        }
+        XCTAssertEqual(t.pdus, 1)
+        XCTAssertEqual(t.byError["command_length_too_large"], 1)
+        XCTAssertEqual(t.stoppedAt?.offset, 16)
+    }
+
+    func testDemoDecodesTheBundledCaptureAndMasks() {
+        let r = DemoRun.run()
+        XCTAssertEqual(r.pdus, SampleCapture.pdus().count + 1)
+        XCTAssertEqual(r.decodeErrors.count, 1)
+        XCTAssertEqual(r.concatenated, 6)
+        let all = r.samples.joined(separator: "\n")
+        // No full destination number and no OTP code in the masked output.
+        for secret in ["447700900123", "482-913", "73519", "918273", "552019", "204913"] {
+            XCTAssertFalse(all.contains(secret), secret)
+        }
+        XCTAssertTrue(DemoRun.run(showText: true).samples.joined().contains("482-913"))
+    }
+
+    func testRedaction() {
+        XCTAssertEqual(Redact.number("447700900123"), "**********23")
+        XCTAssertEqual(Redact.number("WhatsApp"), "WhatsApp")
+        XCTAssertEqual(Redact.text("code 482-913 now"), "code ***-*** now")
+        XCTAssertEqual(Redact.text("in 10 min"), "in 10 min")
+    }
+}
