@@ -1,0 +1,27 @@
+// swift-tools-version:6.1
+// Benchmarks live in their own package so `make test` (and CI) never builds
+// ordo-one/benchmark. Run them with `make bench-codec` from the repository root.
+import PackageDescription
+
+let package = Package(
+    name: "smpp-bridge-benchmarks",
+    platforms: [.macOS(.v15)],
+    dependencies: [
+        .package(path: "../.."),
+        .package(url: "https://github.com/ordo-one/benchmark", exact: "1.38.1", traits: ["MallocInterposer"]),
+    ],
+    targets: [
+        .target(name: "BenchSamples", dependencies: [.product(name: "SMPPWire", package: "main")], path: "Sources/BenchSamples"),
+        .executableTarget(
+            name: "CodecBenchmarks",
+            dependencies: ["BenchSamples", .product(name: "SMPPWire", package: "main"), .product(name: "Benchmark", package: "benchmark")],
+            path: "Benchmarks/CodecBenchmarks",
+            plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
+        ),
+        // A plain timed loop over the same bytes as the C baseline, so the two are compared in one run.
+        .executableTarget(
+            name: "CodecSpeed", dependencies: ["BenchSamples", .product(name: "SMPPWire", package: "main")],
+            path: "Sources/CodecSpeed"),
+    ],
+    swiftLanguageModes: [.v6]
+)
