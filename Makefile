@@ -3,7 +3,7 @@ SWIFT       ?= swift
 SYSTEM_PKGS ?= libssl-dev libpq-dev postgresql
 FUZZ_SECONDS ?= 300
 
-.PHONY: all deps build test demo fuzz bench-codec capture clean
+.PHONY: all deps build test tsan demo fuzz bench-codec clean
 
 all: build
 
@@ -31,6 +31,11 @@ build: deps
 test: deps
 	$(SWIFT) build --build-tests
 	$(SWIFT) test
+	$(MAKE) tsan
+
+# The lock-free table's concurrency tests under ThreadSanitizer (own build folder).
+tsan:
+	$(SWIFT) test --scratch-path .build-tsan --sanitize=thread --filter 'LeaseTableTests'
 
 # The main job on the embedded default.
 demo: deps

@@ -2,7 +2,7 @@
 // The TrueOTP SMPP carrier gateway bridge.
 //
 // Layers, arrows pointing one way (a module may import only the ones to its left):
-//   SMPPWire (pure codec, no I/O) ← BridgeApp (CLI commands) ← smpp-bridge (executable)
+//   SMPPWire (pure codec, no I/O) ← Routing (table, reassembly, OTP) ← BridgeApp (CLI commands) ← smpp-bridge
 // Later layers (session, routing, store) slot in between, see docs/architecture.md.
 import PackageDescription
 
@@ -20,21 +20,33 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-atomics", from: "1.3.0"),
     ],
     targets: [
         // Wire codec: framing, PDUs, TLVs, text. No I/O, no Foundation.
         .target(name: "SMPPWire", swiftSettings: strict),
+        // Routing core: number normalization, the lock-free lease table, reassembly,
+        // OTP extraction and the routing decision. No I/O.
+        .target(
+            name: "Routing",
+            dependencies: ["SMPPWire", .product(name: "Atomics", package: "swift-atomics")],
+            swiftSettings: strict
+        ),
         // Application layer: the operator commands. May use Foundation.
         .target(
             name: "BridgeApp",
             dependencies: [
-                "SMPPWire",
+                "SMPPWire", "Routing",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict
         ),
         .executableTarget(name: "smpp-bridge", dependencies: ["BridgeApp"], swiftSettings: strict),
         .testTarget(name: "SMPPWireTests", dependencies: ["SMPPWire"], swiftSettings: strict),
+        .testTarget(
+            name: "RoutingTests",
+            dependencies: ["Routing", "SMPPWire", .product(name: "Atomics", package: "swift-atomics")],
+            swiftSettings: strict),
         .testTarget(name: "BridgeAppTests", dependencies: ["BridgeApp", "SMPPWire"], swiftSettings: strict),
     ],
     swiftLanguageModes: [.v6]

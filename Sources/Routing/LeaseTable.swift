@@ -1,0 +1,421 @@
+import Atomics
+
+/// Which customer order rents a number, for how long, and under which lease version.
+public struct Lease: Hashable, Sendable {
+    public var orderID: UInt64
+    public var service: ServiceID
+    /// Unix seconds. The lease matches messages that arrive in [startsAt, expiresAt).
+    public var startsAt: UInt32
+    public var expiresAt: UInt32
+    /// Bumped by the storefront on every change; the store records which lease matched.
+    public var version: UInt32
+
+    public init(orderID: UInt64, service: ServiceID, startsAt: UInt32, expiresAt: UInt32, version: UInt32) {
+        self.orderID = orderID
+        self.service = service
+        self.startsAt = startsAt
+        self.expiresAt = expiresAt
+        self.version = version
+    }
+}
+
+/// A small id for a service name ("whatsapp"), so a table slot stays 32 bytes.
+public struct ServiceID: RawRepresentable, Hashable, Sendable {
+    public var rawValue: UInt16
+    public init(rawValue: UInt16) { self.rawValue = rawValue }
+    public static let none = ServiceID(rawValue: 0)
+}
+
+/// What the table knows about a number at a given arrival time.
+public enum LeaseMatch: Hashable, Sendable {
+    /// A lease covers the arrival time.
+    case active(Lease)
+    /// The number's last lease ended before the arrival time (or was ended early):
+    /// reported with that lease, for audit and refund disputes.
+    case expired(Lease)
+    /// The number's lease starts after the arrival time.
+    case notYetActive(Lease)
+    /// The number was never leased (in this table's lifetime).
+    case unknown
+}
+
+/// An E.164 number packed into a table key: the digit value with the digit count
+/// in the top byte, so "0123" and "123" differ. 0 is the empty-slot marker.
+public struct MSISDNKey: Hashable, Sendable {
+    public let rawValue: UInt64
+    /// nil unless `digits` is 1–18 ASCII digits.
+    @inlinable
+    public init?(_ digits: some StringProtocol) {
+        var v: UInt64 = 0
+        var n: UInt64 = 0
+        for c in digits.utf8 {
+            guard c >= 0x30, c <= 0x39, n < 18 else { return nil }
+            v = v &* 10 &+ UInt64(c - 0x30)
+            n += 1
+        }
+        guard n > 0 else { return nil }
+        rawValue = n << 56 | v
+    }
+    @inlinable public init?(_ digits: UnsafeRawBufferPointer) {
+        var v: UInt64 = 0
+        var n: UInt64 = 0
+        for c in digits {
+            guard c >= 0x30, c <= 0x39, n < 18 else { return nil }
+            v = v &* 10 &+ UInt64(c - 0x30)
+            n += 1
+        }
+        guard n > 0 else { return nil }
+        rawValue = n << 56 | v
+    }
+    @inlinable init(raw: UInt64) { rawValue = raw }
+
+    public var digits: String {
+        let n = Int(rawValue >> 56)
+        var s = String(rawValue & 0x00FF_FFFF_FFFF_FFFF)
+        while s.count < n { s = "0" + s }
+        return s
+    }
+}
+
+/// One generation of the table: a fixed array of 32-byte slots, four atomic words each.
+///
+///     word 0  key (MSISDNKey; 0 = empty). Written once, never cleared or moved.
+///     word 1  order id
+///     word 2  startsAt << 32 | expiresAt
+///     word 3  version << 32 | service << 16 | seq   (seq: the slot's seqlock counter)
+final class Generation: @unchecked Sendable {
+    typealias Word = UInt64.AtomicRepresentation
+    let words: UnsafeMutablePointer<Word>
+    let capacity: Int
+    /// Service names by id; immutable once published (a new name publishes a new generation).
+    let services: [String]
+
+    init(capacity: Int, services: [String]) {
+        self.capacity = capacity
+        self.services = services
+        words = .allocate(capacity: capacity * 4)
+        words.initialize(repeating: Word(0), count: capacity * 4)
+    }
+
+    /// A generation sharing the slots of another, with a longer service list.
+    init(sharing other: Generation, services: [String]) {
+        capacity = other.capacity
+        self.services = services
+        words = other.words
+        sharedStorage = other.sharedStorage ?? other
+    }
+    /// Keeps the owner of shared slots alive.
+    private var sharedStorage: Generation?
+
+    deinit {
+        if sharedStorage == nil {
+            words.deinitialize(count: capacity * 4)
+            words.deallocate()
+        }
+    }
+
+    @inline(__always) func word(_ slot: Int, _ w: Int) -> UnsafeAtomic<UInt64> {
+        UnsafeAtomic(at: words + (slot &* 4 &+ w))
+    }
+
+    /// Fast range reduction (Lemire): maps a 64-bit hash onto [0, capacity) without division.
+    @inline(__always) func home(_ key: UInt64) -> Int {
+        var h = key
+        h ^= h >> 33
+        h &*= 0xFF51_AFD7_ED55_8CCD
+        h ^= h >> 33
+        h &*= 0xC4CE_B9FE_1A85_EC53
+        h ^= h >> 33
+        return Int(truncatingIfNeeded: h.multipliedFullWidth(by: UInt64(capacity)).high)
+    }
+
+    /// Reader side. Lock-free: a slot being rewritten at this instant is read again.
+    @inline(__always)
+    func find(_ key: UInt64) -> (Lease, Bool)? {
+        var i = home(key)
+        var probes = 0
+        while probes < capacity {
+            let k = word(i, 0).load(ordering: .relaxed)
+            if k == 0 { return nil }
+            if k == key {
+                while true {
+                    let s1 = word(i, 3).load(ordering: .acquiring)
+                    if s1 & 1 == 1 { continue }  // a write is in progress on this slot
+                    let order = word(i, 1).load(ordering: .relaxed)
+                    let times = word(i, 2).load(ordering: .relaxed)
+                    atomicMemoryFence(ordering: .acquiring)
+                    let s2 = word(i, 3).load(ordering: .relaxed)
+                    if s1 != s2 { continue }
+                    let lease = Lease(
+                        orderID: order, service: ServiceID(rawValue: UInt16(truncatingIfNeeded: s1 >> 16)),
+                        startsAt: UInt32(truncatingIfNeeded: times >> 32), expiresAt: UInt32(truncatingIfNeeded: times),
+                        version: UInt32(truncatingIfNeeded: s1 >> 32))
+                    return (lease, true)
+                }
+            }
+            i += 1
+            if i == capacity { i = 0 }
+            probes += 1
+        }
+        return nil
+    }
+
+    /// Writer side (one writer at a time). Returns true when a new key took an empty slot.
+    @discardableResult
+    func store(_ key: UInt64, _ lease: Lease) -> Bool {
+        var i = home(key)
+        while true {
+            let k = word(i, 0).load(ordering: .relaxed)
+            if k == key || k == 0 {
+                let s = word(i, 3).load(ordering: .relaxed)
+                let seq = (s & 0xFFFF) &+ 1
+                // Odd seq: readers of this slot will retry until the even store below.
+                word(i, 3).store((s & ~0xFFFF) | (seq & 0xFFFF), ordering: .relaxed)
+                atomicMemoryFence(ordering: .releasing)
+                word(i, 1).store(lease.orderID, ordering: .relaxed)
+                word(i, 2).store(UInt64(lease.startsAt) << 32 | UInt64(lease.expiresAt), ordering: .relaxed)
+                if k == 0 { word(i, 0).store(key, ordering: .relaxed) }
+                let final = UInt64(lease.version) << 32 | UInt64(lease.service.rawValue) << 16 | ((seq &+ 1) & 0xFFFF)
+                word(i, 3).store(final, ordering: .releasing)
+                return k == 0
+            }
+            i += 1
+            if i == capacity { i = 0 }
+        }
+    }
+
+    /// Writer side: every occupied slot, for rebuilding into a bigger generation.
+    func forEach(_ body: (UInt64, Lease) -> Void) {
+        for i in 0..<capacity {
+            let k = word(i, 0).load(ordering: .relaxed)
+            if k != 0, let (l, _) = find(k) { body(k, l) }
+        }
+    }
+}
+
+/// The number → lease table: many lock-free readers, one writer at a time.
+///
+/// - Readers never lock, never allocate, and never wait for the writer. A lookup
+///   reads one slot's four atomic words under the slot's seqlock; it re-reads only
+///   if that very slot was being rewritten at that instant.
+/// - Updates of a number already present are made in place under the slot's
+///   seqlock, so readers see either the old lease or the new one, never a mix.
+/// - Growth (past 70% load) and full reloads build a new generation off to the
+///   side and publish it with one atomic pointer store. The old generation is
+///   freed only once no reader has announced it (hazard slots, one per reader):
+///   see docs/architecture.md for the memory-ordering argument.
+///
+/// Memory: 32 bytes per slot, at most 70% full, so ≥ 45.7 bytes per entry.
+public final class LeaseTable: @unchecked Sendable {
+    /// Bit pattern of the current `Generation` (unretained; owned by `live`).
+    let current: UnsafeAtomic<UInt>
+    /// Writer state: the live generation and the retired ones not yet reclaimed.
+    let writer: Locked<WriterState>
+    /// One hazard slot per registered reader.
+    let hazards: Locked<[HazardSlot]>
+
+    struct WriterState {
+        var live: Generation
+        var retired: [Generation] = []
+        var count = 0
+        var serviceIDs: [String: ServiceID] = [:]
+        var services: [String] = [""]
+    }
+
+    public static let maximumLoad = 0.7
+
+    public init(initialCapacity: Int = 1024) {
+        let g = Generation(capacity: max(16, initialCapacity), services: [""])
+        current = .create(UInt(bitPattern: Unmanaged.passUnretained(g).toOpaque()))
+        writer = Locked(WriterState(live: g))
+        hazards = Locked([])
+    }
+
+    deinit {
+        current.destroy()
+    }
+
+    /// Number of numbers in the table (leased now or in the past).
+    public var count: Int { writer.withLock { $0.count } }
+    /// Slots in the live generation.
+    public var capacity: Int { writer.withLock { $0.live.capacity } }
+    /// Bytes of table storage per entry (slots only).
+    public var bytesPerEntry: Double {
+        writer.withLock { $0.count == 0 ? 0 : Double($0.live.capacity * 32) / Double($0.count) }
+    }
+    public var retiredGenerations: Int { writer.withLock { $0.retired.count } }
+
+    // MARK: Readers
+
+    /// Registers a reader. Each thread or serial queue that looks numbers up owns one.
+    public func makeReader() -> LeaseTableReader {
+        let slot = HazardSlot()
+        hazards.withLock { $0.append(slot) }
+        return LeaseTableReader(table: self, hazard: slot)
+    }
+
+    // MARK: Writer
+
+    /// The id for a service name, creating it (and publishing it) when new.
+    public func serviceID(_ name: String) -> ServiceID {
+        writer.withLock { w in
+            if let id = w.serviceIDs[name] { return id }
+            let id = ServiceID(rawValue: UInt16(w.services.count))
+            w.services.append(name)
+            w.serviceIDs[name] = id
+            // Same slots, longer name list.
+            let g = Generation(sharing: w.live, services: w.services)
+            publish(g, &w)
+            return id
+        }
+    }
+
+    /// Inserts or replaces the lease of a number.
+    public func upsert(_ key: MSISDNKey, _ lease: Lease) {
+        writer.withLock { w in
+            if Double(w.count + 1) > Double(w.live.capacity) * Self.maximumLoad {
+                grow(&w, to: w.live.capacity * 2)
+            }
+            if w.live.store(key.rawValue, lease) { w.count += 1 }
+            reclaim(&w)
+        }
+    }
+
+    /// Ends a number's lease at `time` (a removal from the storefront): later
+    /// messages report `expired` with this lease, earlier ones still match.
+    public func end(_ key: MSISDNKey, at time: UInt32) {
+        writer.withLock { w in
+            guard var (lease, _) = w.live.find(key.rawValue) else { return }
+            lease.expiresAt = min(lease.expiresAt, time)
+            w.live.store(key.rawValue, lease)
+        }
+    }
+
+    /// Replaces the whole table with `entries` (start-up load, reload after a
+    /// reconnect). Built off to the side and published at once.
+    public func replaceAll(_ entries: some Sequence<(MSISDNKey, Lease)>, expectedCount: Int = 0) {
+        let services = writer.withLock { $0.services }
+        let capacity = Self.capacity(for: max(expectedCount, 16))
+        var g = Generation(capacity: capacity, services: services)
+        var n = 0
+        for (k, l) in entries {
+            if Double(n + 1) > Double(g.capacity) * Self.maximumLoad {
+                let bigger = Generation(capacity: g.capacity * 2, services: services)
+                g.forEach { bigger.store($0, $1) }
+                g = bigger
+            }
+            if g.store(k.rawValue, l) { n += 1 }
+        }
+        writer.withLock { w in
+            // Names registered while building are kept.
+            let final = w.services.count == services.count ? g : Generation(sharing: g, services: w.services)
+            w.count = n
+            publish(final, &w)
+        }
+    }
+
+    /// Frees retired generations no reader holds. Called by every write; callable on a timer.
+    public func reclaim() { writer.withLock { reclaim(&$0) } }
+
+    static func capacity(for entries: Int) -> Int { Int((Double(entries) / maximumLoad).rounded(.up)) + 1 }
+
+    func grow(_ w: inout WriterState, to capacity: Int) {
+        let g = Generation(capacity: capacity, services: w.services)
+        w.live.forEach { g.store($0, $1) }
+        publish(g, &w)
+    }
+
+    func publish(_ g: Generation, _ w: inout WriterState) {
+        let old = w.live
+        w.live = g
+        // seq_cst: ordered against the readers' hazard announcements (see architecture.md).
+        current.store(UInt(bitPattern: Unmanaged.passUnretained(g).toOpaque()), ordering: .sequentiallyConsistent)
+        w.retired.append(old)
+        reclaim(&w)
+    }
+
+    func reclaim(_ w: inout WriterState) {
+        guard !w.retired.isEmpty else { return }
+        let held = hazards.withLock { slots in slots.map { $0.value.load(ordering: .sequentiallyConsistent) } }
+        w.retired.removeAll { g in
+            !held.contains(UInt(bitPattern: Unmanaged.passUnretained(g).toOpaque()))
+        }
+    }
+
+    func unregister(_ slot: HazardSlot) {
+        hazards.withLock { $0.removeAll { $0 === slot } }
+    }
+}
+
+/// A reader's hazard slot, padded to its own cache line so that readers on
+/// different cores never write the same line.
+final class HazardSlot: @unchecked Sendable {
+    let value: UnsafeAtomic<UInt>
+    private let storage: UnsafeMutablePointer<UInt.AtomicRepresentation>
+    init() {
+        let raw = UnsafeMutableRawPointer.allocate(byteCount: 128, alignment: 64)
+        storage = raw.bindMemory(to: UInt.AtomicRepresentation.self, capacity: 1)
+        storage.initialize(to: UInt.AtomicRepresentation(0))
+        value = UnsafeAtomic(at: storage)
+    }
+    deinit {
+        storage.deinitialize(count: 1)
+        UnsafeMutableRawPointer(storage).deallocate()
+    }
+}
+
+/// A registered reader. Not thread-safe by itself: one per thread or serial queue.
+public final class LeaseTableReader: @unchecked Sendable {
+    let table: LeaseTable
+    let hazard: HazardSlot
+
+    init(table: LeaseTable, hazard: HazardSlot) {
+        self.table = table
+        self.hazard = hazard
+    }
+
+    deinit { table.unregister(hazard) }
+
+    /// Pins the current generation for the duration of `body`: lookups inside reuse
+    /// the pin, which is how a session routes a whole read batch for one fence.
+    @inline(__always)
+    public func withSnapshot<R>(_ body: (LeaseSnapshot) -> R) -> R {
+        var p: UInt
+        repeat {
+            p = table.current.load(ordering: .acquiring)
+            hazard.value.store(p, ordering: .sequentiallyConsistent)
+        } while table.current.load(ordering: .sequentiallyConsistent) != p
+        defer { hazard.value.store(0, ordering: .releasing) }
+        return Unmanaged<Generation>.fromOpaque(UnsafeRawPointer(bitPattern: p)!)._withUnsafeGuaranteedRef {
+            body(LeaseSnapshot(generation: $0))
+        }
+    }
+
+    /// One lookup (pins for just this call).
+    @inline(__always)
+    public func lookup(_ key: MSISDNKey, at time: UInt32) -> LeaseMatch {
+        withSnapshot { $0.lookup(key, at: time) }
+    }
+}
+
+/// A pinned view of one generation. Valid only inside `withSnapshot`.
+public struct LeaseSnapshot {
+    unowned(unsafe) let generation: Generation
+
+    /// The lease state of a number for a message that arrived at `time` (Unix seconds).
+    /// Expiry is checked here, so an expired lease never matches even if its removal
+    /// has not reached the table yet.
+    @inline(__always)
+    public func lookup(_ key: MSISDNKey, at time: UInt32) -> LeaseMatch {
+        guard let (lease, _) = generation.find(key.rawValue) else { return .unknown }
+        if time < lease.startsAt { return .notYetActive(lease) }
+        if time >= lease.expiresAt { return .expired(lease) }
+        return .active(lease)
+    }
+
+    /// The name of a service id ("" for none or an unknown id).
+    public func serviceName(_ id: ServiceID) -> String {
+        let i = Int(id.rawValue)
+        return i < generation.services.count ? generation.services[i] : ""
+    }
+}
