@@ -46,6 +46,7 @@ let package = Package(
         .testTarget(
             name: "RoutingTests",
             dependencies: ["Routing", "SMPPWire", .product(name: "Atomics", package: "swift-atomics")],
+            exclude: ["otp-corpus.jsonl"],
             swiftSettings: strict),
         .testTarget(name: "BridgeAppTests", dependencies: ["BridgeApp", "SMPPWire"], swiftSettings: strict),
     ],

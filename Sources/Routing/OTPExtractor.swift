@@ -1,0 +1,321 @@
+/// A per-service OTP rule: who sends it and what its code looks like.
+///
+/// Code templates are a tiny, fast pattern language instead of regular
+/// expressions (the extractor runs for every message on the session queues):
+/// `#` one digit, `A` one ASCII letter or digit, `?` one optional digit, any
+/// other character literally (letters case-insensitive). `G-######` matches
+/// Google's "G-123456"; `###-###` WhatsApp's "123-456".
+public struct OTPRule: Hashable, Sendable, Codable {
+    public var service: String
+    /// Sender ids, compared case-insensitively; a trailing `*` matches a prefix.
+    public var senders: [String]
+    /// Code templates, tried in order. Empty: use the generic extractor with this service's context.
+    public var codes: [String]
+    /// Extra keywords for this service's messages (added to the generic ones).
+    public var keywords: [String]
+
+    public init(service: String, senders: [String], codes: [String] = [], keywords: [String] = []) {
+        self.service = service
+        self.senders = senders
+        self.codes = codes
+        self.keywords = keywords
+    }
+
+    public func matches(sender: String) -> Bool {
+        let s = sender.lowercased()
+        return senders.contains { p in
+            let p = p.lowercased()
+            return p.hasSuffix("*") ? s.hasPrefix(p.dropLast()) : s == p
+        }
+    }
+}
+
+/// The rules the bridge and `smpp-bridge extract` use.
+public struct OTPRules: Hashable, Sendable, Codable {
+    public var rules: [OTPRule]
+    /// Below this confidence the generic extractor reports no code.
+    public var minimumConfidence: Double
+
+    public init(rules: [OTPRule], minimumConfidence: Double = 0.5) {
+        self.rules = rules
+        self.minimumConfidence = minimumConfidence
+    }
+
+    /// Built-in defaults for the services customers rent numbers for.
+    public static let defaults = OTPRules(rules: [
+        OTPRule(service: "whatsapp", senders: ["WhatsApp", "WA*"], codes: ["###-###", "######"]),
+        OTPRule(service: "telegram", senders: ["Telegram", "TGram*"], codes: ["#####", "######"]),
+        OTPRule(service: "google", senders: ["Google", "22000", "GOOGLE*"], codes: ["G-######", "######"]),
+        OTPRule(service: "microsoft", senders: ["Microsoft", "MSFT*"], codes: ["########", "#######", "######", "####"]),
+        OTPRule(service: "facebook", senders: ["Facebook", "FB*", "32665"], codes: ["FB-#####", "########", "######", "#####"]),
+        OTPRule(service: "instagram", senders: ["Instagram", "IG*"], codes: ["### ###", "######"]),
+        OTPRule(service: "amazon", senders: ["Amazon", "AMZN*"], codes: ["######"]),
+        OTPRule(service: "uber", senders: ["Uber"], codes: ["####"]),
+        OTPRule(service: "apple", senders: ["Apple"], codes: ["######"]),
+        OTPRule(service: "tiktok", senders: ["TikTok"], codes: ["######"]),
+        OTPRule(service: "viber", senders: ["Viber"], codes: ["######"]),
+        OTPRule(service: "wechat", senders: ["WeChat", "Weixin"], codes: ["######"]),
+        OTPRule(service: "bank", senders: ["*BANK*", "Bank*", "Banco*", "Sber*", "Tinkoff*", "HDFC*", "ICICI*"]),
+    ])
+
+    /// The rule whose sender list matches, if any.
+    public func rule(forSender sender: String) -> OTPRule? {
+        rules.first { r in
+            r.senders.contains { p in
+                let p = p.lowercased(), s = sender.lowercased()
+                if p.hasPrefix("*"), p.hasSuffix("*"), p.count > 2 { return s.contains(p.dropFirst().dropLast()) }
+                return p.hasSuffix("*") ? s.hasPrefix(p.dropLast()) : s == p
+            }
+        }
+    }
+
+    public func rule(forService service: String) -> OTPRule? { rules.first { $0.service == service } }
+}
+
+/// An extracted code and how sure the extractor is.
+public struct OTPResult: Hashable, Sendable {
+    public var code: String
+    /// 0…1.
+    public var confidence: Double
+    /// Which rule matched: "<service>:<template>" or "generic".
+    public var rule: String
+}
+
+/// Finds the verification code in a message text.
+public struct OTPExtractor: Sendable {
+    public var rules: OTPRules
+    public init(rules: OTPRules = .defaults) { self.rules = rules }
+
+    /// Words that announce a code, lowercased, in the languages the storefront serves.
+    public static let keywords: [String] = [
+        // English
+        "code", "otp", "pin", "passcode", "password", "verification", "verify", "token", "one-time", "security code",
+        // Russian / Ukrainian
+        "код", "пароль", "кодом",
+        // Spanish / Portuguese
+        "código", "codigo", "clave", "contraseña", "senha",
+        // Arabic
+        "رمز", "كود", "الرمز",
+        // Chinese
+        "验证码", "驗證碼", "校验码", "动态码", "确认码",
+        // Turkish
+        "kod", "kodu", "kodunuz", "şifre", "şifreniz",
+        // German / French / Italian
+        "bestätigungscode", "sicherheitscode", "codice",
+        // Indonesian / Malay, Vietnamese, Hindi, Hebrew, Japanese, Korean, Thai
+        "kode", "mã", "कोड", "ओटीपी", "קוד", "コード", "認証番号", "인증번호", "รหัส",
+    ]
+
+    static let currency: Set<String> = ["$", "€", "£", "¥", "₽", "₹", "₺", "r$", "usd", "eur", "gbp", "rub", "руб", "inr", "rs", "aed", "brl", "try", "tl", "сум", "₴", "грн", "cny", "元"]
+    static let phoneWords = ["call", "tel", "phone", "звоните", "тел", "ligue", "llame"]
+
+    public func extract(text: String, sender: String? = nil, service: String? = nil) -> OTPResult? {
+        let rule = service.flatMap { rules.rule(forService: $0) } ?? sender.flatMap { rules.rule(forSender: $0) }
+        let scalars = Array(text.unicodeScalars)
+        if let rule {
+            for template in rule.codes {
+                if let m = Self.matchTemplate(template, in: scalars, keywords: Self.keywords + rule.keywords) {
+                    return OTPResult(code: m, confidence: 0.97, rule: "\(rule.service):\(template)")
+                }
+            }
+        }
+        guard let best = Self.generic(scalars, extraKeywords: rule?.keywords ?? []) else { return nil }
+        var confidence = best.score
+        if rule != nil { confidence = min(1, confidence + 0.05) }
+        guard confidence >= rules.minimumConfidence else { return nil }
+        return OTPResult(code: best.code, confidence: (confidence * 100).rounded() / 100, rule: "generic")
+    }
+
+    // MARK: Templates
+
+    /// Finds the template at a token boundary; prefers an occurrence after a keyword.
+    static func matchTemplate(_ template: String, in s: [Unicode.Scalar], keywords: [String]) -> String? {
+        let t = Array(template.unicodeScalars)
+        var found: [(Int, String)] = []
+        var i = 0
+        while i < s.count {
+            if i == 0 || !isAlnum(s[i - 1]), let (len, code) = match(t, s, at: i), i + len == s.count || !isAlnum(s[i + len]) {
+                // A code of digits must not be part of a longer number ("123456" inside "1234567").
+                found.append((i, code))
+                i += len
+                continue
+            }
+            i += 1
+        }
+        guard !found.isEmpty else { return nil }
+        let lower = s.map { lowerScalar($0) }
+        let scored = found.filter { !Self.isAmountOrDate(s, $0.0, $0.0 + $0.1.unicodeScalars.count) }
+        if scored.isEmpty { return nil }
+        if scored.count == 1 { return scored[0].1 }
+        return scored.max { keywordDistance(lower, $0.0, keywords) > keywordDistance(lower, $1.0, keywords) }!.1
+    }
+
+    static func match(_ t: [Unicode.Scalar], _ s: [Unicode.Scalar], at start: Int) -> (Int, String)? {
+        var i = start
+        var code = String.UnicodeScalarView()
+        for p in t {
+            switch p {
+            case "#":
+                guard i < s.count, isDigit(s[i]) else { return nil }
+                code.append(s[i]); i += 1
+            case "?":
+                if i < s.count, isDigit(s[i]) { code.append(s[i]); i += 1 }
+            case "A":
+                guard i < s.count, isASCIIAlnum(s[i]) else { return nil }
+                code.append(s[i]); i += 1
+            default:
+                guard i < s.count, lowerScalar(s[i]) == lowerScalar(p) else { return nil }
+                code.append(s[i]); i += 1
+            }
+        }
+        return (i - start, String(code))
+    }
+
+    // MARK: Generic
+
+    struct Candidate {
+        var code: String
+        var start: Int
+        var end: Int
+        var score: Double
+    }
+
+    /// Scores every plausible token. Without a keyword nearby no candidate reaches
+    /// the default threshold (0.5): a bare number in a text is an order number, a
+    /// room or a balance far more often than a code.
+    static func generic(_ s: [Unicode.Scalar], extraKeywords: [String]) -> Candidate? {
+        let lower = s.map { lowerScalar($0) }
+        let keywords = Self.keywords + extraKeywords
+        var candidates: [Candidate] = []
+        var i = 0
+        while i < s.count {
+            // Tokens start at a word boundary (CJK text has none around codes).
+            guard isASCIIAlnum(s[i]), i == 0 || !isAlnum(s[i - 1]) else { i += 1; continue }
+            var k = i
+            var digits = 0, letters = 0, lowers = 0
+            while k < s.count, isASCIIAlnum(s[k]) {
+                if isDigit(s[k]) { digits += 1 } else { letters += 1 }
+                if s[k].value >= 0x61 { lowers += 1 }
+                k += 1
+            }
+            defer { i = max(k, i + 1) }
+            // Attached to a word of another script ("1500р", "Rp125"): a unit or a currency.
+            if k < s.count, isAlnum(s[k]), !isCJK(s[k]) { continue }
+            if letters > 0 {
+                // "G-123456": a short letter prefix, a dash, 4–8 digits.
+                if digits == 0, letters <= 3, k + 1 < s.count, s[k] == "-", isDigit(s[k + 1]) {
+                    var e = k + 1
+                    while e < s.count, isDigit(s[e]) { e += 1 }
+                    if (4...8).contains(e - k - 1), e == s.count || !isAlnum(s[e]) {
+                        candidates.append(Candidate(code: string(s, i, e), start: i, end: e, score: 0.35))
+                        k = e
+                    }
+                    continue
+                }
+                // Mixed letters and digits, upper case, 4–8 long ("7XK2Q", "ABX7K2").
+                // A word followed by a number ("SAVE20", "WELCOME10") is a promo code, not an OTP.
+                guard (4...8).contains(k - i), digits >= 2, lowers == 0 else { continue }
+                var p = i
+                while p < k, isASCIILetter(s[p]) { p += 1 }
+                let lettersThenDigits = p > i && (p..<k).allSatisfy { isDigit(s[$0]) }
+                if lettersThenDigits { continue }
+                candidates.append(Candidate(code: string(s, i, k), start: i, end: k, score: 0.2))
+                continue
+            }
+            // Digits, allowing one inner separator: "123-456", "123 456".
+            var end = k
+            var code = string(s, i, k)
+            if k - i == 3, k + 4 <= s.count, s[k] == "-" || s[k] == " ", isDigit(s[k + 1]), isDigit(s[k + 2]), isDigit(s[k + 3]),
+                k + 4 == s.count || !isAlnum(s[k + 4])
+            {
+                code += string(s, k + 1, k + 4)
+                end = k + 4
+                k = end
+            }
+            let n = code.unicodeScalars.count
+            guard (4...8).contains(n) else { continue }
+            if isAmountOrDate(s, i, end) || isPhoneContext(lower, i, end) { continue }
+            var score: Double = n == 6 ? 0.3 : (n == 4 || n == 5 ? 0.25 : 0.2)
+            if n == 4, let v = Int(code), (1900...2099).contains(v) { score -= 0.1 }  // year-like
+            candidates.append(Candidate(code: code, start: i, end: end, score: score))
+        }
+        guard !candidates.isEmpty else { return nil }
+        let promo = keywordDistance(lower, 0, ["promo", "coupon", "discount", "off", "скидк", "cupom", "descuento"]) < Int.max
+        for c in candidates.indices {
+            let d = keywordDistance(lower, candidates[c].start, keywords)
+            if d <= 64 { candidates[c].score += 0.45 - Double(d) * 0.003 }
+            if candidates.count == 1 { candidates[c].score += 0.05 }
+            if promo { candidates[c].score -= 0.3 }
+        }
+        return candidates.max { $0.score < $1.score || ($0.score == $1.score && $0.start > $1.start) }
+    }
+
+    /// Characters between the candidate and the nearest keyword (before it, or
+    /// shortly after it as in "482913 is your code"); Int.max when none.
+    static func keywordDistance(_ lower: [Unicode.Scalar], _ pos: Int, _ keywords: [String]) -> Int {
+        var best = Int.max
+        for k in keywords {
+            let ks = Array(k.unicodeScalars)
+            guard ks.count <= lower.count else { continue }
+            var i = 0
+            while i + ks.count <= lower.count {
+                if lower[i] == ks[0], Array(lower[i..<(i + ks.count)]) == ks {
+                    // Whole words for Latin keywords ("pin" must not match "shipping").
+                    let startOK = i == 0 || !isASCIILetter(lower[i - 1]) || !isASCIILetter(ks[0])
+                    let endOK = i + ks.count == lower.count || !isASCIILetter(lower[i + ks.count]) || !isASCIILetter(ks[ks.count - 1])
+                    if startOK && endOK {
+                        let d = i + ks.count <= pos ? pos - (i + ks.count) : (i - pos) * 2
+                        best = min(best, max(0, d))
+                    }
+                }
+                i += 1
+            }
+        }
+        return best
+    }
+
+    static func isAmountOrDate(_ s: [Unicode.Scalar], _ start: Int, _ end: Int) -> Bool {
+        // Decimal or thousands separators, times and dates: "12.50", "1,000", "12:30", "25/11", "2026-11-25".
+        if end + 1 < s.count, [".", ",", ":", "/"].contains(s[end]), isDigit(s[end + 1]) { return true }
+        if start >= 2, [".", ",", ":", "/"].contains(s[start - 1]), isDigit(s[start - 2]) { return true }
+        if end + 1 < s.count, s[end] == "-", isDigit(s[end + 1]) { return true }
+        if start >= 2, s[start - 1] == "-", isDigit(s[start - 2]) { return true }
+        // Currency before or after.
+        let before = String(String.UnicodeScalarView(s[max(0, start - 4)..<start])).lowercased().trimmingWhitespace()
+        let after = String(String.UnicodeScalarView(s[end..<min(s.count, end + 5)])).lowercased().trimmingWhitespace()
+        for c in currency {
+            if before.hasSuffix(c) || after.hasPrefix(c) {
+                // "USD" must be a word, not the start of another one.
+                return true
+            }
+        }
+        if after.hasPrefix("%") { return true }
+        return false
+    }
+
+    static func isPhoneContext(_ lower: [Unicode.Scalar], _ start: Int, _ end: Int) -> Bool {
+        // "+1 415 555 0123": a plus within the preceding few characters.
+        for j in max(0, start - 4)..<start where lower[j] == "+" { return true }
+        let before = String(String.UnicodeScalarView(lower[max(0, start - 16)..<start]))
+        return phoneWords.contains { before.contains($0) }
+    }
+
+    @inline(__always) static func isDigit(_ c: Unicode.Scalar) -> Bool { c.value >= 0x30 && c.value <= 0x39 }
+    @inline(__always) static func isASCIILetter(_ c: Unicode.Scalar) -> Bool {
+        (c.value >= 0x41 && c.value <= 0x5A) || (c.value >= 0x61 && c.value <= 0x7A)
+    }
+    @inline(__always) static func isASCIIAlnum(_ c: Unicode.Scalar) -> Bool { isDigit(c) || isASCIILetter(c) }
+    @inline(__always) static func isCJK(_ c: Unicode.Scalar) -> Bool { c.value >= 0x3000 }
+    /// Letters of any script count as part of a word, except CJK (written without spaces around codes).
+    @inline(__always) static func isAlnum(_ c: Unicode.Scalar) -> Bool {
+        isASCIIAlnum(c) || (c.value >= 0xC0 && !isCJK(c) && c.properties.isAlphabetic)
+    }
+    @inline(__always) static func lowerScalar(_ c: Unicode.Scalar) -> Unicode.Scalar {
+        if c.value >= 0x41 && c.value <= 0x5A { return Unicode.Scalar(c.value + 0x20)! }
+        if c.value < 0x80 { return c }
+        return c.properties.lowercaseMapping.unicodeScalars.first ?? c
+    }
+    static func string(_ s: [Unicode.Scalar], _ a: Int, _ b: Int) -> String {
+        String(String.UnicodeScalarView(s[a..<b]))
+    }
+}
