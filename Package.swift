@@ -48,7 +48,7 @@ let package = Package(
             dependencies: ["Routing", "SMPPWire", .product(name: "Atomics", package: "swift-atomics")],
             exclude: ["otp-corpus.jsonl"],
             swiftSettings: strict),
-        .testTarget(name: "BridgeAppTests", dependencies: ["BridgeApp", "SMPPWire"], swiftSettings: strict),
+        .testTarget(name: "BridgeAppTests", dependencies: ["BridgeApp", "SMPPWire", "Routing"], swiftSettings: strict),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Routing
 import SMPPWire
 
 /// `smpp-bridge demo`: the main job on the embedded default. For now it pushes

@@ -110,12 +110,19 @@ public struct OTPExtractor: Sendable {
     static let phoneWords = ["call", "tel", "phone", "звоните", "тел", "ligue", "llame"]
 
     public func extract(text: String, sender: String? = nil, service: String? = nil) -> OTPResult? {
-        let rule = service.flatMap { rules.rule(forService: $0) } ?? sender.flatMap { rules.rule(forSender: $0) }
+        // The sender's own rule first (a Google code sent to a number leased for
+        // WhatsApp still has Google's shape), then the order's service rule.
+        let serviceRule = service.flatMap { rules.rule(forService: $0) }
+        let senderRule = sender.flatMap { rules.rule(forSender: $0) }
+        let rule = serviceRule ?? senderRule
         let scalars = Array(text.unicodeScalars)
-        if let rule {
-            for template in rule.codes {
-                if let m = Self.matchTemplate(template, in: scalars, keywords: Self.keywords + rule.keywords) {
-                    return OTPResult(code: m, confidence: 0.97, rule: "\(rule.service):\(template)")
+        var tried: [OTPRule] = []
+        if let r = senderRule { tried.append(r) }
+        if let r = serviceRule, r != senderRule { tried.append(r) }
+        for r in tried {
+            for template in r.codes {
+                if let m = Self.matchTemplate(template, in: scalars, keywords: Self.keywords + r.keywords) {
+                    return OTPResult(code: m, confidence: 0.97, rule: "\(r.service):\(template)")
                 }
             }
         }
@@ -134,7 +141,11 @@ public struct OTPExtractor: Sendable {
         var found: [(Int, String)] = []
         var i = 0
         while i < s.count {
-            if i == 0 || !isAlnum(s[i - 1]), let (len, code) = match(t, s, at: i), i + len == s.count || !isAlnum(s[i + len]) {
+            // Not glued to a neighbouring token ("G-123456" is not a "######" code).
+            let glued = i >= 2 && (s[i - 1] == "-" || s[i - 1] == "_") && isAlnum(s[i - 2])
+            if i == 0 || !isAlnum(s[i - 1]), !glued, let (len, code) = match(t, s, at: i), i + len == s.count || !isAlnum(s[i + len]),
+                !(i + len + 1 < s.count && s[i + len] == "-" && isAlnum(s[i + len + 1]))
+            {
                 // A code of digits must not be part of a longer number ("123456" inside "1234567").
                 found.append((i, code))
                 i += len

@@ -3,6 +3,7 @@ import SMPPWire
 import XCTest
 
 @testable import BridgeApp
+import Routing
 
 final class DecodeCommandTests: XCTestCase {
     func testJSONUsesSpecFieldNames() throws {

@@ -39,6 +39,12 @@ public struct DecodedText: Hashable, Sendable {
     public var hadInvalidInput: Bool
     /// True when the content is not text (binary data coding or an unsupported set).
     public var isBinary: Bool { encoding == .binary || encoding == .unsupported }
+
+    public init(text: String, encoding: Encoding, hadInvalidInput: Bool) {
+        self.text = text
+        self.encoding = encoding
+        self.hadInvalidInput = hadInvalidInput
+    }
 }
 
 /// Turns user-data octets into text according to data_coding.
@@ -70,6 +76,28 @@ public enum TextDecoder {
         case .jis, .pictogram, .iso2022JP, .extendedKanji, .ksc5601:
             return DecodedText(text: "", encoding: .unsupported, hadInvalidInput: false)
         }
+    }
+
+    /// Decodes user-data bytes joined from several parts (no UDH inside), with the
+    /// national language shifts the parts' UDHs announced. Reassembly uses this so a
+    /// UCS2 surrogate pair or a GSM escape split across parts decodes right.
+    public static func decode(
+        joined bytes: UnsafeRawBufferPointer, dataCoding: DataCoding, lockingShift: NationalLanguage?,
+        singleShift: NationalLanguage?, options: TextOptions = .default
+    ) -> DecodedText {
+        let gsm: Bool
+        switch dataCoding.alphabet {
+        case .gsm7: gsm = true
+        case .smscDefault: gsm = options.smscDefaultAlphabet == .gsm7 || options.smscDefaultAlphabet == .gsm7Packed
+        default: gsm = false
+        }
+        guard gsm else { return decode(bytes, dataCoding: dataCoding, options: options) }
+        let locking = lockingShift ?? .default
+        let single = singleShift ?? locking
+        var invalid = false
+        let lockTable = locking.lockingTable ?? { invalid = true; return GSMTables.defaultAlphabetValues }()
+        let shiftTable = single.singleShiftTable ?? { invalid = true; return GSMTables.defaultExtensionDense }()
+        return gsm7Septets(bytes, lock: lockTable, shift: shiftTable, packed: false, invalid: invalid)
     }
 
     /// Decodes raw bytes with no UDH.

@@ -1,0 +1,223 @@
+#if canImport(Glibc)
+    import Glibc
+#endif
+public import SMPPWire
+
+/// What identifies one multi-part message. Two parts belong together only if all
+/// of these agree: an 8-bit ref 5 and a 16-bit ref 5 are different messages, and
+/// so are two messages with the same ref but different part counts.
+public struct PartKey: Hashable, Sendable, Codable {
+    public var carrier: String
+    public var source: String
+    public var destination: String
+    public var reference: UInt16
+    /// 8 (UDH IEI 0x00) or 16 (UDH IEI 0x08, SAR).
+    public var referenceBits: UInt8
+    public var total: UInt8
+
+    public init(carrier: String, source: String, destination: String, reference: UInt16, referenceBits: UInt8, total: UInt8) {
+        self.carrier = carrier
+        self.source = source
+        self.destination = destination
+        self.reference = reference
+        self.referenceBits = referenceBits
+        self.total = total
+    }
+}
+
+/// One received part: everything needed to rebuild the message, so that the
+/// store can persist parts and `Reassembler.restore` can rebuild pending state
+/// after a restart.
+public struct Part: Hashable, Sendable, Codable {
+    public var key: PartKey
+    /// 1-based.
+    public var sequence: UInt8
+    public var dataCoding: UInt8
+    /// User data after the UDH: text bytes, joined across parts before decoding.
+    public var body: [UInt8]
+    /// Language shifts announced by this part's UDH (raw identifiers).
+    public var lockingShift: UInt8?
+    public var singleShift: UInt8?
+    /// The PDU as received: evidence for disputes.
+    public var rawPDU: [UInt8]
+    /// Milliseconds since the Unix epoch.
+    public var receivedAt: UInt64
+
+    public init(
+        key: PartKey, sequence: UInt8, dataCoding: UInt8, body: [UInt8], lockingShift: UInt8? = nil,
+        singleShift: UInt8? = nil, rawPDU: [UInt8] = [], receivedAt: UInt64
+    ) {
+        self.key = key
+        self.sequence = sequence
+        self.dataCoding = dataCoding
+        self.body = body
+        self.lockingShift = lockingShift
+        self.singleShift = singleShift
+        self.rawPDU = rawPDU
+        self.receivedAt = receivedAt
+    }
+}
+
+/// A message put back together (or given up on).
+public struct AssembledMessage: Hashable, Sendable {
+    public var key: PartKey
+    /// Parts by sequence; nil where a part never arrived.
+    public var parts: [Part?]
+    /// 1-based sequence numbers that are missing (empty when complete).
+    public var missing: [Int]
+    public var isComplete: Bool { missing.isEmpty }
+    public var firstReceivedAt: UInt64 { parts.compactMap { $0?.receivedAt }.min() ?? 0 }
+
+    /// Decodes the text: bytes of consecutive parts are joined first, so a
+    /// character split across parts decodes whole. A gap shows as
+    /// "[…part N of M missing…]".
+    public func decodeText(options: TextOptions = .default) -> DecodedText {
+        guard let first = parts.compactMap({ $0 }).first else {
+            return DecodedText(text: "", encoding: .binary, hadInvalidInput: false)
+        }
+        let dc = DataCoding(first.dataCoding)
+        let locking = first.lockingShift.map { NationalLanguage(rawValue: $0) }
+        let single = first.singleShift.map { NationalLanguage(rawValue: $0) }
+        var text = ""
+        var invalid = false
+        var encoding = DecodedText.Encoding.binary
+        var run: [UInt8] = []
+        func flush() {
+            guard !run.isEmpty else { return }
+            let d = run.withUnsafeBytes {
+                TextDecoder.decode(joined: $0, dataCoding: dc, lockingShift: locking, singleShift: single, options: options)
+            }
+            text += d.text
+            invalid = invalid || d.hadInvalidInput
+            encoding = d.encoding
+            run.removeAll()
+        }
+        for (i, p) in parts.enumerated() {
+            if let p {
+                run += p.body
+            } else {
+                flush()
+                text += "[…part \(i + 1) of \(parts.count) missing…]"
+            }
+        }
+        flush()
+        return DecodedText(text: text, encoding: encoding, hadInvalidInput: invalid)
+    }
+}
+
+/// Puts multi-part messages back together, in any order, absorbing duplicates.
+///
+/// State is bounded: a message whose first part is older than `timeout` goes
+/// out incomplete (with its gap), and when pending bytes exceed `maxPendingBytes`
+/// the oldest message is evicted the same way and counted. Parts of one message
+/// can arrive over different binds, so one reassembler serves a whole carrier
+/// (or the whole bridge) and is internally locked; the critical section is a
+/// dictionary update.
+public final class Reassembler: @unchecked Sendable {
+    public enum AddResult: Hashable, Sendable {
+        /// Stored; `have` of `total` parts present.
+        case pending(have: Int, total: Int)
+        /// The same part was already here: absorbed.
+        case duplicate
+        /// This part completed the message.
+        case complete(AssembledMessage)
+    }
+
+    struct Pending {
+        var parts: [Part?]
+        var have: Int
+        var bytes: Int
+        var firstAt: UInt64
+    }
+
+    struct State {
+        var pending: [PartKey: Pending] = [:]
+        var pendingBytes = 0
+        var evicted = 0
+        var timedOut = 0
+    }
+
+    public let timeoutMillis: UInt64
+    public let maxPendingBytes: Int
+    private let state = Locked(State())
+
+    public init(timeoutMillis: UInt64 = 120_000, maxPendingBytes: Int = 64 << 20) {
+        self.timeoutMillis = timeoutMillis
+        self.maxPendingBytes = maxPendingBytes
+    }
+
+    public var pendingCount: Int { state.withLock { $0.pending.count } }
+    public var pendingBytes: Int { state.withLock { $0.pendingBytes } }
+    /// Messages pushed out early by the memory cap.
+    public var evictedCount: Int { state.withLock { $0.evicted } }
+    public var timedOutCount: Int { state.withLock { $0.timedOut } }
+
+    /// Adds a part. Evicted messages (memory cap) are returned through `evicted`.
+    public func add(_ part: Part, evicted: inout [AssembledMessage]) -> AddResult {
+        let total = Int(part.key.total)
+        guard total >= 1, part.sequence >= 1, Int(part.sequence) <= total else {
+            // Not a valid part number: treat as a one-part message rather than lose it.
+            var p = part
+            p.key.total = 1
+            p.sequence = 1
+            return .complete(AssembledMessage(key: p.key, parts: [p], missing: []))
+        }
+        let size = part.body.count + part.rawPDU.count + 64
+        var out: [AssembledMessage] = []
+        let result: AddResult = state.withLock { s in
+            var entry = s.pending[part.key] ?? Pending(parts: Array(repeating: nil, count: total), have: 0, bytes: 0, firstAt: part.receivedAt)
+            let idx = Int(part.sequence) - 1
+            if entry.parts[idx] != nil { return .duplicate }
+            entry.parts[idx] = part
+            entry.have += 1
+            entry.bytes += size
+            entry.firstAt = min(entry.firstAt, part.receivedAt)
+            if entry.have == total {
+                if let old = s.pending.removeValue(forKey: part.key) { s.pendingBytes -= old.bytes }
+                return .complete(AssembledMessage(key: part.key, parts: entry.parts, missing: []))
+            }
+            if let old = s.pending[part.key] { s.pendingBytes -= old.bytes }
+            s.pending[part.key] = entry
+            s.pendingBytes += entry.bytes
+            while s.pendingBytes > maxPendingBytes, let oldest = s.pending.min(by: { $0.value.firstAt < $1.value.firstAt }) {
+                s.pending.removeValue(forKey: oldest.key)
+                s.pendingBytes -= oldest.value.bytes
+                s.evicted += 1
+                out.append(Self.incomplete(oldest.key, oldest.value))
+            }
+            return .pending(have: entry.have, total: total)
+        }
+        evicted += out
+        return result
+    }
+
+    /// Messages whose first part arrived more than `timeout` before `now`, as incomplete.
+    public func expire(now: UInt64) -> [AssembledMessage] {
+        state.withLock { s in
+            var out: [AssembledMessage] = []
+            for (k, v) in s.pending where now >= v.firstAt + timeoutMillis {
+                out.append(Self.incomplete(k, v))
+            }
+            for m in out {
+                if let v = s.pending.removeValue(forKey: m.key) { s.pendingBytes -= v.bytes }
+            }
+            s.timedOut += out.count
+            return out.sorted { $0.firstReceivedAt < $1.firstReceivedAt }
+        }
+    }
+
+    /// Rebuilds pending state from persisted parts (after a restart). Parts that
+    /// complete a message are returned, to be routed now.
+    public func restore(_ parts: [Part]) -> [AssembledMessage] {
+        var done: [AssembledMessage] = []
+        var evicted: [AssembledMessage] = []
+        for p in parts.sorted(by: { $0.receivedAt < $1.receivedAt }) {
+            if case .complete(let m) = add(p, evicted: &evicted) { done.append(m) }
+        }
+        return done + evicted
+    }
+
+    static func incomplete(_ key: PartKey, _ p: Pending) -> AssembledMessage {
+        AssembledMessage(key: key, parts: p.parts, missing: p.parts.indices.filter { p.parts[$0] == nil }.map { $0 + 1 })
+    }
+}

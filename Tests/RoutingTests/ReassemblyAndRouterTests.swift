@@ -1,0 +1,186 @@
+import Routing
+import SMPPWire
+import XCTest
+
+final class ReassemblyTests: XCTestCase {
+    func key(ref: UInt16 = 7, bits: UInt8 = 8, total: UInt8 = 3) -> PartKey {
+        PartKey(carrier: "c1", source: "Google", destination: "447700900123", reference: ref, referenceBits: bits, total: total)
+    }
+    func part(_ seq: UInt8, _ body: [UInt8], key k: PartKey? = nil, dc: UInt8 = 0, at: UInt64 = 1000) -> Part {
+        Part(key: k ?? key(), sequence: seq, dataCoding: dc, body: body, rawPDU: [1, 2, 3], receivedAt: at)
+    }
+
+    func testOutOfOrderWithDuplicatesAndSplitCharacters() throws {
+        let r = Reassembler()
+        var ev: [AssembledMessage] = []
+        // A GSM escape (€ = 1B 65) split across parts 1 and 2.
+        let a = GSM7.encodeUnpacked("Code ")! + [0x1B], b: [UInt8] = [0x65] + GSM7.encodeUnpacked("5 is ")!, c = GSM7.encodeUnpacked("G-123456")!
+        XCTAssertEqual(r.add(part(3, c), evicted: &ev), .pending(have: 1, total: 3))
+        XCTAssertEqual(r.add(part(1, a), evicted: &ev), .pending(have: 2, total: 3))
+        XCTAssertEqual(r.add(part(1, a), evicted: &ev), .duplicate)
+        guard case .complete(let m) = r.add(part(2, b), evicted: &ev) else { return XCTFail("not complete") }
+        XCTAssertEqual(m.decodeText().text, "Code €5 is G-123456")
+        XCTAssertEqual(r.pendingCount, 0)
+        XCTAssertEqual(r.pendingBytes, 0)
+
+        // A UCS2 surrogate pair split across parts (16-bit reference).
+        let u = UCS2.encode("code 390211 🙂 ok")
+        let cut = 26  // between the two halves of the emoji's surrogate pair
+        let k16 = key(ref: 300, bits: 16, total: 2)
+        XCTAssertEqual(r.add(part(2, Array(u[cut...]), key: k16, dc: 8), evicted: &ev), .pending(have: 1, total: 2))
+        guard case .complete(let m2) = r.add(part(1, Array(u[..<cut]), key: k16, dc: 8), evicted: &ev) else { return XCTFail() }
+        let t = m2.decodeText()
+        XCTAssertEqual(t.text, "code 390211 🙂 ok")
+        XCTAssertFalse(t.hadInvalidInput)
+    }
+
+    func testReferenceWidthAndTotalSeparateMessages() {
+        let r = Reassembler()
+        var ev: [AssembledMessage] = []
+        _ = r.add(part(1, [0x41], key: key(bits: 8)), evicted: &ev)
+        _ = r.add(part(1, [0x42], key: key(bits: 16)), evicted: &ev)
+        _ = r.add(part(1, [0x43], key: key(total: 2)), evicted: &ev)
+        XCTAssertEqual(r.pendingCount, 3)
+    }
+
+    func testTimeoutEmitsIncompleteWithGap() {
+        let r = Reassembler(timeoutMillis: 60_000)
+        var ev: [AssembledMessage] = []
+        _ = r.add(part(1, GSM7.encodeUnpacked("Your code ")!, at: 1_000), evicted: &ev)
+        _ = r.add(part(3, GSM7.encodeUnpacked(" thanks")!, at: 2_000), evicted: &ev)
+        XCTAssertTrue(r.expire(now: 60_999).isEmpty)
+        let out = r.expire(now: 61_000)
+        XCTAssertEqual(out.count, 1)
+        XCTAssertEqual(out[0].missing, [2])
+        XCTAssertFalse(out[0].isComplete)
+        XCTAssertEqual(out[0].decodeText().text, "Your code […part 2 of 3 missing…] thanks")
+        XCTAssertEqual(r.timedOutCount, 1)
+        XCTAssertEqual(r.pendingCount, 0)
+    }
+
+    func testMemoryCapEvictsOldestAndCounts() {
+        let r = Reassembler(maxPendingBytes: 2_000)
+        var ev: [AssembledMessage] = []
+        for i in 0..<20 {
+            _ = r.add(part(1, [UInt8](repeating: 0x41, count: 100), key: key(ref: UInt16(i)), at: UInt64(i)), evicted: &ev)
+        }
+        XCTAssertLessThanOrEqual(r.pendingBytes, 2_000)
+        XCTAssertGreaterThan(r.evictedCount, 0)
+        XCTAssertEqual(ev.count, r.evictedCount)
+        XCTAssertEqual(ev.first?.key.reference, 0, "the oldest goes first")
+        XCTAssertTrue(ev.allSatisfy { !$0.isComplete })
+    }
+
+    func testRestoreFromStoredParts() {
+        // Parts persisted before a restart rebuild the pending state; the next part completes it.
+        let stored = [part(2, GSM7.encodeUnpacked("de 4417")!), part(1, GSM7.encodeUnpacked("Seu codigo ")!)]
+        let fresh = Reassembler()
+        XCTAssertTrue(fresh.restore([stored[0]]).isEmpty)
+        XCTAssertEqual(fresh.pendingCount, 1)
+        let k = key(total: 2)
+        let r2 = Reassembler()
+        let parts = [part(1, GSM7.encodeUnpacked("Seu codigo ")!, key: k), part(2, GSM7.encodeUnpacked("e 4417")!, key: k)]
+        XCTAssertTrue(r2.restore([parts[1]]).isEmpty)
+        var ev: [AssembledMessage] = []
+        guard case .complete(let m) = r2.add(parts[0], evicted: &ev) else { return XCTFail() }
+        XCTAssertEqual(m.decodeText().text, "Seu codigo e 4417")
+    }
+}
+
+final class RouterTests: XCTestCase {
+    let now: UInt64 = 1_800_000_000_000  // ms
+
+    func makeRouter() -> (SessionRouter, LeaseTable) {
+        let table = LeaseTable()
+        let wa = table.serviceID("whatsapp")
+        let tg = table.serviceID("telegram")
+        let s = UInt32(now / 1000)
+        table.upsert(MSISDNKey("447700900123")!, Lease(orderID: 1001, service: wa, startsAt: s - 600, expiresAt: s + 600, version: 4))
+        table.upsert(MSISDNKey("447700900124")!, Lease(orderID: 1002, service: wa, startsAt: s - 6000, expiresAt: s - 60, version: 2))
+        table.upsert(MSISDNKey("447700900125")!, Lease(orderID: 1003, service: tg, startsAt: s - 600, expiresAt: s + 600, version: 1))
+        let router = SessionRouter(carrier: CarrierProfile(name: "c1", plan: .uk), table: table, reassembler: Reassembler(), extractor: OTPExtractor())
+        return (router, table)
+    }
+
+    func deliver(from: String, to: String, text: String, seq: UInt32 = 1, esm: UInt8 = 0, udh: [UInt8] = [], tlvs: [TLV] = []) -> [UInt8] {
+        var m = ShortMessage()
+        m.sourceAddrTON = .alphanumeric
+        m.sourceAddr = COctetString(from)
+        m.destAddrTON = .national
+        m.destAddrNPI = .isdn
+        m.destinationAddr = COctetString(to)
+        m.esmClass = ESMClass(esm)
+        m.shortMessage = udh + GSM7.encodeUnpacked(text)!
+        return PDU(.deliverSM, sequenceNumber: seq, body: .shortMessage(m), tlvs: tlvs).encode()
+    }
+
+    func route(_ r: SessionRouter, _ bytes: [UInt8]) -> (Accepted, RoutingDecision?) {
+        bytes.withUnsafeBytes { p in
+            let v = try! ShortMessageView(validating: p)
+            var ev: [InboundMessage] = []
+            let a = r.accept(v, receivedAt: now, evicted: &ev)
+            switch a {
+            case .message(let m): return (a, r.decide(m))
+            case .part(_, _, let done?): return (a, r.decide(done))
+            default: return (a, nil)
+            }
+        }
+    }
+
+    func testOutcomes() {
+        let (r, _) = makeRouter()
+        let routed = route(r, deliver(from: "WhatsApp", to: "07700900123", text: "Your WhatsApp code: 482-913")).1!
+        XCTAssertEqual(routed.outcome, .routed)
+        XCTAssertEqual(routed.orderID, 1001)
+        XCTAssertEqual(routed.service, "whatsapp")
+        XCTAssertEqual(routed.leaseVersion, 4)
+        XCTAssertEqual(routed.code, "482-913")
+        XCTAssertEqual(routed.destination, .msisdn("447700900123"))
+        XCTAssertFalse(routed.serviceMismatch)
+
+        let expired = route(r, deliver(from: "WhatsApp", to: "07700900124", text: "code 111-222")).1!
+        XCTAssertEqual(expired.outcome, .expired)
+        XCTAssertEqual(expired.orderID, 1002, "expired reports the order the number last belonged to")
+
+        XCTAssertEqual(route(r, deliver(from: "WhatsApp", to: "07700900999", text: "code 111-222")).1!.outcome, .unmatched)
+        XCTAssertEqual(route(r, deliver(from: "WhatsApp", to: "CALL-NOW", text: "x")).1!.outcome, .invalid)
+
+        // A WhatsApp code to a number leased for Telegram: routed, flagged.
+        let mismatch = route(r, deliver(from: "WhatsApp", to: "07700900125", text: "Your WhatsApp code: 555-666")).1!
+        XCTAssertEqual(mismatch.outcome, .routed)
+        XCTAssertEqual(mismatch.orderID, 1003)
+        XCTAssertTrue(mismatch.serviceMismatch)
+    }
+
+    func testDedupKeyIsStableAcrossRedeliveries() {
+        let (r, _) = makeRouter()
+        let a = route(r, deliver(from: "WhatsApp", to: "07700900123", text: "Your code 1234", seq: 1)).1!
+        let b = route(r, deliver(from: "WhatsApp", to: "07700900123", text: "Your code 1234", seq: 999)).1!
+        let c = route(r, deliver(from: "WhatsApp", to: "07700900123", text: "Your code 1235", seq: 1)).1!
+        XCTAssertEqual(a.dedupKey, b.dedupKey)
+        XCTAssertNotEqual(a.dedupKey, c.dedupKey)
+        XCTAssertEqual(a.dedupKey.count, 32)
+    }
+
+    func testMultipartThroughTheRouter() {
+        let (r, _) = makeRouter()
+        let p2 = deliver(from: "Google", to: "07700900123", text: "verification code.", esm: 0x40, udh: [5, 0, 3, 9, 2, 2])
+        let p1 = deliver(from: "Google", to: "07700900123", text: "G-771204 is your Google ", esm: 0x40, udh: [5, 0, 3, 9, 2, 1])
+        let (a2, d2) = route(r, p2)
+        guard case .part(_, let k2, nil) = a2 else { return XCTFail("\(a2)") }
+        XCTAssertNil(d2)
+        // The same part again (an SMSC retry) is absorbed with the same key.
+        guard case .duplicatePart(let again) = route(r, p2).0 else { return XCTFail() }
+        XCTAssertEqual(again, k2)
+        let (_, d) = route(r, p1)
+        XCTAssertEqual(d?.text, "G-771204 is your Google verification code.")
+        XCTAssertEqual(d?.code, "G-771204")
+        XCTAssertEqual(d?.partCount, 2)
+        XCTAssertEqual(d?.outcome, .routed)
+    }
+
+    func testRedactionNeverShowsNumbersOrCodes() {
+        XCTAssertEqual(Redact.number("447700900123"), "**********23")
+        XCTAssertEqual(Redact.text("Your code is 482913"), "Your code is ******")
+    }
+}
