@@ -68,3 +68,32 @@ final class DecodeCommandTests: XCTestCase {
         XCTAssertEqual(Redact.text("in 10 min"), "in 10 min")
     }
 }
+
+final class ExtractCommandTests: XCTestCase {
+    func testJSONLines() throws {
+        let x = OTPExtractor()
+        let out = ExtractCommand.process(line: #"{"sender": "Google", "text": "G-771204 is your Google verification code."}"#, extractor: x)
+        let obj = try JSONSerialization.jsonObject(with: Data(out.utf8)) as! [String: Any]
+        XCTAssertEqual(obj["code"] as? String, "G-771204")
+        XCTAssertEqual(obj["rule"] as? String, "google:G-######")
+        XCTAssertEqual(obj["confidence"] as? Double, 0.97)
+        let none = try JSONSerialization.jsonObject(with: Data(ExtractCommand.process(line: #"{"text": "Meeting in room 4012"}"#, extractor: x).utf8)) as! [String: Any]
+        XCTAssertTrue(none["code"] is NSNull)
+        XCTAssertTrue(ExtractCommand.process(line: "garbage", extractor: x).contains("error"))
+        XCTAssertTrue(ExtractCommand.process(line: #"{"sender": "x"}"#, extractor: x).contains("missing string field 'text'"))
+    }
+
+    func testRulesFileErrorsNameTheField() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("rules-\(getpid())")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        let bad = dir.appendingPathComponent("bad.json")
+        try Data(#"{"rules": [{"service": "x", "codes": []}], "minimumConfidence": 0.5}"#.utf8).write(to: bad)
+        XCTAssertThrowsError(try ExtractCommand.loadRules(bad.path)) { e in
+            XCTAssertTrue("\(e)".contains("senders"), "\(e)")
+        }
+        let good = dir.appendingPathComponent("good.json")
+        try Data(#"{"rules": [{"service": "acme", "senders": ["ACME"], "codes": ["AC-####"], "keywords": []}], "minimumConfidence": 0.5}"#.utf8).write(to: good)
+        let x = OTPExtractor(rules: try ExtractCommand.loadRules(good.path))
+        XCTAssertEqual(x.extract(text: "Your ACME login: AC-4821", sender: "ACME")?.code, "AC-4821")
+    }
+}
