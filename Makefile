@@ -3,7 +3,7 @@ SWIFT       ?= swift
 SYSTEM_PKGS ?= libssl-dev libpq-dev postgresql
 FUZZ_SECONDS ?= 300
 
-.PHONY: all deps build test tsan demo fuzz bench-codec clean
+.PHONY: all deps build test tsan demo fuzz bench-codec bench-routing clean
 
 all: build
 
@@ -52,3 +52,7 @@ bench-codec: deps
 
 clean:
 	rm -rf .build .build-* Tests/Benchmarks/.build
+
+# Routing benchmarks: lock-free table vs Mutex<Dictionary>, routing decisions, memory per entry.
+bench-routing: deps
+	cd Tests/Benchmarks && $(SWIFT) build -c release --product RoutingSpeed && .build/release/RoutingSpeed

@@ -17,6 +17,7 @@ let package = Package(
     products: [
         .executable(name: "smpp-bridge", targets: ["smpp-bridge"]),
         .library(name: "SMPPWire", targets: ["SMPPWire"]),
+        .library(name: "Routing", targets: ["Routing"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),

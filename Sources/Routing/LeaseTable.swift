@@ -67,7 +67,13 @@ public struct MSISDNKey: Hashable, Sendable {
         guard n > 0 else { return nil }
         rawValue = n << 56 | v
     }
-    @inlinable init(raw: UInt64) { rawValue = raw }
+    /// A key for a number already known to be digits (benchmarks, bulk loads): the value with its digit count.
+    @inlinable public init(raw digitsValue: UInt64) {
+        var n: UInt64 = 1
+        var v = digitsValue
+        while v >= 10 { v /= 10; n += 1 }
+        rawValue = n << 56 | digitsValue
+    }
 
     public var digits: String {
         let n = Int(rawValue >> 56)

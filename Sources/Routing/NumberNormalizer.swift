@@ -77,18 +77,20 @@ public enum NumberNormalizer {
 
         // Separators people and SMSCs put in numbers.
         var plus = false
-        var digits = ""
+        var digitBytes: [UInt8] = []
+        digitBytes.reserveCapacity(text.utf8.count)
         var letters = false
-        for (i, c) in text.enumerated() {
+        for (i, c) in text.utf8.enumerated() {
             switch c {
-            case "0"..."9": digits.append(c)
-            case " ", "-", ".", "(", ")", "/": continue
-            case "+":
+            case 0x30...0x39: digitBytes.append(c)
+            case 0x20, 0x2D, 0x2E, 0x28, 0x29, 0x2F: continue
+            case 0x2B:
                 if i != 0 { return .invalid(.misplacedPlus) }
                 plus = true
             default: letters = true
             }
         }
+        let digits = String(decoding: digitBytes, as: UTF8.self)
         if letters {
             // A sender name under TON 0 is common (carriers do not always set TON 5);
             // under a numeric TON it is garbage.
@@ -157,10 +159,14 @@ public enum NumberNormalizer {
 }
 
 extension String {
+    /// Trims ASCII whitespace, byte-wise (no grapheme breaking on the hot path).
     func trimmingWhitespace() -> String {
-        var s = Substring(self)
-        while let f = s.first, f.isWhitespace { s.removeFirst() }
-        while let l = s.last, l.isWhitespace { s.removeLast() }
-        return String(s)
+        let u = self.utf8
+        func ws(_ c: UInt8) -> Bool { c == 0x20 || c == 0x09 || c == 0x0A || c == 0x0D }
+        guard let f = u.first, let l = u.last, ws(f) || ws(l) else { return self }
+        var a = u.startIndex, b = u.endIndex
+        while a < b, ws(u[a]) { a = u.index(after: a) }
+        while b > a, ws(u[u.index(before: b)]) { b = u.index(before: b) }
+        return String(self[a..<b])
     }
 }

@@ -83,8 +83,49 @@ public struct OTPResult: Hashable, Sendable {
 
 /// Finds the verification code in a message text.
 public struct OTPExtractor: Sendable {
-    public var rules: OTPRules
-    public init(rules: OTPRules = .defaults) { self.rules = rules }
+    public let rules: OTPRules
+    /// Rules with senders lowercased and templates split into scalars, once.
+    let compiled: [CompiledRule]
+
+    struct CompiledRule: Sendable {
+        var rule: OTPRule
+        var senders: [(pattern: String, prefix: Bool, contains: Bool)]
+        var templates: [(String, [Unicode.Scalar])]
+        var keywords: [[Unicode.Scalar]]
+        func matches(_ lowerSender: String) -> Bool {
+            senders.contains { p in
+                p.contains ? lowerSender.contains(p.pattern) : (p.prefix ? lowerSender.hasPrefix(p.pattern) : lowerSender == p.pattern)
+            }
+        }
+    }
+
+    public init(rules: OTPRules = .defaults) {
+        self.rules = rules
+        compiled = rules.rules.map { r in
+            CompiledRule(
+                rule: r,
+                senders: r.senders.map { p in
+                    let l = p.lowercased()
+                    if l.hasPrefix("*"), l.hasSuffix("*"), l.count > 2 { return (String(l.dropFirst().dropLast()), false, true) }
+                    return l.hasSuffix("*") ? (String(l.dropLast()), true, false) : (l, false, false)
+                },
+                templates: r.codes.map { ($0, Array($0.unicodeScalars)) },
+                keywords: OTPExtractor.compiledKeywords + r.keywords.map { Array($0.lowercased().unicodeScalars) })
+        }
+    }
+
+    static let compiledKeywords: [[Unicode.Scalar]] = keywords.map { Array($0.unicodeScalars) }
+
+    /// The service a sender id belongs to, by the compiled rules.
+    public func service(forSender sender: String) -> String? {
+        let l = sender.lowercased()
+        return compiled.first { $0.matches(l) }?.rule.service
+    }
+
+    func compiledRule(sender: String?, service: String?) -> (sender: CompiledRule?, service: CompiledRule?) {
+        let ls = sender?.lowercased()
+        return (ls.flatMap { s in compiled.first { $0.matches(s) } }, service.flatMap { s in compiled.first { $0.rule.service == s } })
+    }
 
     /// Words that announce a code, lowercased, in the languages the storefront serves.
     public static let keywords: [String] = [
@@ -112,21 +153,21 @@ public struct OTPExtractor: Sendable {
     public func extract(text: String, sender: String? = nil, service: String? = nil) -> OTPResult? {
         // The sender's own rule first (a Google code sent to a number leased for
         // WhatsApp still has Google's shape), then the order's service rule.
-        let serviceRule = service.flatMap { rules.rule(forService: $0) }
-        let senderRule = sender.flatMap { rules.rule(forSender: $0) }
+        let (senderRule, serviceRule) = compiledRule(sender: sender, service: service)
         let rule = serviceRule ?? senderRule
         let scalars = Array(text.unicodeScalars)
-        var tried: [OTPRule] = []
+        let lower = scalars.map { Self.lowerScalar($0) }
+        var tried: [CompiledRule] = []
         if let r = senderRule { tried.append(r) }
-        if let r = serviceRule, r != senderRule { tried.append(r) }
+        if let r = serviceRule, r.rule != senderRule?.rule { tried.append(r) }
         for r in tried {
-            for template in r.codes {
-                if let m = Self.matchTemplate(template, in: scalars, keywords: Self.keywords + r.keywords) {
-                    return OTPResult(code: m, confidence: 0.97, rule: "\(r.service):\(template)")
+            for (name, template) in r.templates {
+                if let m = Self.matchTemplate(template, in: scalars, lower: lower, keywords: r.keywords) {
+                    return OTPResult(code: m, confidence: 0.97, rule: "\(r.rule.service):\(name)")
                 }
             }
         }
-        guard let best = Self.generic(scalars, extraKeywords: rule?.keywords ?? []) else { return nil }
+        guard let best = Self.generic(scalars, lower: lower, keywords: rule?.keywords ?? Self.compiledKeywords) else { return nil }
         var confidence = best.score
         if rule != nil { confidence = min(1, confidence + 0.05) }
         guard confidence >= rules.minimumConfidence else { return nil }
@@ -136,11 +177,17 @@ public struct OTPExtractor: Sendable {
     // MARK: Templates
 
     /// Finds the template at a token boundary; prefers an occurrence after a keyword.
-    static func matchTemplate(_ template: String, in s: [Unicode.Scalar], keywords: [String]) -> String? {
-        let t = Array(template.unicodeScalars)
+    static func matchTemplate(_ t: [Unicode.Scalar], in s: [Unicode.Scalar], lower: [Unicode.Scalar], keywords: [[Unicode.Scalar]]) -> String? {
         var found: [(Int, String)] = []
         var i = 0
+        let first = t.first.map { lowerScalar($0) }
+        let firstIsDigit = first == "#"
         while i < s.count {
+            // Cheap reject on the template's first character before anything else.
+            if firstIsDigit ? !isDigit(s[i]) : (first != "?" && first != "A" && lower[i] != first) {
+                i += 1
+                continue
+            }
             // Not glued to a neighbouring token ("G-123456" is not a "######" code).
             let glued = i >= 2 && (s[i - 1] == "-" || s[i - 1] == "_") && isAlnum(s[i - 2])
             if i == 0 || !isAlnum(s[i - 1]), !glued, let (len, code) = match(t, s, at: i), i + len == s.count || !isAlnum(s[i + len]),
@@ -154,32 +201,32 @@ public struct OTPExtractor: Sendable {
             i += 1
         }
         guard !found.isEmpty else { return nil }
-        let lower = s.map { lowerScalar($0) }
         let scored = found.filter { !Self.isAmountOrDate(s, $0.0, $0.0 + $0.1.unicodeScalars.count) }
         if scored.isEmpty { return nil }
         if scored.count == 1 { return scored[0].1 }
         return scored.max { keywordDistance(lower, $0.0, keywords) > keywordDistance(lower, $1.0, keywords) }!.1
     }
 
+    /// Length of the template's match at `start`, or nil. The code is the matched slice itself.
+    @inline(__always)
     static func match(_ t: [Unicode.Scalar], _ s: [Unicode.Scalar], at start: Int) -> (Int, String)? {
         var i = start
-        var code = String.UnicodeScalarView()
         for p in t {
             switch p {
             case "#":
                 guard i < s.count, isDigit(s[i]) else { return nil }
-                code.append(s[i]); i += 1
+                i += 1
             case "?":
-                if i < s.count, isDigit(s[i]) { code.append(s[i]); i += 1 }
+                if i < s.count, isDigit(s[i]) { i += 1 }
             case "A":
                 guard i < s.count, isASCIIAlnum(s[i]) else { return nil }
-                code.append(s[i]); i += 1
+                i += 1
             default:
                 guard i < s.count, lowerScalar(s[i]) == lowerScalar(p) else { return nil }
-                code.append(s[i]); i += 1
+                i += 1
             }
         }
-        return (i - start, String(code))
+        return (i - start, string(s, start, i))
     }
 
     // MARK: Generic
@@ -194,9 +241,7 @@ public struct OTPExtractor: Sendable {
     /// Scores every plausible token. Without a keyword nearby no candidate reaches
     /// the default threshold (0.5): a bare number in a text is an order number, a
     /// room or a balance far more often than a code.
-    static func generic(_ s: [Unicode.Scalar], extraKeywords: [String]) -> Candidate? {
-        let lower = s.map { lowerScalar($0) }
-        let keywords = Self.keywords + extraKeywords
+    static func generic(_ s: [Unicode.Scalar], lower: [Unicode.Scalar], keywords: [[Unicode.Scalar]]) -> Candidate? {
         var candidates: [Candidate] = []
         var i = 0
         while i < s.count {
@@ -251,7 +296,7 @@ public struct OTPExtractor: Sendable {
             candidates.append(Candidate(code: code, start: i, end: end, score: score))
         }
         guard !candidates.isEmpty else { return nil }
-        let promo = keywordDistance(lower, 0, ["promo", "coupon", "discount", "off", "скидк", "cupom", "descuento"]) < Int.max
+        let promo = keywordDistance(lower, 0, promoWords) < Int.max
         for c in candidates.indices {
             let d = keywordDistance(lower, candidates[c].start, keywords)
             if d <= 64 { candidates[c].score += 0.45 - Double(d) * 0.003 }
@@ -263,14 +308,15 @@ public struct OTPExtractor: Sendable {
 
     /// Characters between the candidate and the nearest keyword (before it, or
     /// shortly after it as in "482913 is your code"); Int.max when none.
-    static func keywordDistance(_ lower: [Unicode.Scalar], _ pos: Int, _ keywords: [String]) -> Int {
+    static let promoWords: [[Unicode.Scalar]] = ["promo", "coupon", "discount", "off", "скидк", "cupom", "descuento"].map { Array($0.unicodeScalars) }
+
+    static func keywordDistance(_ lower: [Unicode.Scalar], _ pos: Int, _ keywords: [[Unicode.Scalar]]) -> Int {
         var best = Int.max
-        for k in keywords {
-            let ks = Array(k.unicodeScalars)
+        for ks in keywords {
             guard ks.count <= lower.count else { continue }
             var i = 0
             while i + ks.count <= lower.count {
-                if lower[i] == ks[0], Array(lower[i..<(i + ks.count)]) == ks {
+                if lower[i] == ks[0], equalAt(lower, i, ks) {
                     // Whole words for Latin keywords ("pin" must not match "shipping").
                     let startOK = i == 0 || !isASCIILetter(lower[i - 1]) || !isASCIILetter(ks[0])
                     let endOK = i + ks.count == lower.count || !isASCIILetter(lower[i + ks.count]) || !isASCIILetter(ks[ks.count - 1])
@@ -285,24 +331,35 @@ public struct OTPExtractor: Sendable {
         return best
     }
 
+    @inline(__always) static func equalAt(_ a: [Unicode.Scalar], _ i: Int, _ k: [Unicode.Scalar]) -> Bool {
+        var j = 1
+        while j < k.count {
+            if a[i + j] != k[j] { return false }
+            j += 1
+        }
+        return true
+    }
+
     static func isAmountOrDate(_ s: [Unicode.Scalar], _ start: Int, _ end: Int) -> Bool {
         // Decimal or thousands separators, times and dates: "12.50", "1,000", "12:30", "25/11", "2026-11-25".
         if end + 1 < s.count, [".", ",", ":", "/"].contains(s[end]), isDigit(s[end + 1]) { return true }
         if start >= 2, [".", ",", ":", "/"].contains(s[start - 1]), isDigit(s[start - 2]) { return true }
         if end + 1 < s.count, s[end] == "-", isDigit(s[end + 1]) { return true }
         if start >= 2, s[start - 1] == "-", isDigit(s[start - 2]) { return true }
-        // Currency before or after.
-        let before = String(String.UnicodeScalarView(s[max(0, start - 4)..<start])).lowercased().trimmingWhitespace()
-        let after = String(String.UnicodeScalarView(s[end..<min(s.count, end + 5)])).lowercased().trimmingWhitespace()
-        for c in currency {
-            if before.hasSuffix(c) || after.hasPrefix(c) {
-                // "USD" must be a word, not the start of another one.
-                return true
-            }
+        // Currency before or after (compared on scalars, lowercased, spaces skipped).
+        var b = start - 1
+        while b >= 0, s[b] == " " { b -= 1 }
+        var a = end
+        while a < s.count, s[a] == " " { a += 1 }
+        for c in currencyScalars {
+            if b + 1 >= c.count, (0..<c.count).allSatisfy({ lowerScalar(s[b + 1 - c.count + $0]) == c[$0] }) { return true }
+            if a + c.count <= s.count, (0..<c.count).allSatisfy({ lowerScalar(s[a + $0]) == c[$0] }) { return true }
         }
-        if after.hasPrefix("%") { return true }
+        if a < s.count, s[a] == "%" { return true }
         return false
     }
+
+    static let currencyScalars: [[Unicode.Scalar]] = currency.map { Array($0.unicodeScalars) }
 
     static func isPhoneContext(_ lower: [Unicode.Scalar], _ start: Int, _ end: Int) -> Bool {
         // "+1 415 555 0123": a plus within the preceding few characters.
@@ -319,11 +376,23 @@ public struct OTPExtractor: Sendable {
     @inline(__always) static func isCJK(_ c: Unicode.Scalar) -> Bool { c.value >= 0x3000 }
     /// Letters of any script count as part of a word, except CJK (written without spaces around codes).
     @inline(__always) static func isAlnum(_ c: Unicode.Scalar) -> Bool {
-        isASCIIAlnum(c) || (c.value >= 0xC0 && !isCJK(c) && c.properties.isAlphabetic)
+        let v = c.value
+        if v < 0x80 { return isASCIIAlnum(c) }
+        if v < 0xC0 || isCJK(c) { return false }
+        // The scripts of the corpus without a property lookup; everything else asks Unicode.
+        if (0xC0...0x24F).contains(v) { return v != 0xD7 && v != 0xF7 }
+        if (0x370...0x52F).contains(v) || (0x5D0...0x5EA).contains(v) || (0x620...0x64A).contains(v) { return true }
+        return c.properties.isAlphabetic
     }
     @inline(__always) static func lowerScalar(_ c: Unicode.Scalar) -> Unicode.Scalar {
-        if c.value >= 0x41 && c.value <= 0x5A { return Unicode.Scalar(c.value + 0x20)! }
-        if c.value < 0x80 { return c }
+        let v = c.value
+        if v >= 0x41 && v <= 0x5A { return Unicode.Scalar(v + 0x20)! }
+        if v < 0x80 { return c }
+        // Latin-1 and Cyrillic capitals without a property lookup.
+        if (0xC0...0xDE).contains(v) && v != 0xD7 { return Unicode.Scalar(v + 0x20)! }
+        if (0x410...0x42F).contains(v) { return Unicode.Scalar(v + 0x20)! }
+        if (0x400...0x40F).contains(v) { return Unicode.Scalar(v + 0x50)! }
+        if (0x430...0x45F).contains(v) || (0x5D0...0x6FF).contains(v) || v >= 0x3000 { return c }
         return c.properties.lowercaseMapping.unicodeScalars.first ?? c
     }
     static func string(_ s: [Unicode.Scalar], _ a: Int, _ b: Int) -> String {

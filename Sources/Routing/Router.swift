@@ -193,8 +193,8 @@ public final class SessionRouter: @unchecked Sendable {
                 d.outcome = .unmatched
             }
         }
-        let senderRule = extractor.rules.rule(forSender: senderName)
-        d.service = leaseService.flatMap { $0.isEmpty ? nil : $0 } ?? senderRule?.service
+        let senderService = extractor.service(forSender: senderName)
+        d.service = leaseService.flatMap { $0.isEmpty ? nil : $0 } ?? senderService
         if !m.text.isBinary {
             // The order's service decides which rule applies; the sender is the fallback.
             if let r = extractor.extract(text: m.text.text, sender: senderName, service: leaseService.flatMap { $0.isEmpty ? nil : $0 }) {
@@ -203,7 +203,7 @@ public final class SessionRouter: @unchecked Sendable {
                 d.rule = r.rule
             }
         }
-        if let ls = leaseService, !ls.isEmpty, let sr = senderRule, sr.service != ls { d.serviceMismatch = true }
+        if let ls = leaseService, !ls.isEmpty, let ss = senderService, ss != ls { d.serviceMismatch = true }
         return d
     }
 }
@@ -275,6 +275,13 @@ struct Hasher128 {
     }
     var hex: String {
         let x = Self.mix(a ^ n), y = Self.mix(b &+ Self.mix(a))
-        return hexString(withUnsafeBytes(of: x.bigEndian) { Array($0) } + withUnsafeBytes(of: y.bigEndian) { Array($0) })
+        return String(unsafeUninitializedCapacity: 32) { out in
+            let d: StaticString = "0123456789abcdef"
+            let digits = d.utf8Start
+            for (w, v) in [(0, x), (16, y)] {
+                for i in 0..<16 { out[w + i] = digits[Int((v >> UInt64(60 - 4 * i)) & 0xF)] }
+            }
+            return 32
+        }
     }
 }

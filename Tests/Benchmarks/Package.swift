@@ -22,6 +22,11 @@ let package = Package(
         .executableTarget(
             name: "CodecSpeed", dependencies: ["BenchSamples", .product(name: "SMPPWire", package: "main")],
             path: "Sources/CodecSpeed"),
+        // Lookups and full routing decisions with threads and a churning writer, vs a Mutex<Dictionary>.
+        .executableTarget(
+            name: "RoutingSpeed",
+            dependencies: ["BenchSamples", .product(name: "SMPPWire", package: "main"), .product(name: "Routing", package: "main")],
+            path: "Sources/RoutingSpeed"),
     ],
     swiftLanguageModes: [.v6]
 )
