@@ -1,5 +1,9 @@
 import Atomics
 
+#if canImport(Glibc)
+    import Glibc
+#endif
+
 /// Which customer order rents a number, for how long, and under which lease version.
 public struct Lease: Hashable, Sendable {
     public var orderID: UInt64
@@ -83,42 +87,18 @@ public struct MSISDNKey: Hashable, Sendable {
     }
 }
 
-/// One generation of the table: a fixed array of 32-byte slots, four atomic words each.
+/// The slots of one generation: a raw pointer and a count, nothing reference
+/// counted, so readers on several cores touch no shared object header. Each
+/// slot is 32 bytes, four atomic words:
 ///
 ///     word 0  key (MSISDNKey; 0 = empty). Written once, never cleared or moved.
 ///     word 1  order id
 ///     word 2  startsAt << 32 | expiresAt
 ///     word 3  version << 32 | service << 16 | seq   (seq: the slot's seqlock counter)
-final class Generation: @unchecked Sendable {
+struct SlotArray: @unchecked Sendable {
     typealias Word = UInt64.AtomicRepresentation
     let words: UnsafeMutablePointer<Word>
     let capacity: Int
-    /// Service names by id; immutable once published (a new name publishes a new generation).
-    let services: [String]
-
-    init(capacity: Int, services: [String]) {
-        self.capacity = capacity
-        self.services = services
-        words = .allocate(capacity: capacity * 4)
-        words.initialize(repeating: Word(0), count: capacity * 4)
-    }
-
-    /// A generation sharing the slots of another, with a longer service list.
-    init(sharing other: Generation, services: [String]) {
-        capacity = other.capacity
-        self.services = services
-        words = other.words
-        sharedStorage = other.sharedStorage ?? other
-    }
-    /// Keeps the owner of shared slots alive.
-    private var sharedStorage: Generation?
-
-    deinit {
-        if sharedStorage == nil {
-            words.deinitialize(count: capacity * 4)
-            words.deallocate()
-        }
-    }
 
     @inline(__always) func word(_ slot: Int, _ w: Int) -> UnsafeAtomic<UInt64> {
         UnsafeAtomic(at: words + (slot &* 4 &+ w))
@@ -137,7 +117,7 @@ final class Generation: @unchecked Sendable {
 
     /// Reader side. Lock-free: a slot being rewritten at this instant is read again.
     @inline(__always)
-    func find(_ key: UInt64) -> (Lease, Bool)? {
+    func find(_ key: UInt64) -> Lease? {
         var i = home(key)
         var probes = 0
         while probes < capacity {
@@ -152,11 +132,10 @@ final class Generation: @unchecked Sendable {
                     atomicMemoryFence(ordering: .acquiring)
                     let s2 = word(i, 3).load(ordering: .relaxed)
                     if s1 != s2 { continue }
-                    let lease = Lease(
+                    return Lease(
                         orderID: order, service: ServiceID(rawValue: UInt16(truncatingIfNeeded: s1 >> 16)),
                         startsAt: UInt32(truncatingIfNeeded: times >> 32), expiresAt: UInt32(truncatingIfNeeded: times),
                         version: UInt32(truncatingIfNeeded: s1 >> 32))
-                    return (lease, true)
                 }
             }
             i += 1
@@ -194,7 +173,49 @@ final class Generation: @unchecked Sendable {
     func forEach(_ body: (UInt64, Lease) -> Void) {
         for i in 0..<capacity {
             let k = word(i, 0).load(ordering: .relaxed)
-            if k != 0, let (l, _) = find(k) { body(k, l) }
+            if k != 0, let l = find(k) { body(k, l) }
+        }
+    }
+}
+
+/// One generation of the table: its slots and the service names, published together.
+final class Generation: @unchecked Sendable {
+    let slots: SlotArray
+    /// Service names by id; immutable once published (a new name publishes a new generation).
+    let services: [String]
+    /// Keeps the owner of shared slots alive.
+    private let sharedStorage: Generation?
+
+    init(capacity: Int, services: [String]) {
+        self.services = services
+        // Slots are 32 bytes: 64-byte alignment keeps each slot inside one cache line.
+        // Big tables are 2 MiB aligned and asked for transparent huge pages, which
+        // spares random lookups most TLB misses.
+        let bytes = capacity * 32
+        let alignment = bytes >= 4 << 20 ? 2 << 20 : 64
+        let raw = UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: alignment)
+        #if canImport(Glibc)
+            if alignment > 64 { _ = madvise(raw, bytes, 14 /* MADV_HUGEPAGE */) }
+        #endif
+        let words = raw.bindMemory(to: SlotArray.Word.self, capacity: capacity * 4)
+        words.initialize(repeating: SlotArray.Word(0), count: capacity * 4)
+        slots = SlotArray(words: words, capacity: capacity)
+        sharedStorage = nil
+    }
+
+    /// A generation sharing the slots of another, with a longer service list.
+    init(sharing other: Generation, services: [String]) {
+        slots = other.slots
+        self.services = services
+        sharedStorage = other.sharedStorage ?? other
+    }
+
+    var capacity: Int { slots.capacity }
+
+    deinit {
+        if sharedStorage == nil {
+            slots.words.deinitialize(count: slots.capacity * 4)
+            UnsafeMutableRawPointer(slots.words).deallocate()
         }
     }
 }
@@ -282,7 +303,7 @@ public final class LeaseTable: @unchecked Sendable {
             if Double(w.count + 1) > Double(w.live.capacity) * Self.maximumLoad {
                 grow(&w, to: w.live.capacity * 2)
             }
-            if w.live.store(key.rawValue, lease) { w.count += 1 }
+            if w.live.slots.store(key.rawValue, lease) { w.count += 1 }
             reclaim(&w)
         }
     }
@@ -291,9 +312,9 @@ public final class LeaseTable: @unchecked Sendable {
     /// messages report `expired` with this lease, earlier ones still match.
     public func end(_ key: MSISDNKey, at time: UInt32) {
         writer.withLock { w in
-            guard var (lease, _) = w.live.find(key.rawValue) else { return }
+            guard var lease = w.live.slots.find(key.rawValue) else { return }
             lease.expiresAt = min(lease.expiresAt, time)
-            w.live.store(key.rawValue, lease)
+            w.live.slots.store(key.rawValue, lease)
         }
     }
 
@@ -307,10 +328,10 @@ public final class LeaseTable: @unchecked Sendable {
         for (k, l) in entries {
             if Double(n + 1) > Double(g.capacity) * Self.maximumLoad {
                 let bigger = Generation(capacity: g.capacity * 2, services: services)
-                g.forEach { bigger.store($0, $1) }
+                g.slots.forEach { bigger.slots.store($0, $1) }
                 g = bigger
             }
-            if g.store(k.rawValue, l) { n += 1 }
+            if g.slots.store(k.rawValue, l) { n += 1 }
         }
         writer.withLock { w in
             // Names registered while building are kept.
@@ -327,7 +348,7 @@ public final class LeaseTable: @unchecked Sendable {
 
     func grow(_ w: inout WriterState, to capacity: Int) {
         let g = Generation(capacity: capacity, services: w.services)
-        w.live.forEach { g.store($0, $1) }
+        w.live.slots.forEach { g.slots.store($0, $1) }
         publish(g, &w)
     }
 
@@ -374,10 +395,17 @@ final class HazardSlot: @unchecked Sendable {
 public final class LeaseTableReader: @unchecked Sendable {
     let table: LeaseTable
     let hazard: HazardSlot
+    /// Copies of the two atomics' handles, so a lookup never touches the shared
+    /// `LeaseTable` object (whose reference count would otherwise bounce between
+    /// cores on every call).
+    let current: UnsafeAtomic<UInt>
+    let hazardValue: UnsafeAtomic<UInt>
 
     init(table: LeaseTable, hazard: HazardSlot) {
         self.table = table
         self.hazard = hazard
+        current = table.current
+        hazardValue = hazard.value
     }
 
     deinit { table.unregister(hazard) }
@@ -388,13 +416,13 @@ public final class LeaseTableReader: @unchecked Sendable {
     public func withSnapshot<R>(_ body: (LeaseSnapshot) -> R) -> R {
         var p: UInt
         repeat {
-            p = table.current.load(ordering: .acquiring)
-            hazard.value.store(p, ordering: .sequentiallyConsistent)
-        } while table.current.load(ordering: .sequentiallyConsistent) != p
-        defer { hazard.value.store(0, ordering: .releasing) }
-        return Unmanaged<Generation>.fromOpaque(UnsafeRawPointer(bitPattern: p)!)._withUnsafeGuaranteedRef {
-            body(LeaseSnapshot(generation: $0))
-        }
+            p = current.load(ordering: .acquiring)
+            hazardValue.store(p, ordering: .sequentiallyConsistent)
+        } while current.load(ordering: .sequentiallyConsistent) != p
+        defer { hazardValue.store(0, ordering: .releasing) }
+        let g = Unmanaged<Generation>.fromOpaque(UnsafeRawPointer(bitPattern: p)!)
+        let slots = g._withUnsafeGuaranteedRef { $0.slots }
+        return body(LeaseSnapshot(slots: slots, generation: g))
     }
 
     /// One lookup (pins for just this call).
@@ -406,14 +434,16 @@ public final class LeaseTableReader: @unchecked Sendable {
 
 /// A pinned view of one generation. Valid only inside `withSnapshot`.
 public struct LeaseSnapshot {
-    unowned(unsafe) let generation: Generation
+    let slots: SlotArray
+    /// Unretained: kept alive by the reader's hazard announcement.
+    let generation: Unmanaged<Generation>
 
     /// The lease state of a number for a message that arrived at `time` (Unix seconds).
     /// Expiry is checked here, so an expired lease never matches even if its removal
     /// has not reached the table yet.
     @inline(__always)
     public func lookup(_ key: MSISDNKey, at time: UInt32) -> LeaseMatch {
-        guard let (lease, _) = generation.find(key.rawValue) else { return .unknown }
+        guard let lease = slots.find(key.rawValue) else { return .unknown }
         if time < lease.startsAt { return .notYetActive(lease) }
         if time >= lease.expiresAt { return .expired(lease) }
         return .active(lease)
@@ -422,6 +452,6 @@ public struct LeaseSnapshot {
     /// The name of a service id ("" for none or an unknown id).
     public func serviceName(_ id: ServiceID) -> String {
         let i = Int(id.rawValue)
-        return i < generation.services.count ? generation.services[i] : ""
+        return generation._withUnsafeGuaranteedRef { $0.services.indices.contains(i) ? $0.services[i] : "" }
     }
 }

@@ -87,11 +87,17 @@ public struct OTPExtractor: Sendable {
     /// Rules with senders lowercased and templates split into scalars, once.
     let compiled: [CompiledRule]
 
-    struct CompiledRule: Sendable {
-        var rule: OTPRule
-        var senders: [(pattern: String, prefix: Bool, contains: Bool)]
-        var templates: [(String, [Unicode.Scalar])]
-        var keywords: [[Unicode.Scalar]]
+    final class CompiledRule: Sendable {
+        let rule: OTPRule
+        let senders: [(pattern: String, prefix: Bool, contains: Bool)]
+        let templates: [(String, [Unicode.Scalar])]
+        let keywords: [[Unicode.Scalar]]
+        init(rule: OTPRule, senders: [(pattern: String, prefix: Bool, contains: Bool)], templates: [(String, [Unicode.Scalar])], keywords: [[Unicode.Scalar]]) {
+            self.rule = rule
+            self.senders = senders
+            self.templates = templates
+            self.keywords = keywords
+        }
         func matches(_ lowerSender: String) -> Bool {
             senders.contains { p in
                 p.contains ? lowerSender.contains(p.pattern) : (p.prefix ? lowerSender.hasPrefix(p.pattern) : lowerSender == p.pattern)
@@ -157,10 +163,8 @@ public struct OTPExtractor: Sendable {
         let rule = serviceRule ?? senderRule
         let scalars = Array(text.unicodeScalars)
         let lower = scalars.map { Self.lowerScalar($0) }
-        var tried: [CompiledRule] = []
-        if let r = senderRule { tried.append(r) }
-        if let r = serviceRule, r.rule != senderRule?.rule { tried.append(r) }
-        for r in tried {
+        for r in [senderRule, serviceRule === senderRule ? nil : serviceRule] {
+            guard let r else { continue }
             for (name, template) in r.templates {
                 if let m = Self.matchTemplate(template, in: scalars, lower: lower, keywords: r.keywords) {
                     return OTPResult(code: m, confidence: 0.97, rule: "\(r.rule.service):\(name)")
@@ -178,7 +182,7 @@ public struct OTPExtractor: Sendable {
 
     /// Finds the template at a token boundary; prefers an occurrence after a keyword.
     static func matchTemplate(_ t: [Unicode.Scalar], in s: [Unicode.Scalar], lower: [Unicode.Scalar], keywords: [[Unicode.Scalar]]) -> String? {
-        var found: [(Int, String)] = []
+        var best: (start: Int, length: Int, distance: Int)?
         var i = 0
         let first = t.first.map { lowerScalar($0) }
         let firstIsDigit = first == "#"
@@ -190,43 +194,45 @@ public struct OTPExtractor: Sendable {
             }
             // Not glued to a neighbouring token ("G-123456" is not a "######" code).
             let glued = i >= 2 && (s[i - 1] == "-" || s[i - 1] == "_") && isAlnum(s[i - 2])
-            if i == 0 || !isAlnum(s[i - 1]), !glued, let (len, code) = match(t, s, at: i), i + len == s.count || !isAlnum(s[i + len]),
-                !(i + len + 1 < s.count && s[i + len] == "-" && isAlnum(s[i + len + 1]))
+            if i == 0 || !isAlnum(s[i - 1]), !glued, let len = match(t, lower, at: i), i + len == s.count || !isAlnum(s[i + len]),
+                !(i + len + 1 < s.count && s[i + len] == "-" && isAlnum(s[i + len + 1])), !isAmountOrDate(s, i, i + len)
             {
-                // A code of digits must not be part of a longer number ("123456" inside "1234567").
-                found.append((i, code))
+                // Several matches: the one nearest a keyword wins; the first on a tie.
+                let d = best == nil ? Int.max : keywordDistance(lower, i, keywords)
+                if best == nil {
+                    best = (i, len, Int.max)
+                } else {
+                    if best!.distance == Int.max { best!.distance = keywordDistance(lower, best!.start, keywords) }
+                    if d < best!.distance { best = (i, len, d) }
+                }
                 i += len
                 continue
             }
             i += 1
         }
-        guard !found.isEmpty else { return nil }
-        let scored = found.filter { !Self.isAmountOrDate(s, $0.0, $0.0 + $0.1.unicodeScalars.count) }
-        if scored.isEmpty { return nil }
-        if scored.count == 1 { return scored[0].1 }
-        return scored.max { keywordDistance(lower, $0.0, keywords) > keywordDistance(lower, $1.0, keywords) }!.1
+        return best.map { string(s, $0.start, $0.start + $0.length) }
     }
 
-    /// Length of the template's match at `start`, or nil. The code is the matched slice itself.
+    /// Length of the template's match at `start` in the lowercased text, or nil.
     @inline(__always)
-    static func match(_ t: [Unicode.Scalar], _ s: [Unicode.Scalar], at start: Int) -> (Int, String)? {
+    static func match(_ t: [Unicode.Scalar], _ lower: [Unicode.Scalar], at start: Int) -> Int? {
         var i = start
         for p in t {
             switch p {
             case "#":
-                guard i < s.count, isDigit(s[i]) else { return nil }
+                guard i < lower.count, isDigit(lower[i]) else { return nil }
                 i += 1
             case "?":
-                if i < s.count, isDigit(s[i]) { i += 1 }
+                if i < lower.count, isDigit(lower[i]) { i += 1 }
             case "A":
-                guard i < s.count, isASCIIAlnum(s[i]) else { return nil }
+                guard i < lower.count, isASCIIAlnum(lower[i]) else { return nil }
                 i += 1
             default:
-                guard i < s.count, lowerScalar(s[i]) == lowerScalar(p) else { return nil }
+                guard i < lower.count, lower[i] == lowerScalar(p) else { return nil }
                 i += 1
             }
         }
-        return (i - start, string(s, start, i))
+        return i - start
     }
 
     // MARK: Generic
