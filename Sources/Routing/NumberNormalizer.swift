@@ -71,6 +71,15 @@ public enum NumberNormalizer {
     public static let shortCodeMaxLength = 8
 
     public static func normalize(ton: TON, npi: NPI, address raw: String, plan: NumberPlan) -> NormalizedAddress {
+        // Fast path: plain international digits, the usual destination. No allocation.
+        if ton == .international {
+            let u = raw.utf8
+            if u.count >= e164Lengths.lowerBound, u.count <= e164Lengths.upperBound, u.first != 0x30,
+                u.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 })
+            {
+                return .msisdn(raw)
+            }
+        }
         let text = raw.trimmingWhitespace()
         if text.isEmpty { return .invalid(.empty) }
         if ton == .alphanumeric { return .alphanumeric(text) }

@@ -82,21 +82,29 @@ public struct OTPResult: Hashable, Sendable {
 }
 
 /// Finds the verification code in a message text.
+///
+/// Works on the text's UTF-8 bytes with stack scratch space: one pass folds case
+/// (ASCII, Latin-1, Cyrillic) and finds every keyword (bucketed by first byte),
+/// then candidates are scored against those hits. Only the winning code becomes
+/// a String.
 public struct OTPExtractor: Sendable {
     public let rules: OTPRules
-    /// Rules with senders lowercased and templates split into scalars, once.
+    /// Rules with senders lowercased and templates as bytes, once.
     let compiled: [CompiledRule]
+    let keywordIndex: KeywordIndex
 
     final class CompiledRule: Sendable {
         let rule: OTPRule
         let senders: [(pattern: String, prefix: Bool, contains: Bool)]
-        let templates: [(String, [Unicode.Scalar])]
-        let keywords: [[Unicode.Scalar]]
-        init(rule: OTPRule, senders: [(pattern: String, prefix: Bool, contains: Bool)], templates: [(String, [Unicode.Scalar])], keywords: [[Unicode.Scalar]]) {
+        let templates: [(String, [UInt8])]
+        init(rule: OTPRule) {
             self.rule = rule
-            self.senders = senders
-            self.templates = templates
-            self.keywords = keywords
+            senders = rule.senders.map { p in
+                let l = p.lowercased()
+                if l.hasPrefix("*"), l.hasSuffix("*"), l.count > 2 { return (String(l.dropFirst().dropLast()), false, true) }
+                return l.hasSuffix("*") ? (String(l.dropLast()), true, false) : (l, false, false)
+            }
+            templates = rule.codes.map { ($0, Array($0.lowercased().utf8)) }
         }
         func matches(_ lowerSender: String) -> Bool {
             senders.contains { p in
@@ -105,22 +113,45 @@ public struct OTPExtractor: Sendable {
         }
     }
 
-    public init(rules: OTPRules = .defaults) {
-        self.rules = rules
-        compiled = rules.rules.map { r in
-            CompiledRule(
-                rule: r,
-                senders: r.senders.map { p in
-                    let l = p.lowercased()
-                    if l.hasPrefix("*"), l.hasSuffix("*"), l.count > 2 { return (String(l.dropFirst().dropLast()), false, true) }
-                    return l.hasSuffix("*") ? (String(l.dropLast()), true, false) : (l, false, false)
-                },
-                templates: r.codes.map { ($0, Array($0.unicodeScalars)) },
-                keywords: OTPExtractor.compiledKeywords + r.keywords.map { Array($0.lowercased().unicodeScalars) })
+    /// Keywords as lowercased UTF-8, bucketed by first byte, in flat buffers (no
+    /// nested arrays, so the scan retains nothing).
+    final class KeywordIndex: @unchecked Sendable {
+        /// Keyword bytes back to back; keyword k is bytes[offsets[k]..<offsets[k + 1]].
+        let bytes: UnsafeMutableBufferPointer<UInt8>
+        let offsets: UnsafeMutableBufferPointer<Int32>
+        /// Keywords starting with byte b are items[bucketStart[b]..<bucketStart[b + 1]].
+        let bucketStart: UnsafeMutableBufferPointer<Int32>
+        let items: UnsafeMutableBufferPointer<Int32>
+
+        init(_ list: [String]) {
+            let words = Array(Set(list.map { $0.lowercased() }).filter { !$0.isEmpty }).sorted().map { Array($0.utf8) }
+            bytes = .allocate(capacity: max(1, words.reduce(0) { $0 + $1.count }))
+            offsets = .allocate(capacity: words.count + 1)
+            var o = 0
+            for (k, w) in words.enumerated() {
+                offsets[k] = Int32(o)
+                for b in w { bytes[o] = b; o += 1 }
+            }
+            offsets[words.count] = Int32(o)
+            bucketStart = .allocate(capacity: 257)
+            items = .allocate(capacity: max(1, words.count))
+            var n = 0
+            for b in 0..<256 {
+                bucketStart[b] = Int32(n)
+                for (k, w) in words.enumerated() where Int(w[0]) == b { items[n] = Int32(k); n += 1 }
+            }
+            bucketStart[256] = Int32(n)
+        }
+        deinit {
+            bytes.deallocate(); offsets.deallocate(); bucketStart.deallocate(); items.deallocate()
         }
     }
 
-    static let compiledKeywords: [[Unicode.Scalar]] = keywords.map { Array($0.unicodeScalars) }
+    public init(rules: OTPRules = .defaults) {
+        self.rules = rules
+        compiled = rules.rules.map(CompiledRule.init)
+        keywordIndex = KeywordIndex(Self.keywords + rules.rules.flatMap(\.keywords))
+    }
 
     /// The service a sender id belongs to, by the compiled rules.
     public func service(forSender sender: String) -> String? {
@@ -128,12 +159,7 @@ public struct OTPExtractor: Sendable {
         return compiled.first { $0.matches(l) }?.rule.service
     }
 
-    func compiledRule(sender: String?, service: String?) -> (sender: CompiledRule?, service: CompiledRule?) {
-        let ls = sender?.lowercased()
-        return (ls.flatMap { s in compiled.first { $0.matches(s) } }, service.flatMap { s in compiled.first { $0.rule.service == s } })
-    }
-
-    /// Words that announce a code, lowercased, in the languages the storefront serves.
+    /// Words that announce a code, in the languages the storefront serves.
     public static let keywords: [String] = [
         // English
         "code", "otp", "pin", "passcode", "password", "verification", "verify", "token", "one-time", "security code",
@@ -152,256 +178,352 @@ public struct OTPExtractor: Sendable {
         // Indonesian / Malay, Vietnamese, Hindi, Hebrew, Japanese, Korean, Thai
         "kode", "mã", "कोड", "ओटीपी", "קוד", "コード", "認証番号", "인증번호", "รหัส",
     ]
+    static let promoWords = ["promo", "coupon", "discount", "off", "скидк", "cupom", "descuento"]
+    static let promoIndex = KeywordIndex(promoWords)
+    static let currency: [[UInt8]] = ["$", "€", "£", "¥", "₽", "₹", "₺", "r$", "usd", "eur", "gbp", "rub", "руб", "inr", "rs", "aed", "brl", "try", "tl", "сум", "₴", "грн", "cny", "元"].map { Array($0.utf8) }
+    static let phoneWords: [[UInt8]] = ["call", "tel", "phone", "звоните", "тел", "ligue", "llame"].map { Array($0.utf8) }
 
-    static let currency: Set<String> = ["$", "€", "£", "¥", "₽", "₹", "₺", "r$", "usd", "eur", "gbp", "rub", "руб", "inr", "rs", "aed", "brl", "try", "tl", "сум", "₴", "грн", "cny", "元"]
-    static let phoneWords = ["call", "tel", "phone", "звоните", "тел", "ligue", "llame"]
+    /// The compiled rule for a sender, resolved once per message by the router.
+    public struct SenderMatch: Sendable {
+        let rule: CompiledRule?
+        public var service: String? { rule?.rule.service }
+    }
+
+    public func match(sender: String) -> SenderMatch {
+        let l = sender.lowercased()
+        return SenderMatch(rule: compiled.first { $0.matches(l) })
+    }
 
     public func extract(text: String, sender: String? = nil, service: String? = nil) -> OTPResult? {
-        // The sender's own rule first (a Google code sent to a number leased for
-        // WhatsApp still has Google's shape), then the order's service rule.
-        let (senderRule, serviceRule) = compiledRule(sender: sender, service: service)
-        let rule = serviceRule ?? senderRule
-        let scalars = Array(text.unicodeScalars)
-        let lower = scalars.map { Self.lowerScalar($0) }
-        for r in [senderRule, serviceRule === senderRule ? nil : serviceRule] {
-            guard let r else { continue }
-            for (name, template) in r.templates {
-                if let m = Self.matchTemplate(template, in: scalars, lower: lower, keywords: r.keywords) {
-                    return OTPResult(code: m, confidence: 0.97, rule: "\(r.rule.service):\(name)")
+        extract(text: text, sender: sender.map { match(sender: $0) } ?? SenderMatch(rule: nil), service: service)
+    }
+
+    public func extract(text: String, sender: SenderMatch, service: String? = nil) -> OTPResult? {
+        let senderRule = sender.rule
+        let serviceRule = service.flatMap { s in compiled.first { $0.rule.service == s } }
+        var t = text
+        return t.withUTF8 { raw in
+            withUnsafeTemporaryAllocation(of: UInt8.self, capacity: raw.count + 1) { lowerBuf in
+                withUnsafeTemporaryAllocation(of: Hit.self, capacity: 64) { hitBuf in
+                    let lower = UnsafeBufferPointer(Self.fold(raw, into: lowerBuf))
+                    var ctx = Context(raw: raw, lower: lower, index: keywordIndex, hitBuf: hitBuf)
+                    for r in [senderRule, serviceRule === senderRule ? nil : serviceRule] {
+                        guard let r else { continue }
+                        for (name, template) in r.templates {
+                            if let (a, b) = Self.matchTemplate(template, &ctx) {
+                                return OTPResult(code: String(decoding: raw[a..<b], as: UTF8.self), confidence: 0.97, rule: "\(r.rule.service):\(name)")
+                            }
+                        }
+                    }
+                    guard let best = Self.generic(&ctx) else { return nil }
+                    var confidence = best.score
+                    if senderRule != nil || serviceRule != nil { confidence = min(1, confidence + 0.05) }
+                    guard confidence >= rules.minimumConfidence else { return nil }
+                    return OTPResult(code: best.code(raw), confidence: (confidence * 100).rounded() / 100, rule: "generic")
                 }
             }
         }
-        guard let best = Self.generic(scalars, lower: lower, keywords: rule?.keywords ?? Self.compiledKeywords) else { return nil }
-        var confidence = best.score
-        if rule != nil { confidence = min(1, confidence + 0.05) }
-        guard confidence >= rules.minimumConfidence else { return nil }
-        return OTPResult(code: best.code, confidence: (confidence * 100).rounded() / 100, rule: "generic")
+    }
+
+    struct Hit { var start: Int32; var end: Int32 }
+
+    /// One message's bytes, with the keyword hits found lazily (a lone template match needs none).
+    struct Context {
+        let raw: UnsafeBufferPointer<UInt8>
+        let lower: UnsafeBufferPointer<UInt8>
+        let index: KeywordIndex
+        let hitBuf: UnsafeMutableBufferPointer<Hit>
+        var found: UnsafeMutableBufferPointer<Hit>?
+        var count: Int { raw.count }
+
+        init(raw: UnsafeBufferPointer<UInt8>, lower: UnsafeBufferPointer<UInt8>, index: KeywordIndex, hitBuf: UnsafeMutableBufferPointer<Hit>) {
+            self.raw = raw
+            self.lower = lower
+            self.index = index
+            self.hitBuf = hitBuf
+        }
+
+        mutating func hits() -> UnsafeMutableBufferPointer<Hit> {
+            if let found { return found }
+            let h = OTPExtractor.findHits(lower, index, into: hitBuf)
+            found = h
+            return h
+        }
+    }
+
+    // MARK: Bytes
+
+    /// Lowercases ASCII, Latin-1 capitals (C3 80–9E) and Cyrillic capitals (D0 80–AF), keeping byte offsets.
+    static func fold(_ s: UnsafeBufferPointer<UInt8>, into out: UnsafeMutableBufferPointer<UInt8>) -> UnsafeMutableBufferPointer<UInt8> {
+        var i = 0
+        while i < s.count {
+            let c = s[i]
+            if c < 0x80 {
+                out[i] = (c >= 0x41 && c <= 0x5A) ? c + 0x20 : c
+                i += 1
+            } else if (c == 0xC3 || c == 0xD0), i + 1 < s.count {
+                let d = s[i + 1]
+                if c == 0xC3, d >= 0x80, d <= 0x9E, d != 0x97 {
+                    out[i] = 0xC3; out[i + 1] = d + 0x20
+                } else if c == 0xD0, d >= 0x90, d <= 0x9F {
+                    out[i] = 0xD0; out[i + 1] = d + 0x20  // А–П → а–п
+                } else if c == 0xD0, d >= 0xA0, d <= 0xAF {
+                    out[i] = 0xD1; out[i + 1] = d - 0x20  // Р–Я → р–я
+                } else if c == 0xD0, d >= 0x80, d <= 0x8F {
+                    out[i] = 0xD1; out[i + 1] = d + 0x10  // Ѐ–Џ → ѐ–џ
+                } else {
+                    out[i] = c; out[i + 1] = d
+                }
+                i += 2
+            } else {
+                out[i] = c
+                i += 1
+            }
+        }
+        return UnsafeMutableBufferPointer(rebasing: out[0..<s.count])
+    }
+
+    @inline(__always) static func isDigit(_ c: UInt8) -> Bool { c >= 0x30 && c <= 0x39 }
+    @inline(__always) static func isASCIILetter(_ c: UInt8) -> Bool { (c | 0x20) >= 0x61 && (c | 0x20) <= 0x7A }
+    @inline(__always) static func isASCIIAlnum(_ c: UInt8) -> Bool { isDigit(c) || isASCIILetter(c) }
+
+    /// Is the character starting at (or, for `before`, ending just before) `i` a letter or digit?
+    /// Non-ASCII: two-byte scripts (Latin, Greek, Cyrillic, Hebrew, Arabic) and U+0800–U+0FFF
+    /// (Indic, Thai) are letters; CJK and symbols are not, since codes sit right next to them.
+    static func isWordChar(_ s: UnsafeBufferPointer<UInt8>, at i: Int) -> Bool {
+        guard i >= 0, i < s.count else { return false }
+        let c = s[i]
+        if c < 0x80 { return isASCIIAlnum(c) }
+        if c >= 0xC3 && c <= 0xDB { return !(c == 0xC3 && i + 1 < s.count && (s[i + 1] == 0x97 || s[i + 1] == 0xB7)) }
+        if c == 0xE0 { return true }
+        return false
+    }
+
+    static func isWordChar(_ s: UnsafeBufferPointer<UInt8>, before i: Int) -> Bool {
+        var j = i - 1
+        while j >= 0, s[j] & 0xC0 == 0x80 { j -= 1 }  // back to the lead byte
+        return isWordChar(s, at: j)
+    }
+
+    /// Every keyword occurrence (whole words for Latin keywords), in order.
+    static func findHits(_ lower: UnsafeBufferPointer<UInt8>, _ index: KeywordIndex, into buf: UnsafeMutableBufferPointer<Hit>) -> UnsafeMutableBufferPointer<Hit> {
+        var n = 0
+        var i = 0
+        let bucketStart = index.bucketStart, items = index.items, offsets = index.offsets, bytes = index.bytes
+        while i < lower.count, n < buf.count {
+            let b = Int(lower[i])
+            var it = Int(bucketStart[b])
+            let itEnd = Int(bucketStart[b + 1])
+            while it < itEnd {
+                let k = Int(items[it])
+                it += 1
+                let ks = Int(offsets[k]), ke = Int(offsets[k + 1]), len = ke - ks
+                guard i + len <= lower.count else { continue }
+                var eq = true
+                var j = 1
+                while j < len { if lower[i + j] != bytes[ks + j] { eq = false; break }; j += 1 }
+                guard eq else { continue }
+                if isASCIILetter(bytes[ks]), i > 0, isASCIILetter(lower[i - 1]) { continue }
+                if isASCIILetter(bytes[ke - 1]), i + len < lower.count, isASCIILetter(lower[i + len]) { continue }
+                buf[n] = Hit(start: Int32(i), end: Int32(i + len))
+                n += 1
+                break
+            }
+            i += 1
+        }
+        return UnsafeMutableBufferPointer(rebasing: buf[0..<n])
+    }
+
+    /// Bytes between a candidate at `pos` and the nearest keyword; a keyword after
+    /// the candidate counts double ("482913 is your code"). Int.max when none.
+    static func keywordDistance(_ hits: UnsafeMutableBufferPointer<Hit>, _ pos: Int) -> Int {
+        var best = Int.max
+        for h in hits {
+            let d = Int(h.end) <= pos ? pos - Int(h.end) : (Int(h.start) - pos) * 2
+            best = min(best, max(0, d))
+        }
+        return best
+    }
+
+    static func hasWord(_ lower: UnsafeBufferPointer<UInt8>, _ w: [UInt8], endingAt end: Int) -> Bool {
+        guard end - w.count >= 0 else { return false }
+        for j in 0..<w.count where lower[end - w.count + j] != w[j] { return false }
+        return true
+    }
+    static func hasWord(_ lower: UnsafeBufferPointer<UInt8>, _ w: [UInt8], startingAt start: Int) -> Bool {
+        guard start + w.count <= lower.count else { return false }
+        for j in 0..<w.count where lower[start + j] != w[j] { return false }
+        return true
+    }
+
+    static func isAmountOrDate(_ ctx: Context, _ start: Int, _ end: Int) -> Bool {
+        let s = ctx.raw
+        func sep(_ c: UInt8) -> Bool { c == 0x2E || c == 0x2C || c == 0x3A || c == 0x2F }  // . , : /
+        // Decimal or thousands separators, times and dates: "12.50", "1,000", "12:30", "25/11", "2026-11-25".
+        if end + 1 < s.count, sep(s[end]) || s[end] == 0x2D, isDigit(s[end + 1]) { return true }
+        if start >= 2, sep(s[start - 1]) || s[start - 1] == 0x2D, isDigit(s[start - 2]) { return true }
+        // Currency before or after, spaces skipped.
+        var b = start
+        while b > 0, s[b - 1] == 0x20 { b -= 1 }
+        var a = end
+        while a < s.count, s[a] == 0x20 { a += 1 }
+        if a < s.count, s[a] == 0x25 { return true }  // %
+        for c in currency where hasWord(ctx.lower, c, endingAt: b) || hasWord(ctx.lower, c, startingAt: a) { return true }
+        return false
+    }
+
+    static func isPhoneContext(_ ctx: Context, _ start: Int) -> Bool {
+        for j in max(0, start - 4)..<start where ctx.raw[j] == 0x2B { return true }  // "+1 415 ..."
+        let from = max(0, start - 24)
+        for w in phoneWords {
+            var j = from
+            while j + w.count <= start {
+                if hasWord(ctx.lower, w, startingAt: j) { return true }
+                j += 1
+            }
+        }
+        return false
     }
 
     // MARK: Templates
 
-    /// Finds the template at a token boundary; prefers an occurrence after a keyword.
-    static func matchTemplate(_ t: [Unicode.Scalar], in s: [Unicode.Scalar], lower: [Unicode.Scalar], keywords: [[Unicode.Scalar]]) -> String? {
-        var best: (start: Int, length: Int, distance: Int)?
+    /// `#` digit, `?` optional digit, `A` ASCII letter or digit, anything else literal
+    /// (case-insensitive). Returns the byte range of the best match: the one nearest a
+    /// keyword, the first on a tie.
+    static func matchTemplate(_ t: [UInt8], _ ctx: inout Context) -> (Int, Int)? {
+        let s = ctx.lower
+        guard let first = t.first else { return nil }
+        var best: (start: Int, end: Int, distance: Int?)?
         var i = 0
-        let first = t.first.map { lowerScalar($0) }
-        let firstIsDigit = first == "#"
         while i < s.count {
-            // Cheap reject on the template's first character before anything else.
-            if firstIsDigit ? !isDigit(s[i]) : (first != "?" && first != "A" && lower[i] != first) {
+            let c = s[i]
+            if first == 0x23 ? !isDigit(c) : (first != 0x3F && first != 0x41 && first != 0x61 && c != first) {
                 i += 1
                 continue
             }
-            // Not glued to a neighbouring token ("G-123456" is not a "######" code).
-            let glued = i >= 2 && (s[i - 1] == "-" || s[i - 1] == "_") && isAlnum(s[i - 2])
-            if i == 0 || !isAlnum(s[i - 1]), !glued, let len = match(t, lower, at: i), i + len == s.count || !isAlnum(s[i + len]),
-                !(i + len + 1 < s.count && s[i + len] == "-" && isAlnum(s[i + len + 1])), !isAmountOrDate(s, i, i + len)
+            if !isWordChar(s, before: i), !(i >= 2 && (s[i - 1] == 0x2D || s[i - 1] == 0x5F) && isWordChar(s, before: i - 1)),
+                let end = match(t, s, at: i), !isWordChar(s, at: end),
+                !(end + 1 < s.count && s[end] == 0x2D && isWordChar(s, at: end + 1)), !isAmountOrDate(ctx, i, end)
             {
-                // Several matches: the one nearest a keyword wins; the first on a tie.
-                let d = best == nil ? Int.max : keywordDistance(lower, i, keywords)
                 if best == nil {
-                    best = (i, len, Int.max)
+                    best = (i, end, nil)  // distances only matter once there are two matches
                 } else {
-                    if best!.distance == Int.max { best!.distance = keywordDistance(lower, best!.start, keywords) }
-                    if d < best!.distance { best = (i, len, d) }
+                    let h = ctx.hits()
+                    let bd = best!.distance ?? keywordDistance(h, best!.start)
+                    best!.distance = bd
+                    let d = keywordDistance(h, i)
+                    if d < bd { best = (i, end, d) }
                 }
-                i += len
+                i = end
                 continue
             }
             i += 1
         }
-        return best.map { string(s, $0.start, $0.start + $0.length) }
+        return best.map { ($0.start, $0.end) }
     }
 
-    /// Length of the template's match at `start` in the lowercased text, or nil.
     @inline(__always)
-    static func match(_ t: [Unicode.Scalar], _ lower: [Unicode.Scalar], at start: Int) -> Int? {
+    static func match(_ t: [UInt8], _ s: UnsafeBufferPointer<UInt8>, at start: Int) -> Int? {
         var i = start
         for p in t {
             switch p {
-            case "#":
-                guard i < lower.count, isDigit(lower[i]) else { return nil }
+            case 0x23:  // #
+                guard i < s.count, isDigit(s[i]) else { return nil }
                 i += 1
-            case "?":
-                if i < lower.count, isDigit(lower[i]) { i += 1 }
-            case "A":
-                guard i < lower.count, isASCIIAlnum(lower[i]) else { return nil }
+            case 0x3F:  // ?
+                if i < s.count, isDigit(s[i]) { i += 1 }
+            case 0x61:  // "A" (lowercased with the template)
+                guard i < s.count, isASCIIAlnum(s[i]) else { return nil }
                 i += 1
             default:
-                guard i < lower.count, lower[i] == lowerScalar(p) else { return nil }
+                guard i < s.count, s[i] == p else { return nil }
                 i += 1
             }
         }
-        return i - start
+        return i
     }
 
     // MARK: Generic
 
     struct Candidate {
-        var code: String
         var start: Int
         var end: Int
+        /// A second digit group joined to the first ("123-456" → "123456").
+        var joinedAt: Int?
         var score: Double
+        func code(_ raw: UnsafeBufferPointer<UInt8>) -> String {
+            if let j = joinedAt {
+                return String(decoding: raw[start..<j], as: UTF8.self) + String(decoding: raw[(j + 1)..<end], as: UTF8.self)
+            }
+            return String(decoding: raw[start..<end], as: UTF8.self)
+        }
     }
 
     /// Scores every plausible token. Without a keyword nearby no candidate reaches
     /// the default threshold (0.5): a bare number in a text is an order number, a
     /// room or a balance far more often than a code.
-    static func generic(_ s: [Unicode.Scalar], lower: [Unicode.Scalar], keywords: [[Unicode.Scalar]]) -> Candidate? {
-        var candidates: [Candidate] = []
+    static func generic(_ ctx: inout Context) -> Candidate? {
+        let s = ctx.raw
+        var best: Candidate?
+        var count = 0
         var i = 0
         while i < s.count {
-            // Tokens start at a word boundary (CJK text has none around codes).
-            guard isASCIIAlnum(s[i]), i == 0 || !isAlnum(s[i - 1]) else { i += 1; continue }
+            guard isASCIIAlnum(s[i]), !isWordChar(s, before: i) else { i += 1; continue }
             var k = i
             var digits = 0, letters = 0, lowers = 0
             while k < s.count, isASCIIAlnum(s[k]) {
-                if isDigit(s[k]) { digits += 1 } else { letters += 1 }
-                if s[k].value >= 0x61 { lowers += 1 }
+                if isDigit(s[k]) { digits += 1 } else { letters += 1; if s[k] >= 0x61 { lowers += 1 } }
                 k += 1
             }
             defer { i = max(k, i + 1) }
             // Attached to a word of another script ("1500р", "Rp125"): a unit or a currency.
-            if k < s.count, isAlnum(s[k]), !isCJK(s[k]) { continue }
+            if isWordChar(s, at: k) { continue }
+            var cand: Candidate?
             if letters > 0 {
-                // "G-123456": a short letter prefix, a dash, 4–8 digits.
-                if digits == 0, letters <= 3, k + 1 < s.count, s[k] == "-", isDigit(s[k + 1]) {
+                if digits == 0, letters <= 3, k + 1 < s.count, s[k] == 0x2D, isDigit(s[k + 1]) {
+                    // "G-123456": a short letter prefix, a dash, 4–8 digits.
                     var e = k + 1
                     while e < s.count, isDigit(s[e]) { e += 1 }
-                    if (4...8).contains(e - k - 1), e == s.count || !isAlnum(s[e]) {
-                        candidates.append(Candidate(code: string(s, i, e), start: i, end: e, score: 0.35))
+                    if (4...8).contains(e - k - 1), !isWordChar(s, at: e) {
+                        cand = Candidate(start: i, end: e, joinedAt: nil, score: 0.35)
                         k = e
                     }
-                    continue
+                } else if (4...8).contains(k - i), digits >= 2, lowers == 0 {
+                    // Mixed upper-case letters and digits ("7XK2Q"); a word then a number is a promo code ("SAVE20").
+                    var p = i
+                    while p < k, isASCIILetter(s[p]) { p += 1 }
+                    let lettersThenDigits = p > i && (p..<k).allSatisfy { isDigit(s[$0]) }
+                    if !lettersThenDigits { cand = Candidate(start: i, end: k, joinedAt: nil, score: 0.2) }
                 }
-                // Mixed letters and digits, upper case, 4–8 long ("7XK2Q", "ABX7K2").
-                // A word followed by a number ("SAVE20", "WELCOME10") is a promo code, not an OTP.
-                guard (4...8).contains(k - i), digits >= 2, lowers == 0 else { continue }
-                var p = i
-                while p < k, isASCIILetter(s[p]) { p += 1 }
-                let lettersThenDigits = p > i && (p..<k).allSatisfy { isDigit(s[$0]) }
-                if lettersThenDigits { continue }
-                candidates.append(Candidate(code: string(s, i, k), start: i, end: k, score: 0.2))
-                continue
-            }
-            // Digits, allowing one inner separator: "123-456", "123 456".
-            var end = k
-            var code = string(s, i, k)
-            if k - i == 3, k + 4 <= s.count, s[k] == "-" || s[k] == " ", isDigit(s[k + 1]), isDigit(s[k + 2]), isDigit(s[k + 3]),
-                k + 4 == s.count || !isAlnum(s[k + 4])
-            {
-                code += string(s, k + 1, k + 4)
-                end = k + 4
-                k = end
-            }
-            let n = code.unicodeScalars.count
-            guard (4...8).contains(n) else { continue }
-            if isAmountOrDate(s, i, end) || isPhoneContext(lower, i, end) { continue }
-            var score: Double = n == 6 ? 0.3 : (n == 4 || n == 5 ? 0.25 : 0.2)
-            if n == 4, let v = Int(code), (1900...2099).contains(v) { score -= 0.1 }  // year-like
-            candidates.append(Candidate(code: code, start: i, end: end, score: score))
-        }
-        guard !candidates.isEmpty else { return nil }
-        let promo = keywordDistance(lower, 0, promoWords) < Int.max
-        for c in candidates.indices {
-            let d = keywordDistance(lower, candidates[c].start, keywords)
-            if d <= 64 { candidates[c].score += 0.45 - Double(d) * 0.003 }
-            if candidates.count == 1 { candidates[c].score += 0.05 }
-            if promo { candidates[c].score -= 0.3 }
-        }
-        return candidates.max { $0.score < $1.score || ($0.score == $1.score && $0.start > $1.start) }
-    }
-
-    /// Characters between the candidate and the nearest keyword (before it, or
-    /// shortly after it as in "482913 is your code"); Int.max when none.
-    static let promoWords: [[Unicode.Scalar]] = ["promo", "coupon", "discount", "off", "скидк", "cupom", "descuento"].map { Array($0.unicodeScalars) }
-
-    static func keywordDistance(_ lower: [Unicode.Scalar], _ pos: Int, _ keywords: [[Unicode.Scalar]]) -> Int {
-        var best = Int.max
-        for ks in keywords {
-            guard ks.count <= lower.count else { continue }
-            var i = 0
-            while i + ks.count <= lower.count {
-                if lower[i] == ks[0], equalAt(lower, i, ks) {
-                    // Whole words for Latin keywords ("pin" must not match "shipping").
-                    let startOK = i == 0 || !isASCIILetter(lower[i - 1]) || !isASCIILetter(ks[0])
-                    let endOK = i + ks.count == lower.count || !isASCIILetter(lower[i + ks.count]) || !isASCIILetter(ks[ks.count - 1])
-                    if startOK && endOK {
-                        let d = i + ks.count <= pos ? pos - (i + ks.count) : (i - pos) * 2
-                        best = min(best, max(0, d))
-                    }
+            } else {
+                var end = k
+                var joined: Int?
+                // "123-456" or "123 456".
+                if k - i == 3, k + 4 <= s.count, s[k] == 0x2D || s[k] == 0x20, isDigit(s[k + 1]), isDigit(s[k + 2]), isDigit(s[k + 3]),
+                    !isWordChar(s, at: k + 4)
+                {
+                    joined = k
+                    end = k + 4
+                    k = end
                 }
-                i += 1
+                let n = end - i - (joined == nil ? 0 : 1)
+                if (4...8).contains(n), !isAmountOrDate(ctx, i, end), !isPhoneContext(ctx, i) {
+                    var score: Double = n == 6 ? 0.3 : (n == 4 || n == 5 ? 0.25 : 0.2)
+                    if n == 4, let v = Int(String(decoding: s[i..<end], as: UTF8.self)), (1900...2099).contains(v) { score -= 0.1 }
+                    cand = Candidate(start: i, end: end, joinedAt: joined, score: score)
+                }
             }
+            guard var c = cand else { continue }
+            count += 1
+            let d = keywordDistance(ctx.hits(), c.start)
+            if d <= 64 { c.score += 0.45 - Double(d) * 0.003 }
+            if best == nil || c.score > best!.score { best = c }
         }
-        return best
-    }
-
-    @inline(__always) static func equalAt(_ a: [Unicode.Scalar], _ i: Int, _ k: [Unicode.Scalar]) -> Bool {
-        var j = 1
-        while j < k.count {
-            if a[i + j] != k[j] { return false }
-            j += 1
+        guard var b = best else { return nil }
+        if count == 1 { b.score += 0.05 }
+        withUnsafeTemporaryAllocation(of: Hit.self, capacity: 4) { promo in
+            if !findHits(ctx.lower, promoIndex, into: promo).isEmpty { b.score -= 0.3 }
         }
-        return true
-    }
-
-    static func isAmountOrDate(_ s: [Unicode.Scalar], _ start: Int, _ end: Int) -> Bool {
-        // Decimal or thousands separators, times and dates: "12.50", "1,000", "12:30", "25/11", "2026-11-25".
-        if end + 1 < s.count, [".", ",", ":", "/"].contains(s[end]), isDigit(s[end + 1]) { return true }
-        if start >= 2, [".", ",", ":", "/"].contains(s[start - 1]), isDigit(s[start - 2]) { return true }
-        if end + 1 < s.count, s[end] == "-", isDigit(s[end + 1]) { return true }
-        if start >= 2, s[start - 1] == "-", isDigit(s[start - 2]) { return true }
-        // Currency before or after (compared on scalars, lowercased, spaces skipped).
-        var b = start - 1
-        while b >= 0, s[b] == " " { b -= 1 }
-        var a = end
-        while a < s.count, s[a] == " " { a += 1 }
-        for c in currencyScalars {
-            if b + 1 >= c.count, (0..<c.count).allSatisfy({ lowerScalar(s[b + 1 - c.count + $0]) == c[$0] }) { return true }
-            if a + c.count <= s.count, (0..<c.count).allSatisfy({ lowerScalar(s[a + $0]) == c[$0] }) { return true }
-        }
-        if a < s.count, s[a] == "%" { return true }
-        return false
-    }
-
-    static let currencyScalars: [[Unicode.Scalar]] = currency.map { Array($0.unicodeScalars) }
-
-    static func isPhoneContext(_ lower: [Unicode.Scalar], _ start: Int, _ end: Int) -> Bool {
-        // "+1 415 555 0123": a plus within the preceding few characters.
-        for j in max(0, start - 4)..<start where lower[j] == "+" { return true }
-        let before = String(String.UnicodeScalarView(lower[max(0, start - 16)..<start]))
-        return phoneWords.contains { before.contains($0) }
-    }
-
-    @inline(__always) static func isDigit(_ c: Unicode.Scalar) -> Bool { c.value >= 0x30 && c.value <= 0x39 }
-    @inline(__always) static func isASCIILetter(_ c: Unicode.Scalar) -> Bool {
-        (c.value >= 0x41 && c.value <= 0x5A) || (c.value >= 0x61 && c.value <= 0x7A)
-    }
-    @inline(__always) static func isASCIIAlnum(_ c: Unicode.Scalar) -> Bool { isDigit(c) || isASCIILetter(c) }
-    @inline(__always) static func isCJK(_ c: Unicode.Scalar) -> Bool { c.value >= 0x3000 }
-    /// Letters of any script count as part of a word, except CJK (written without spaces around codes).
-    @inline(__always) static func isAlnum(_ c: Unicode.Scalar) -> Bool {
-        let v = c.value
-        if v < 0x80 { return isASCIIAlnum(c) }
-        if v < 0xC0 || isCJK(c) { return false }
-        // The scripts of the corpus without a property lookup; everything else asks Unicode.
-        if (0xC0...0x24F).contains(v) { return v != 0xD7 && v != 0xF7 }
-        if (0x370...0x52F).contains(v) || (0x5D0...0x5EA).contains(v) || (0x620...0x64A).contains(v) { return true }
-        return c.properties.isAlphabetic
-    }
-    @inline(__always) static func lowerScalar(_ c: Unicode.Scalar) -> Unicode.Scalar {
-        let v = c.value
-        if v >= 0x41 && v <= 0x5A { return Unicode.Scalar(v + 0x20)! }
-        if v < 0x80 { return c }
-        // Latin-1 and Cyrillic capitals without a property lookup.
-        if (0xC0...0xDE).contains(v) && v != 0xD7 { return Unicode.Scalar(v + 0x20)! }
-        if (0x410...0x42F).contains(v) { return Unicode.Scalar(v + 0x20)! }
-        if (0x400...0x40F).contains(v) { return Unicode.Scalar(v + 0x50)! }
-        if (0x430...0x45F).contains(v) || (0x5D0...0x6FF).contains(v) || v >= 0x3000 { return c }
-        return c.properties.lowercaseMapping.unicodeScalars.first ?? c
-    }
-    static func string(_ s: [Unicode.Scalar], _ a: Int, _ b: Int) -> String {
-        String(String.UnicodeScalarView(s[a..<b]))
+        return b
     }
 }

@@ -46,7 +46,7 @@ public struct RoutingDecision: Hashable, Sendable {
     /// The sender does not match the leased order's service (routed anyway).
     public var serviceMismatch: Bool
     /// Stable across redeliveries of the same PDU (see `DedupKey`).
-    public var dedupKey: String
+    public var dedupKey: DedupKey
     public var partCount: Int
     public var missingParts: [Int]
     public var receivedAt: UInt64
@@ -60,7 +60,7 @@ public struct InboundMessage: Sendable {
     public var destinationAddr: String
     public var dataCoding: DataCoding
     public var text: DecodedText
-    public var dedupKey: String
+    public var dedupKey: DedupKey
     public var partCount: Int
     public var missingParts: [Int]
     /// Milliseconds since the Unix epoch.
@@ -73,9 +73,9 @@ public enum Accepted: Sendable {
     case message(InboundMessage)
     /// One part of a longer message: persist the part (ack after that commits);
     /// `completed` is set when this part completed the message.
-    case part(Part, dedupKey: String, completed: InboundMessage?)
+    case part(Part, dedupKey: DedupKey, completed: InboundMessage?)
     /// A part seen before (same key and sequence): ack, store nothing new.
-    case duplicatePart(dedupKey: String)
+    case duplicatePart(dedupKey: DedupKey)
 }
 
 /// Routes messages for one session (one serial queue): owns a table reader.
@@ -111,8 +111,8 @@ public final class SessionRouter: @unchecked Sendable {
     ) -> Accepted {
         let concat = ud.concatenation
             ?? tlvs.sar.map { Concatenation(kind: .sar, reference: $0.msgRefNum, total: $0.totalSegments, sequence: $0.segmentSeqnum) }
-        let src = COctetString(source).string
-        let dst = COctetString(destination).string
+        let src = Self.addressString(source)
+        let dst = Self.addressString(destination)
         if let c = concat, c.total > 1 {
             let key = PartKey(carrier: carrier.name, source: src, destination: dst, reference: c.reference,
                               referenceBits: UInt8(c.referenceBits), total: c.total)
@@ -135,6 +135,14 @@ public final class SessionRouter: @unchecked Sendable {
             dedupKey: DedupKey.message(carrier: carrier.name, source: src, destination: dst, dataCoding: dataCoding.rawValue,
                                        payload: ud.payload, reference: nil),
             partCount: 1, missingParts: [], receivedAt: receivedAt))
+    }
+
+    /// An address field as text: ASCII straight from the PDU (short ones are
+    /// small inline Strings, no allocation); anything else read as Latin-1.
+    @inline(__always)
+    static func addressString(_ b: UnsafeRawBufferPointer) -> String {
+        if b.allSatisfy({ $0 < 0x80 }) { return String(decoding: b, as: UTF8.self) }
+        return COctetString(b).string
     }
 
     /// An assembled (or given-up) multi-part message as an inbound message.
@@ -193,11 +201,12 @@ public final class SessionRouter: @unchecked Sendable {
                 d.outcome = .unmatched
             }
         }
-        let senderService = extractor.service(forSender: senderName)
+        let senderMatch = extractor.match(sender: senderName)
+        let senderService = senderMatch.service
         d.service = leaseService.flatMap { $0.isEmpty ? nil : $0 } ?? senderService
         if !m.text.isBinary {
             // The order's service decides which rule applies; the sender is the fallback.
-            if let r = extractor.extract(text: m.text.text, sender: senderName, service: leaseService.flatMap { $0.isEmpty ? nil : $0 }) {
+            if let r = extractor.extract(text: m.text.text, sender: senderMatch, service: leaseService.flatMap { $0.isEmpty ? nil : $0 }) {
                 d.code = r.code
                 d.confidence = r.confidence
                 d.rule = r.rule
@@ -213,11 +222,26 @@ public final class SessionRouter: @unchecked Sendable {
 /// concatenation reference, and nothing the SMSC changes on a retry (sequence
 /// number, timestamps). Not cryptographic; the database's unique index is the
 /// arbiter, and at 128 bits an accidental collision is out of reach.
-public enum DedupKey {
+public struct DedupKey: Hashable, Sendable, CustomStringConvertible {
+    public let high: UInt64
+    public let low: UInt64
+
+    /// 32 lowercase hex digits (the store's unique key).
+    public var hex: String {
+        String(unsafeUninitializedCapacity: 32) { out in
+            let d: StaticString = "0123456789abcdef"
+            let digits = d.utf8Start
+            for i in 0..<16 { out[i] = digits[Int((high >> UInt64(60 - 4 * i)) & 0xF)] }
+            for i in 0..<16 { out[16 + i] = digits[Int((low >> UInt64(60 - 4 * i)) & 0xF)] }
+            return 32
+        }
+    }
+    public var description: String { hex }
+
     public static func message(
         carrier: String, source: String, destination: String, dataCoding: UInt8, payload: UnsafeRawBufferPointer,
         reference: (UInt16, UInt8, UInt8)?
-    ) -> String {
+    ) -> DedupKey {
         var h = Hasher128()
         h.add("m")
         h.add(carrier)
@@ -230,10 +254,10 @@ public enum DedupKey {
             h.add(UInt8(0))
         }
         h.add(payload)
-        return h.hex
+        return h.key
     }
 
-    public static func part(_ p: Part) -> String {
+    public static func part(_ p: Part) -> DedupKey {
         var h = Hasher128()
         h.add("p")
         h.add(p.key.carrier)
@@ -243,7 +267,7 @@ public enum DedupKey {
         h.add(UInt8(p.key.reference >> 8)); h.add(UInt8(p.key.reference & 0xFF)); h.add(p.key.referenceBits); h.add(p.key.total)
         h.add(p.sequence)
         p.body.withUnsafeBytes { h.add($0) }
-        return h.hex
+        return h.key
     }
 }
 
@@ -259,9 +283,20 @@ struct Hasher128 {
         b = (b << 31) | (b >> 33)
         n &+= 1
     }
+    /// Length-prefixed, then eight bytes at a time.
     mutating func add(_ bytes: UnsafeRawBufferPointer) {
         add(UInt8(truncatingIfNeeded: bytes.count >> 8)); add(UInt8(truncatingIfNeeded: bytes.count))
-        for x in bytes { add(x) }
+        var i = 0
+        while i + 8 <= bytes.count {
+            let w = bytes.loadUnaligned(fromByteOffset: i, as: UInt64.self)
+            a = (a ^ w) &* 0x0000_0100_0000_01B3
+            a ^= a >> 29
+            b = (b ^ w) &* 0xBF58_476D_1CE4_E5B9
+            b = (b << 31) | (b >> 33)
+            n &+= 8
+            i += 8
+        }
+        while i < bytes.count { add(bytes[i]); i += 1 }
     }
     mutating func add(_ s: String) {
         var s = s
@@ -273,15 +308,7 @@ struct Hasher128 {
         z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
         return z ^ (z >> 31)
     }
-    var hex: String {
-        let x = Self.mix(a ^ n), y = Self.mix(b &+ Self.mix(a))
-        return String(unsafeUninitializedCapacity: 32) { out in
-            let d: StaticString = "0123456789abcdef"
-            let digits = d.utf8Start
-            for (w, v) in [(0, x), (16, y)] {
-                for i in 0..<16 { out[w + i] = digits[Int((v >> UInt64(60 - 4 * i)) & 0xF)] }
-            }
-            return 32
-        }
+    var key: DedupKey {
+        DedupKey(high: Self.mix(a ^ n), low: Self.mix(b &+ Self.mix(a)))
     }
 }

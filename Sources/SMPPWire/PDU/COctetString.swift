@@ -22,7 +22,9 @@ public struct COctetString: Hashable, Sendable, ExpressibleByStringLiteral, Cust
 }
 
 @usableFromInline
-func latin1String(_ bytes: some Sequence<UInt8>) -> String {
+func latin1String(_ bytes: [UInt8]) -> String {
+    // ASCII (nearly every address and system_id) is already UTF-8.
+    if bytes.allSatisfy({ $0 < 0x80 }) { return String(decoding: bytes, as: UTF8.self) }
     var s = ""
     for b in bytes { s.unicodeScalars.append(Unicode.Scalar(b)) }
     return s

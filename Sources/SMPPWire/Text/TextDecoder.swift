@@ -136,40 +136,49 @@ public enum TextDecoder {
     }
 
     static func gsm7Septets(
-        _ s: UnsafeRawBufferPointer, lock: [UInt32], shift: [UInt32], packed: Bool, invalid initialInvalid: Bool
+        _ s: UnsafeRawBufferPointer, lock lockArray: [UInt32], shift shiftArray: [UInt32], packed: Bool, invalid initialInvalid: Bool
     ) -> DecodedText {
         var invalid = initialInvalid
-        let text = String(unsafeUninitializedCapacity: s.count * 3 + 3) { out in
-            var w = 0
-            var i = 0
-            let n = s.count
-            while i < n {
-                let b = s[i]
-                i += 1
-                var scalar: UInt32
-                if b >= 0x80 {
-                    scalar = replacement.value
-                    invalid = true
-                } else if b == 0x1B {
-                    if i < n, s[i] < 0x80, s[i] != 0x1B {
-                        let e = s[i]
+        let text = lockArray.withUnsafeBufferPointer { lock in
+            shiftArray.withUnsafeBufferPointer { shift in
+                String(unsafeUninitializedCapacity: s.count * 3 + 3) { out in
+                    var w = 0
+                    var i = 0
+                    let n = s.count
+                    while i < n {
+                        let b = s[i]
                         i += 1
-                        let m = shift[Int(e)]
-                        // 23.038 §6.2.1.1: a code missing from the extension table shows
-                        // as the default-table character.
-                        scalar = m != 0 ? m : lock[Int(e)]
-                    } else {
-                        // Lone escape at the end, or 0x1B 0x1B (reserved): show a space, flag it.
-                        scalar = 0x20
-                        invalid = true
-                        if i < n, s[i] == 0x1B { i += 1 }
+                        var scalar: UInt32
+                        if b >= 0x80 {
+                            scalar = replacement.value
+                            invalid = true
+                        } else if b == 0x1B {
+                            if i < n, s[i] < 0x80, s[i] != 0x1B {
+                                let e = s[i]
+                                i += 1
+                                let m = shift[Int(e)]
+                                // 23.038 §6.2.1.1: a code missing from the extension table shows
+                                // as the default-table character.
+                                scalar = m != 0 ? m : lock[Int(e)]
+                            } else {
+                                // Lone escape at the end, or 0x1B 0x1B (reserved): show a space, flag it.
+                                scalar = 0x20
+                                invalid = true
+                                if i < n, s[i] == 0x1B { i += 1 }
+                            }
+                        } else {
+                            scalar = lock[Int(b)]
+                        }
+                        if scalar < 0x80 {
+                            out[w] = UInt8(truncatingIfNeeded: scalar)
+                            w += 1
+                        } else {
+                            w += writeUTF8(scalar, into: out, at: w)
+                        }
                     }
-                } else {
-                    scalar = lock[Int(b)]
+                    return w
                 }
-                w += writeUTF8(scalar, into: out, at: w)
             }
-            return w
         }
         return DecodedText(text: text, encoding: packed ? .gsm7Packed : .gsm7, hadInvalidInput: invalid)
     }
