@@ -88,6 +88,9 @@ final class FixtureTests: XCTestCase {
             XCTAssertEqual(whole.2, ragged.2, "\(fx.path): frames differ in ragged chunks")
 
             let (pdus, end, raw) = whole
+            // "valid" means: every frame decodes and the stream ends on a PDU boundary.
+            let isValid = end == "complete" && pdus.allSatisfy { $0["error"] == nil }
+            XCTAssertEqual(fx.json["valid"] as? Bool, isValid, "\(fx.path): valid flag")
             let expectedEnd = expect["end"] as? String ?? "complete"
             XCTAssertEqual(end, expectedEnd, "\(fx.path): stream end")
             let expectedPDUs = expect["pdus"] as? [[String: Any]] ?? []

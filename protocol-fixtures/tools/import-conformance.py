@@ -100,6 +100,8 @@ def main(src):
                 fx["why"] = "REVIEW: tshark flagged this; expectation set by hand in the fixture"
             else:
                 fx["expect"] = {"pdus": [map_tshark(p, v["command"]) for p in v["tshark"]["pdus"]], "end": "complete"}
+        ex = fx["expect"]
+        fx["valid"] = ex.get("end", "complete") == "complete" and not any("error" in p for p in ex.get("pdus", []))
         fx["tshark"] = v["tshark"]
         with open(os.path.join(OUT, base + ".json"), "w") as f:
             json.dump(fx, f, indent=1, ensure_ascii=False)

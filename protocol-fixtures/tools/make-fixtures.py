@@ -386,7 +386,9 @@ def main():
                 os.remove(os.path.join(d, f))
     for folder, name, desc, data, expect, options in cases:
         fx = {"name": name, "description": desc, "source": "handmade: protocol-fixtures/tools/make-fixtures.py",
-              "hex": data.hex(), "valid": folder != "malformed", "expect": expect}
+              "hex": data.hex(),
+              "valid": expect.get("end", "complete") == "complete" and not any("error" in p for p in expect.get("pdus", [])),
+              "expect": expect}
         if options:
             fx["options"] = options
         if use_tshark:
