@@ -18,6 +18,7 @@ let package = Package(
         .executable(name: "smpp-bridge", targets: ["smpp-bridge"]),
         .library(name: "SMPPWire", targets: ["SMPPWire"]),
         .library(name: "Routing", targets: ["Routing"]),
+        .library(name: "SMPPSession", targets: ["SMPPSession"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -26,6 +27,10 @@ let package = Package(
     targets: [
         // Wire codec: framing, PDUs, TLVs, text. No I/O, no Foundation.
         .target(name: "SMPPWire", swiftSettings: strict),
+        // Sessions: non-blocking sockets on Dispatch sources, the ESME state machine.
+        .target(name: "SMPPSession", dependencies: ["SMPPWire"], swiftSettings: strict),
+        // The SMSC simulator: for the demo, the tests and the benchmarks.
+        .target(name: "SMPPSimulator", dependencies: ["SMPPWire", "SMPPSession"], swiftSettings: strict),
         // Routing core: number normalization, the lock-free lease table, reassembly,
         // OTP extraction and the routing decision. No I/O.
         .target(
@@ -37,7 +42,7 @@ let package = Package(
         .target(
             name: "BridgeApp",
             dependencies: [
-                "SMPPWire", "Routing",
+                "SMPPWire", "Routing", "SMPPSession", "SMPPSimulator",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict
@@ -49,6 +54,7 @@ let package = Package(
             dependencies: ["Routing", "SMPPWire", .product(name: "Atomics", package: "swift-atomics")],
             exclude: ["otp-corpus.jsonl"],
             swiftSettings: strict),
+        .testTarget(name: "SMPPSessionTests", dependencies: ["SMPPSession", "SMPPSimulator", "SMPPWire"], swiftSettings: strict),
         .testTarget(name: "BridgeAppTests", dependencies: ["BridgeApp", "SMPPWire", "Routing"], swiftSettings: strict),
     ],
     swiftLanguageModes: [.v6]

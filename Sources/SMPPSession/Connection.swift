@@ -1,0 +1,261 @@
+#if canImport(Glibc)
+    import Glibc
+#endif
+public import Dispatch
+public import SMPPWire
+
+/// Why a connection ended.
+public enum CloseReason: Hashable, Sendable, CustomStringConvertible {
+    case peerClosed
+    case readError(Int32)
+    case writeError(Int32)
+    /// command_length below 16 or above the limit: the stream cannot be trusted.
+    case framing(DecodeError)
+    case local(String)
+
+    public var description: String {
+        switch self {
+        case .peerClosed: "peer closed the connection"
+        case .readError(let e): "read error: \(String(cString: strerror(e)))"
+        case .writeError(let e): "write error: \(String(cString: strerror(e)))"
+        case .framing(let e): "insane framing: \(e)"
+        case .local(let why): why
+        }
+    }
+
+    /// A short label for metrics ("reconnects with their reasons").
+    public var label: String {
+        switch self {
+        case .peerClosed: "peer_closed"
+        case .readError: "read_error"
+        case .writeError: "write_error"
+        case .framing: "framing"
+        case .local(let why): why.split(separator: " ").first.map(String.init) ?? "local"
+        }
+    }
+}
+
+/// One SMPP byte stream over a non-blocking socket, driven by Dispatch read and
+/// write sources on one serial queue.
+///
+/// Confinement: every member is touched only on `queue` (the class is
+/// `@unchecked Sendable` for that reason; there is no lock). Frames are handed to
+/// `onFrame` as views into the receive buffer, valid only during the call.
+public final class Connection: @unchecked Sendable {
+    public let queue: DispatchQueue
+    public let fd: Int32
+    private var readSource: (any DispatchSourceRead)?
+    private var writeSource: (any DispatchSourceWrite)?
+    private var writeArmed = false
+    private var readPaused = false
+    private var framer: FrameDecoder
+    private var outbox: [UInt8] = []
+    private var outboxSent = 0
+    public private(set) var isClosed = false
+    public private(set) var bytesIn = 0
+    public private(set) var bytesOut = 0
+
+    /// Called on `queue` for every complete PDU.
+    public var onFrame: ((PDUFrame) -> Void)?
+    /// Called once, on `queue`, when the connection ends.
+    public var onClose: ((CloseReason) -> Void)?
+
+    public init(fd: Int32, queue: DispatchQueue, limits: FrameLimits = .default) {
+        self.fd = fd
+        self.queue = queue
+        framer = FrameDecoder(limits: limits, initialCapacity: 64 * 1024)
+        Socket.setNonBlocking(fd)
+    }
+
+    /// A connection dropped without `close` (its owner went away) still must not
+    /// release suspended Dispatch sources, and must close its descriptor.
+    deinit {
+        guard !isClosed else { return }
+        let users = (readSource == nil ? 0 : 1) + (writeSource == nil ? 0 : 1)
+        if users == 0 {
+            Glibc.close(fd)
+            return
+        }
+        let closer = FDCloser(fd: fd, users: users)
+        if let rs = readSource {
+            rs.setCancelHandler { closer.release() }
+            if readPaused { rs.resume() }
+            rs.cancel()
+        }
+        if let ws = writeSource {
+            ws.setCancelHandler { closer.release() }
+            if !writeArmed { ws.resume() }
+            ws.cancel()
+        }
+    }
+
+    /// Starts reading. Call on `queue`.
+    public func start() {
+        dispatchPrecondition(condition: .onQueue(queue))
+        let rs = DispatchSource.makeReadSource(fileDescriptor: fd, queue: queue)
+        rs.setEventHandler { [weak self] in self?.readable() }
+        readSource = rs
+        let ws = DispatchSource.makeWriteSource(fileDescriptor: fd, queue: queue)
+        ws.setEventHandler { [weak self] in self?.flush() }
+        writeSource = ws
+        rs.resume()
+    }
+
+    // MARK: Reading
+
+    private func readable() {
+        guard !isClosed else { return }
+        // A bounded number of reads per event keeps one busy peer from starving the queue.
+        for _ in 0..<16 {
+            let n = framer.readInto(minimumCapacity: 16 * 1024) { buf in
+                read(fd, buf.baseAddress, buf.count)
+            }
+            if n > 0 {
+                bytesIn += n
+                if !deliverFrames() { return }
+                if readPaused { return }
+                continue
+            }
+            if n == 0 { close(.peerClosed); return }
+            let e = errno
+            if e == EAGAIN || e == EWOULDBLOCK || e == EINTR { return }
+            close(.readError(e))
+            return
+        }
+    }
+
+    /// Hands buffered frames out while reading is not paused. False once closed.
+    @discardableResult
+    private func deliverFrames() -> Bool {
+        while !isClosed && !readPaused {
+            do {
+                let got: Bool? = try framer.nextFrame { frame in
+                    self.onFrame?(frame)
+                    return true
+                }
+                if got == nil { break }
+            } catch let e as DecodeError {
+                close(.framing(e))
+                return false
+            } catch {
+                close(.local("unexpected framing error"))
+                return false
+            }
+        }
+        return !isClosed
+    }
+
+    /// Backpressure: stop reading the socket (TCP then slows the peer) and stop
+    /// handing out already-buffered frames.
+    public func pauseReading() {
+        dispatchPrecondition(condition: .onQueue(queue))
+        guard !readPaused, !isClosed else { return }
+        readPaused = true
+        readSource?.suspend()
+    }
+
+    public func resumeReading() {
+        dispatchPrecondition(condition: .onQueue(queue))
+        guard readPaused, !isClosed else { return }
+        readPaused = false
+        readSource?.resume()
+        // Frames that arrived before the pause are still buffered.
+        if deliverFrames() { queue.async { [weak self] in self?.readable() } }
+    }
+
+    public var isReadingPaused: Bool { readPaused }
+
+    // MARK: Writing
+
+    /// Queues bytes and writes as much as the socket takes now.
+    public func send(_ bytes: UnsafeRawBufferPointer) {
+        dispatchPrecondition(condition: .onQueue(queue))
+        guard !isClosed else { return }
+        outbox.append(contentsOf: bytes)
+        flush()
+    }
+
+    public func send(_ bytes: [UInt8]) { bytes.withUnsafeBytes { send($0) } }
+    public func send(_ pdu: PDU) { send(pdu.encode()) }
+
+    public var pendingOutput: Int { outbox.count - outboxSent }
+
+    private func flush() {
+        guard !isClosed else { return }
+        while outboxSent < outbox.count {
+            let n = outbox.withUnsafeBytes { p in
+                Glibc.send(fd, p.baseAddress! + outboxSent, p.count - outboxSent, Int32(MSG_NOSIGNAL))
+            }
+            if n > 0 {
+                outboxSent += n
+                bytesOut += n
+                continue
+            }
+            let e = errno
+            if n < 0 && (e == EAGAIN || e == EWOULDBLOCK) {
+                if !writeArmed {
+                    writeArmed = true
+                    writeSource?.resume()
+                }
+                return
+            }
+            if n < 0 && e == EINTR { continue }
+            close(.writeError(e))
+            return
+        }
+        outbox.removeAll(keepingCapacity: outbox.capacity < 1 << 20)
+        outboxSent = 0
+        if writeArmed {
+            writeArmed = false
+            writeSource?.suspend()
+        }
+    }
+
+    // MARK: Closing
+
+    /// Closes the socket and reports `reason` once. Sources are resumed before
+    /// being cancelled (Dispatch must not release a suspended source).
+    public func close(_ reason: CloseReason) {
+        dispatchPrecondition(condition: .onQueue(queue))
+        guard !isClosed else { return }
+        isClosed = true
+        let rs = readSource, ws = writeSource
+        // The fd is closed once both sources have finished cancelling, never under them.
+        if readSource == nil && writeSource == nil {
+            Glibc.close(fd)
+        } else {
+            let closer = FDCloser(fd: fd, users: (readSource == nil ? 0 : 1) + (writeSource == nil ? 0 : 1))
+            readSource?.setCancelHandler { closer.release() }
+            writeSource?.setCancelHandler { closer.release() }
+        }
+        readSource = nil
+        writeSource = nil
+        if let rs {
+            if readPaused { rs.resume() }
+            rs.cancel()
+        }
+        if let ws {
+            if !writeArmed { ws.resume() }
+            ws.cancel()
+        }
+        let cb = onClose
+        onClose = nil
+        onFrame = nil
+        cb?(reason)
+    }
+}
+
+/// Closes a descriptor after its last Dispatch source has cancelled.
+final class FDCloser: @unchecked Sendable {
+    private let fd: Int32
+    private var users: Int
+    init(fd: Int32, users: Int) {
+        self.fd = fd
+        self.users = users
+    }
+    /// Called from the sources' cancel handlers, which run on the connection's serial queue.
+    func release() {
+        users -= 1
+        if users == 0 { Glibc.close(fd) }
+    }
+}

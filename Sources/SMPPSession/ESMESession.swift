@@ -1,0 +1,530 @@
+#if canImport(Glibc)
+    import Glibc
+#endif
+public import Dispatch
+public import SMPPWire
+
+/// How to bind.
+public enum BindType: String, Sendable, Hashable, CaseIterable {
+    case receiver, transceiver, transmitter
+    var commandID: CommandID {
+        switch self {
+        case .receiver: .bindReceiver
+        case .transceiver: .bindTransceiver
+        case .transmitter: .bindTransmitter
+        }
+    }
+}
+
+/// Exponential backoff with full jitter and a cap.
+public struct Backoff: Hashable, Sendable {
+    public var initial: Double
+    public var maximum: Double
+    public var multiplier: Double
+    public init(initial: Double = 1, maximum: Double = 60, multiplier: Double = 2) {
+        self.initial = initial
+        self.maximum = maximum
+        self.multiplier = multiplier
+    }
+    /// Delay before attempt `n` (0-based): uniform in [base/2, base], base = min(max, initial·mᶰ).
+    public func delay(attempt n: Int, random: Double = Double.random(in: 0...1)) -> Double {
+        let base = min(maximum, initial * pow(multiplier, Double(min(n, 30))))
+        return base / 2 + base / 2 * random
+    }
+}
+
+/// One bind to one SMSC.
+public struct SessionConfig: Sendable {
+    public var name: String
+    public var host: String
+    public var port: Int
+    public var systemID: String
+    public var password: String
+    public var systemType: String = ""
+    public var bindType: BindType = .receiver
+    public var addrTON: TON = .unknown
+    public var addrNPI: NPI = .unknown
+    public var addressRange: String = ""
+    public var connectTimeout: Double = 10
+    /// Send enquire_link after this many idle seconds.
+    public var enquireLinkInterval: Double = 30
+    /// A request without a response after this long has failed (enquire_link: the link is dead).
+    public var responseTimeout: Double = 10
+    /// Outstanding requests we send.
+    public var window: Int = 10
+    /// Unacknowledged inbound messages before the session stops reading (backpressure).
+    public var maxUnackedInbound: Int = 256
+    public var backoff = Backoff()
+    /// Bad credentials (ESME_RINVPASWD, ESME_RINVSYSID) back off long: hammering
+    /// an SMSC with a wrong password gets an account locked.
+    public var authFailureBackoff = Backoff(initial: 60, maximum: 900, multiplier: 2)
+    public var limits: FrameLimits = .default
+
+    public init(name: String, host: String, port: Int, systemID: String, password: String) {
+        self.name = name
+        self.host = host
+        self.port = port
+        self.systemID = systemID
+        self.password = password
+    }
+}
+
+public enum SessionState: String, Sendable, Hashable {
+    case idle, connecting, binding, bound, unbinding, backoff, stopped
+}
+
+/// Identifies an inbound message to acknowledge later. An ack for a connection
+/// that has since gone away is dropped: the SMSC redelivers what it never saw acked.
+public struct AckToken: Hashable, Sendable {
+    public let connection: UInt64
+    public let sequenceNumber: UInt32
+    public let commandID: CommandID
+    /// When the PDU arrived (monotonic nanoseconds), for ack latency.
+    public let receivedAt: UInt64
+}
+
+/// Receives deliver_sm and data_sm on the session's queue. The frame is a view
+/// into the receive buffer, valid only during the call; the handler routes it
+/// and later calls `session.ack(token, status:)` from any thread.
+public protocol InboundHandler: AnyObject, Sendable {
+    func session(_ session: ESMESession, received frame: PDUFrame, token: AckToken)
+    /// A PDU that failed to decode; the session has already answered it.
+    func session(_ session: ESMESession, rejected frame: PDUFrame, error: DecodeError)
+}
+
+extension InboundHandler {
+    public func session(_ session: ESMESession, rejected frame: PDUFrame, error: DecodeError) {}
+}
+
+/// Counters and timestamps for the metrics layer. Read with `session.snapshot`.
+public struct SessionStats: Sendable, Hashable {
+    public var state: SessionState = .idle
+    public var pdusIn = 0
+    public var pdusOut = 0
+    public var deliverSM = 0
+    public var acksSent = 0
+    public var unackedInbound = 0
+    public var windowInUse = 0
+    public var backpressurePauses = 0
+    public var reconnects = 0
+    public var reconnectReasons: [String: Int] = [:]
+    public var genericNacksSent = 0
+    public var malformed = 0
+    public var unknownCommands = 0
+    public var unmatchedResponses = 0
+    public var alertNotifications = 0
+    public var enquireLinksSent = 0
+    public var lastBindError: CommandStatus?
+    public var boundSince: UInt64?
+    public var lastReceivedAt: UInt64?
+}
+
+/// An ESME (client) session: connects, binds, keeps the bind alive, answers the
+/// SMSC, hands deliveries to a handler, acks when told, and reconnects by itself.
+///
+/// All state is confined to `queue` (one serial queue per connection); public
+/// methods hop onto it.
+public final class ESMESession: @unchecked Sendable {
+    public let config: SessionConfig
+    public let queue: DispatchQueue
+    private weak var handler: (any InboundHandler)?
+    private var connection: Connection?
+    private var generation: UInt64 = 0
+    private var state: SessionState = .idle
+    private var stats = SessionStats()
+    private var nextSequence: UInt32 = 1
+    private var outstanding: [UInt32: Outstanding] = [:]
+    private var waiting: [(PDU, (@Sendable (Result<PDU, RequestError>) -> Void)?)] = []
+    private var unacked: Set<UInt32> = []
+    private var lastActivity: UInt64 = 0
+    private var attempt = 0
+    private var authFailures = 0
+    private var timer: (any DispatchSourceTimer)?
+    private var reconnectWork: DispatchWorkItem?
+    private var stopping = false
+    private var shutdownDone: [@Sendable () -> Void] = []
+    private var shutdownDeadline: UInt64 = 0
+    /// Hooks for logs and tests: (event, detail). Never given passwords.
+    public var onEvent: (@Sendable (String, String) -> Void)?
+
+    struct Outstanding {
+        var commandID: CommandID
+        var deadline: UInt64
+        var completion: (@Sendable (Result<PDU, RequestError>) -> Void)?
+    }
+
+    public enum RequestError: Error, Hashable, Sendable {
+        case timeout
+        case disconnected
+        case notBound
+    }
+
+    public init(config: SessionConfig, handler: (any InboundHandler)?) {
+        self.config = config
+        self.handler = handler
+        queue = DispatchQueue(label: "smpp.session.\(config.name)")
+    }
+
+    // MARK: Public API (any thread)
+
+    public func start() { queue.async { self.connect() } }
+
+    /// A copy of the counters and state.
+    public var snapshot: SessionStats { queue.sync { var s = stats; s.state = state; s.unackedInbound = unacked.count; s.windowInUse = outstanding.count; return s } }
+    public var currentState: SessionState { queue.sync { state } }
+
+    /// Acknowledges an inbound message (deliver_sm_resp / data_sm_resp) with `status`.
+    public func ack(_ token: AckToken, status: CommandStatus = .ok) {
+        queue.async { self.sendAck(token, status) }
+    }
+
+    /// Sends a request through the window; `completion` gets its response.
+    public func request(_ pdu: PDU, completion: (@Sendable (Result<PDU, RequestError>) -> Void)? = nil) {
+        queue.async {
+            guard self.state == .bound else { completion?(.failure(.notBound)); return }
+            self.waiting.append((pdu, completion))
+            self.pump()
+        }
+    }
+
+    /// Graceful shutdown: stop reading; wait (until `deadline` seconds) for in-flight
+    /// acks; unbind; wait for unbind_resp; close. `done` runs when finished.
+    public func shutdown(deadline: Double = 5, done: (@Sendable () -> Void)? = nil) {
+        queue.async {
+            self.stopping = true
+            self.reconnectWork?.cancel()
+            if let done { self.shutdownDone.append(done) }
+            self.shutdownDeadline = now() + UInt64(deadline * 1e9)
+            guard let c = self.connection, self.state == .bound || self.state == .binding else {
+                self.finishStop()
+                return
+            }
+            c.pauseReading()
+            self.event("shutdown", "waiting for \(self.unacked.count) acks")
+            self.drainThenUnbind()
+        }
+    }
+
+    // MARK: Connecting and binding
+
+    private func connect() {
+        guard !stopping else { return }
+        set(.connecting)
+        generation &+= 1
+        let gen = generation
+        Socket.connect(host: config.host, port: config.port, timeout: config.connectTimeout, queue: queue) { [self] r in
+            guard gen == generation, !stopping else {
+                if case .success(let fd) = r { Glibc.close(fd) }
+                return
+            }
+            switch r {
+            case .failure(let e):
+                event("connect_failed", e.description)
+                scheduleReconnect(reason: "connect_failed", auth: false)
+            case .success(let fd):
+                let c = Connection(fd: fd, queue: queue, limits: config.limits)
+                connection = c
+                c.onFrame = { [unowned self] f in self.received(f) }
+                c.onClose = { [unowned self] reason in self.closed(reason, gen: gen) }
+                c.start()
+                bind()
+            }
+        }
+    }
+
+    private func bind() {
+        set(.binding)
+        let b = Bind(systemID: COctetString(config.systemID), password: COctetString(config.password),
+                     systemType: COctetString(config.systemType), interfaceVersion: 0x34,
+                     addrTON: config.addrTON, addrNPI: config.addrNPI, addressRange: COctetString(config.addressRange))
+        let seq = sequence()
+        outstanding[seq] = Outstanding(commandID: config.bindType.commandID, deadline: now() + nanos(config.responseTimeout), completion: nil)
+        write(PDU(config.bindType.commandID, sequenceNumber: seq, body: .bind(b)))
+        startTimer()
+    }
+
+    private func bindResponse(_ frame: PDUFrame) {
+        let status = frame.commandStatus
+        if status.isOK {
+            attempt = 0
+            authFailures = 0
+            stats.boundSince = now()
+            stats.lastBindError = nil
+            set(.bound)
+            event("bound", "system_id \(config.systemID)")
+            pump()
+            return
+        }
+        stats.lastBindError = status
+        let auth = status == .invalidPassword || status == .invalidSystemID
+        event(auth ? "bind_refused_credentials" : "bind_refused", status.description)
+        connection?.close(.local("bind refused \(status)"))
+    }
+
+    // MARK: Receiving
+
+    private func received(_ frame: PDUFrame) {
+        stats.pdusIn += 1
+        lastActivity = now()
+        stats.lastReceivedAt = lastActivity
+        let id = frame.commandID
+        if id.isResponse {
+            response(frame)
+            return
+        }
+        switch id {
+        case .deliverSM, .dataSM:
+            stats.deliverSM += 1
+            // Validate before handing over: a malformed one is answered here.
+            do {
+                if id == .deliverSM { _ = try ShortMessageView(frame) } else { _ = try DataSMView(frame) }
+            } catch {
+                stats.malformed += 1
+                write(PDU.response(to: frame.header, status: error.commandStatus))
+                handler?.session(self, rejected: frame, error: error)
+                return
+            }
+            guard state == .bound || state == .unbinding else {
+                write(PDU.response(to: frame.header, status: .invalidBindStatus))
+                return
+            }
+            let token = AckToken(connection: generation, sequenceNumber: frame.sequenceNumber, commandID: id, receivedAt: lastActivity)
+            unacked.insert(frame.sequenceNumber)
+            if unacked.count >= config.maxUnackedInbound, let c = connection, !c.isReadingPaused {
+                stats.backpressurePauses += 1
+                c.pauseReading()
+                event("backpressure", "paused at \(unacked.count) unacked")
+            }
+            if let handler {
+                handler.session(self, received: frame, token: token)
+            } else {
+                sendAck(token, .ok)
+            }
+        case .enquireLink:
+            write(PDU(.enquireLinkResp, sequenceNumber: frame.sequenceNumber))
+        case .unbind:
+            write(PDU(.unbindResp, sequenceNumber: frame.sequenceNumber))
+            event("peer_unbind", "")
+            connection?.close(.local("peer unbind"))
+        case .alertNotification:
+            stats.alertNotifications += 1
+            event("alert_notification", "")
+        case .outbind:
+            // Outbind on an ESME-initiated connection makes no sense: ignore politely.
+            stats.unknownCommands += 1
+        default:
+            if id.isKnown {
+                // A request an ESME never receives (submit_sm, bind…): answer with the status for the wrong bind state.
+                write(PDU.genericNack(sequenceNumber: frame.sequenceNumber, status: .invalidBindStatus))
+            } else {
+                stats.unknownCommands += 1
+                write(PDU.genericNack(sequenceNumber: frame.sequenceNumber, status: .invalidCommandID))
+            }
+            stats.genericNacksSent += 1
+        }
+    }
+
+    private func response(_ frame: PDUFrame) {
+        let seq = frame.sequenceNumber
+        guard let o = outstanding.removeValue(forKey: seq) else {
+            stats.unmatchedResponses += 1
+            event("unmatched_response", "\(frame.commandID) seq \(seq)")
+            return
+        }
+        if frame.commandID == .genericNack || frame.commandID == o.commandID.response {
+            switch o.commandID {
+            case .bindReceiver, .bindTransceiver, .bindTransmitter:
+                if frame.commandID == .genericNack { stats.lastBindError = frame.commandStatus; connection?.close(.local("bind nacked")) } else { bindResponse(frame) }
+                return
+            case .unbind:
+                connection?.close(.local("unbound"))
+                return
+            default:
+                break
+            }
+            if let c = o.completion {
+                let pdu = try? PDU.decode(frame)
+                c(pdu.map { .success($0) } ?? .success(PDU(frame.commandID, status: frame.commandStatus, sequenceNumber: seq)))
+            }
+            pump()
+        } else {
+            stats.unmatchedResponses += 1
+        }
+    }
+
+    // MARK: Acks and backpressure
+
+    private func sendAck(_ token: AckToken, _ status: CommandStatus) {
+        guard token.connection == generation, let c = connection, !c.isClosed, unacked.remove(token.sequenceNumber) != nil else {
+            return  // the connection it belonged to is gone: the SMSC will redeliver
+        }
+        var buf = (UInt64(0), UInt64(0), UInt64(0))
+        withUnsafeMutableBytes(of: &buf) { out in
+            let n = ResponseEncoder.writeMessageIDResp(into: out, commandID: token.commandID.response, status: status, sequenceNumber: token.sequenceNumber)
+            c.send(UnsafeRawBufferPointer(rebasing: out[0..<n]))
+        }
+        stats.pdusOut += 1
+        stats.acksSent += 1
+        if c.isReadingPaused, !stopping, unacked.count <= config.maxUnackedInbound / 2 {
+            c.resumeReading()
+            event("backpressure", "resumed at \(unacked.count) unacked")
+        }
+        if stopping, unacked.isEmpty, state == .bound { sendUnbind() }
+    }
+
+    // MARK: Requests and the window
+
+    private func pump() {
+        while state == .bound, outstanding.count < config.window, !waiting.isEmpty {
+            var (pdu, completion) = waiting.removeFirst()
+            let seq = sequence()
+            pdu.sequenceNumber = seq
+            outstanding[seq] = Outstanding(commandID: pdu.commandID, deadline: now() + nanos(config.responseTimeout), completion: completion)
+            write(pdu)
+        }
+    }
+
+    /// sequence_number from 1 to 0x7FFFFFFF, wrapping, skipping ones still outstanding.
+    private func sequence() -> UInt32 {
+        repeat {
+            let s = nextSequence
+            nextSequence = s >= 0x7FFF_FFFF ? 1 : s + 1
+            if outstanding[s] == nil { return s }
+        } while true
+    }
+
+    private func write(_ pdu: PDU) {
+        guard let c = connection, !c.isClosed else { return }
+        stats.pdusOut += 1
+        if pdu.commandID == .genericNack { stats.genericNacksSent += 0 }
+        c.send(pdu)
+    }
+
+    // MARK: Timers
+
+    private func startTimer() {
+        timer?.cancel()
+        let t = DispatchSource.makeTimerSource(queue: queue)
+        let tick = max(0.02, min(config.enquireLinkInterval, config.responseTimeout) / 4)
+        t.schedule(deadline: .now() + tick, repeating: tick)
+        t.setEventHandler { [weak self] in self?.tick() }
+        timer = t
+        t.resume()
+    }
+
+    private func tick() {
+        let t = now()
+        for (seq, o) in outstanding where t >= o.deadline {
+            outstanding.removeValue(forKey: seq)
+            switch o.commandID {
+            case .enquireLink:
+                event("link_dead", "no enquire_link_resp in \(config.responseTimeout) s")
+                connection?.close(.local("enquire_link timeout"))
+                return
+            case .bindReceiver, .bindTransceiver, .bindTransmitter:
+                connection?.close(.local("bind timeout"))
+                return
+            case .unbind:
+                connection?.close(.local("unbind timeout"))
+                return
+            default:
+                o.completion?(.failure(.timeout))
+            }
+        }
+        if state == .bound, t - lastActivity >= nanos(config.enquireLinkInterval),
+            !outstanding.values.contains(where: { $0.commandID == .enquireLink })
+        {
+            let seq = sequence()
+            outstanding[seq] = Outstanding(commandID: .enquireLink, deadline: t + nanos(config.responseTimeout), completion: nil)
+            stats.enquireLinksSent += 1
+            write(PDU(.enquireLink, sequenceNumber: seq))
+            lastActivity = t
+        }
+        if stopping, state == .bound, t >= shutdownDeadline { sendUnbind() }
+        pump()
+    }
+
+    // MARK: Closing, reconnecting, stopping
+
+    private func closed(_ reason: CloseReason, gen: UInt64) {
+        guard gen == generation else { return }
+        connection = nil
+        timer?.cancel()
+        timer = nil
+        unacked.removeAll()
+        for (_, o) in outstanding { o.completion?(.failure(.disconnected)) }
+        outstanding.removeAll()
+        for (_, c) in waiting { c?(.failure(.disconnected)) }
+        waiting.removeAll()
+        event("closed", reason.description)
+        if stopping {
+            finishStop()
+            return
+        }
+        let auth = stats.lastBindError == .invalidPassword || stats.lastBindError == .invalidSystemID
+        scheduleReconnect(reason: reason.label, auth: auth && state == .binding)
+    }
+
+    private func scheduleReconnect(reason: String, auth: Bool) {
+        guard !stopping else { finishStop(); return }
+        stats.reconnects += 1
+        stats.reconnectReasons[reason, default: 0] += 1
+        let delay: Double
+        if auth {
+            delay = config.authFailureBackoff.delay(attempt: authFailures)
+            authFailures += 1
+            event("auth_backoff", "bad credentials: next bind in \(Int(delay)) s")
+        } else {
+            delay = config.backoff.delay(attempt: attempt)
+            attempt += 1
+        }
+        set(.backoff)
+        let w = DispatchWorkItem { [weak self] in self?.connect() }
+        reconnectWork = w
+        queue.asyncAfter(deadline: .now() + delay, execute: w)
+    }
+
+    private func drainThenUnbind() {
+        if unacked.isEmpty || now() >= shutdownDeadline {
+            sendUnbind()
+        } else {
+            queue.asyncAfter(deadline: .now() + 0.01) { [weak self] in
+                guard let self, self.state == .bound else { return }
+                self.drainThenUnbind()
+            }
+        }
+    }
+
+    private func sendUnbind() {
+        guard state == .bound else { return }
+        set(.unbinding)
+        let seq = sequence()
+        outstanding[seq] = Outstanding(commandID: .unbind, deadline: now() + nanos(min(config.responseTimeout, 5)), completion: nil)
+        write(PDU(.unbind, sequenceNumber: seq))
+    }
+
+    private func finishStop() {
+        timer?.cancel()
+        timer = nil
+        connection?.close(.local("stopped"))
+        connection = nil
+        set(.stopped)
+        let done = shutdownDone
+        shutdownDone = []
+        for d in done { d() }
+    }
+
+    private func set(_ s: SessionState) {
+        state = s
+        stats.state = s
+    }
+
+    private func event(_ name: String, _ detail: String) { onEvent?(name, "[\(config.name)] \(detail)") }
+}
+
+@inline(__always) func now() -> UInt64 {
+    var ts = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &ts)
+    return UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)
+}
+@inline(__always) func nanos(_ seconds: Double) -> UInt64 { UInt64(max(0, seconds) * 1e9) }

@@ -1,0 +1,382 @@
+#if canImport(Glibc)
+    import Glibc
+#endif
+public import Dispatch
+import SMPPSession
+import SMPPWire
+
+/// Faults the simulator injects on demand.
+public struct SimulatorFaults: Sendable, Hashable {
+    /// Close the connection after this many deliver_sm were sent on it (mid-window). Once per run.
+    public var dropAfter: Int?
+    /// Send a malformed deliver_sm (sm_length past the body) before every Nth message.
+    public var malformedEvery: Int?
+    /// Redeliver every Nth acknowledged message once more.
+    public var duplicateEvery: Int?
+    /// Stop reading and answering after this many deliver_sm (a stalled socket). Once per run.
+    public var stallAfter: Int?
+    public init(dropAfter: Int? = nil, malformedEvery: Int? = nil, duplicateEvery: Int? = nil, stallAfter: Int? = nil) {
+        self.dropAfter = dropAfter
+        self.malformedEvery = malformedEvery
+        self.duplicateEvery = duplicateEvery
+        self.stallAfter = stallAfter
+    }
+}
+
+public struct SimulatorConfig: Sendable {
+    public var host = "127.0.0.1"
+    public var port = 0
+    public var systemID = "trueotp"
+    public var password = "secret"
+    /// Messages to deliver in all (multi-part ones count once).
+    public var count = 100
+    /// Messages per second; 0: as fast as the window allows.
+    public var rate: Double = 0
+    /// deliver_sm outstanding per connection.
+    public var window = 10
+    public var mix = TrafficMix()
+    /// A deliver_sm without a response after this long is retried.
+    public var responseTimeout: Double = 5
+    public var retryDelay: Double = 0.5
+    public var maxRetries = 5
+    public var faults = SimulatorFaults()
+    /// JSON-lines log of every PDU sent and how it ended.
+    public var logPath: String?
+    public init() {}
+}
+
+/// What happened, for the summary and the no-loss checks.
+public struct SimulatorSummary: Sendable, Hashable {
+    public var messages = 0
+    public var pdusSent = 0
+    public var ackedByStatus: [String: Int] = [:]
+    public var retried = 0
+    public var failed = 0
+    public var unacked = 0
+    public var messagesDone = 0
+    public var binds = 0
+    public var bindsRefused = 0
+    public var elapsed: Double = 0
+    public var rate: Double { elapsed > 0 ? Double(messagesDone) / elapsed : 0 }
+    public var ackLatencyMicros: [Int] = []
+
+    public var json: String {
+        let acked = ackedByStatus.sorted { $0.key < $1.key }.map { "\"\($0.key)\":\($0.value)" }.joined(separator: ",")
+        let lat = ackLatencyMicros.sorted()
+        func pct(_ p: Double) -> Double { lat.isEmpty ? 0 : Double(lat[min(lat.count - 1, Int(Double(lat.count) * p))]) / 1000 }
+        var s = "{\"messages\":\(messages),\"sent\":\(pdusSent),\"acked\":{\(acked)},\"retried\":\(retried),\"failed\":\(failed),"
+        s += "\"unacked\":\(unacked),\"done\":\(messagesDone),\"binds\":\(binds),\"binds_refused\":\(bindsRefused),"
+        s += "\"elapsed_s\":\(fixed(elapsed, 3)),\"rate\":\(fixed(rate, 1)),"
+        s += "\"ack_p50_ms\":\(fixed(pct(0.5), 3)),\"ack_p99_ms\":\(fixed(pct(0.99), 3))}"
+        return s
+    }
+}
+
+/// A real SMSC on loopback for the demo, the tests and the benchmarks: accepts
+/// binds (credentials checked), pushes deliver_sm with a window and a rate,
+/// retries what is not acknowledged in time or is answered with an error, as
+/// real SMSCs do, and logs every PDU.
+public final class SMSCSimulator: @unchecked Sendable {
+    public let config: SimulatorConfig
+    public let queue = DispatchQueue(label: "smpp.simulator")
+    private var listenFD: Int32 = -1
+    private var acceptSource: (any DispatchSourceRead)?
+    public private(set) var port = 0
+    private var peers: [ObjectIdentifier: Peer] = [:]
+    private var messages: [TrafficMix.Message] = []
+    /// PDUs waiting to be sent: (message, part, retries so far).
+    private var pending: [(Int, Int, Int)] = []
+    private var pendingHead = 0
+    private var partsLeft: [Int] = []
+    private var summary = SimulatorSummary()
+    private var started: UInt64 = 0
+    private var log: UnsafeMutablePointer<FILE>?
+    private var timer: (any DispatchSourceTimer)?
+    private var tokens: Double = 0
+    private var lastRefill: UInt64 = 0
+    private var doneWaiters: [DispatchSemaphore] = []
+    private var sentCount = 0
+    /// Drop and stall faults fire once per run (on the first connection that reaches them).
+    private var dropFired = false
+    private var stallFired = false
+
+    final class Peer {
+        let connection: Connection
+        var bound = false
+        var inflight: [UInt32: (msg: Int, part: Int, retries: Int, sentAt: UInt64)] = [:]
+        var nextSeq: UInt32 = 1
+        var sentOnThis = 0
+        var stalled = false
+        init(_ c: Connection) { connection = c }
+    }
+
+    public init(config: SimulatorConfig) {
+        self.config = config
+    }
+
+    /// Listens and starts pushing to whoever binds. Returns the port.
+    @discardableResult
+    public func start() throws -> Int {
+        let (fd, p) = try Socket.listen(host: config.host, port: config.port)
+        listenFD = fd
+        port = p
+        try queue.sync {
+            if let path = config.logPath {
+                log = fopen(path, "w")
+                if log == nil { throw Socket.Failure(operation: "open log \(path)", errno: errno) }
+            }
+            messages = (0..<config.count).map { config.mix.message($0) }
+            summary.messages = messages.count
+            partsLeft = messages.map { $0.parts.count }
+            for m in messages { for k in 0..<m.parts.count { pending.append((m.id, k, 0)) } }
+            started = now()
+            lastRefill = started
+            let a = DispatchSource.makeReadSource(fileDescriptor: fd, queue: queue)
+            a.setEventHandler { [unowned self] in self.accept() }
+            a.setCancelHandler { close(fd) }
+            acceptSource = a
+            a.resume()
+            let t = DispatchSource.makeTimerSource(queue: queue)
+            t.schedule(deadline: .now() + 0.002, repeating: 0.002)
+            t.setEventHandler { [unowned self] in self.tick() }
+            timer = t
+            t.resume()
+        }
+        return p
+    }
+
+    public func stop() {
+        queue.sync {
+            acceptSource?.cancel()
+            acceptSource = nil
+            timer?.cancel()
+            timer = nil
+            for p in peers.values { p.connection.close(.local("simulator stopped")) }
+            peers.removeAll()
+            finishSummary()
+            if let log { fclose(log) }
+            log = nil
+        }
+    }
+
+    public var currentSummary: SimulatorSummary { queue.sync { var s = summary; s.unacked = unackedCount(); s.elapsed = Double(now() - started) / 1e9; return s } }
+
+    /// Waits until every message was acknowledged with ESME_ROK (or failed for good).
+    public func waitUntilDone(timeout: Double) -> Bool {
+        let sem = DispatchSemaphore(value: 0)
+        let already: Bool = queue.sync {
+            if isDone { return true }
+            doneWaiters.append(sem)
+            return false
+        }
+        if already { return true }
+        return sem.wait(timeout: .now() + timeout) == .success
+    }
+
+    private var isDone: Bool { summary.messagesDone + summary.failed >= messages.count && pendingHead >= pending.count && unackedCount() == 0 }
+
+    private func unackedCount() -> Int { peers.values.reduce(0) { $0 + $1.inflight.count } + (pending.count - pendingHead) }
+
+    private func accept() {
+        while true {
+            let fd = Glibc.accept(listenFD, nil, nil)
+            if fd < 0 { return }
+            Socket.tune(fd)
+            let c = Connection(fd: fd, queue: queue)
+            let peer = Peer(c)
+            let key = ObjectIdentifier(c)
+            peers[key] = peer
+            c.onFrame = { [unowned self] f in self.received(f, peer) }
+            c.onClose = { [unowned self] _ in self.peerClosed(key) }
+            c.start()
+        }
+    }
+
+    private func received(_ f: PDUFrame, _ peer: Peer) {
+        if peer.stalled { return }
+        switch f.commandID {
+        case .bindReceiver, .bindTransceiver, .bindTransmitter:
+            let pdu = try? PDU.decode(f)
+            var status = CommandStatus.ok
+            if case .bind(let b)? = pdu?.body {
+                if b.systemID.string != config.systemID { status = .invalidSystemID } else if b.password.string != config.password { status = .invalidPassword }
+            } else {
+                status = .invalidCommandLength
+            }
+            if peer.bound { status = .alreadyBound }
+            let resp = PDU(f.commandID.response, status: status, sequenceNumber: f.sequenceNumber,
+                           body: status.isOK ? .bindResp(BindResp(systemID: "SIMSMSC")) : .empty,
+                           tlvs: status.isOK ? [TLV(.scInterfaceVersion, uint8: 0x34)] : [])
+            peer.connection.send(resp)
+            if status.isOK {
+                peer.bound = f.commandID != .bindTransmitter
+                summary.binds += 1
+                fill(peer)
+            } else {
+                summary.bindsRefused += 1
+            }
+        case .deliverSMResp, .dataSMResp:
+            guard let entry = peer.inflight.removeValue(forKey: f.sequenceNumber) else { return }
+            let status = f.commandStatus
+            summary.ackedByStatus[status.description, default: 0] += 1
+            summary.ackLatencyMicros.append(Int((now() - entry.sentAt) / 1000))
+            logEvent(status.isOK ? "acked" : "nacked", entry.msg, entry.part, f.sequenceNumber, status.rawValue)
+            if status.isOK {
+                partsLeft[entry.msg] -= 1
+                if partsLeft[entry.msg] == 0 {
+                    summary.messagesDone += 1
+                    if let d = config.faults.duplicateEvery, d > 0, entry.msg % d == 0, entry.retries == 0 {
+                        pending.append((entry.msg, entry.part, 1_000))  // a redelivery of an acked PDU
+                    }
+                }
+            } else {
+                retry(entry.msg, entry.part, entry.retries)
+            }
+            fill(peer)
+            checkDone()
+        case .enquireLink:
+            peer.connection.send(PDU(.enquireLinkResp, sequenceNumber: f.sequenceNumber))
+        case .unbind:
+            peer.connection.send(PDU(.unbindResp, sequenceNumber: f.sequenceNumber))
+            peer.connection.close(.local("unbound"))
+        case .genericNack:
+            if let entry = peer.inflight.removeValue(forKey: f.sequenceNumber) { retry(entry.msg, entry.part, entry.retries) }
+        default:
+            if !f.commandID.isResponse {
+                peer.connection.send(PDU.genericNack(sequenceNumber: f.sequenceNumber, status: .invalidCommandID))
+            }
+        }
+    }
+
+    private func retry(_ msg: Int, _ part: Int, _ retries: Int) {
+        if retries >= 1_000 { return }  // an injected duplicate is not retried
+        if retries + 1 > config.maxRetries {
+            summary.failed += 1
+            logEvent("failed", msg, part, 0, 0)
+            return
+        }
+        summary.retried += 1
+        logEvent("retry", msg, part, 0, 0)
+        queue.asyncAfter(deadline: .now() + config.retryDelay) { [weak self] in
+            guard let self else { return }
+            self.pending.append((msg, part, retries + 1))
+            for p in self.peers.values { self.fill(p) }
+        }
+    }
+
+    private func peerClosed(_ key: ObjectIdentifier) {
+        guard let peer = peers.removeValue(forKey: key) else { return }
+        // Whatever was in flight on a dead connection was never acked: send it again.
+        for (_, e) in peer.inflight.sorted(by: { $0.key < $1.key }) {
+            summary.retried += 1
+            logEvent("retry", e.msg, e.part, 0, 0)
+            pending.append((e.msg, e.part, e.retries))
+        }
+        peer.inflight.removeAll()
+        for p in peers.values { fill(p) }
+    }
+
+    private func tick() {
+        let t = now()
+        for peer in peers.values {
+            for (seq, e) in peer.inflight where t - e.sentAt > UInt64(config.responseTimeout * 1e9) {
+                peer.inflight.removeValue(forKey: seq)
+                logEvent("timeout", e.msg, e.part, seq, 0)
+                retry(e.msg, e.part, e.retries)
+            }
+            fill(peer)
+        }
+        checkDone()
+    }
+
+    private func fill(_ peer: Peer) {
+        guard peer.bound, !peer.stalled, !peer.connection.isClosed else { return }
+        if config.rate > 0 {
+            let t = now()
+            tokens = min(Double(config.window) * 2, tokens + Double(t - lastRefill) / 1e9 * config.rate)
+            lastRefill = t
+        }
+        while peer.inflight.count < config.window, pendingHead < pending.count {
+            if config.rate > 0 {
+                if tokens < 1 { return }
+                tokens -= 1
+            }
+            let (msg, part, retries) = pending[pendingHead]
+            pendingHead += 1
+            if let every = config.faults.malformedEvery, every > 0, part == 0, retries == 0, msg % every == every - 1 {
+                sendMalformed(peer)
+            }
+            var bytes = messages[msg].parts[part]
+            let seq = peer.nextSeq
+            peer.nextSeq = seq >= 0x7FFF_FFFF ? 1 : seq + 1
+            bytes[12] = UInt8(seq >> 24); bytes[13] = UInt8((seq >> 16) & 0xFF); bytes[14] = UInt8((seq >> 8) & 0xFF); bytes[15] = UInt8(seq & 0xFF)
+            peer.inflight[seq] = (msg, part, retries, now())
+            peer.connection.send(bytes)
+            summary.pdusSent += 1
+            peer.sentOnThis += 1
+            sentCount += 1
+            logEvent("sent", msg, part, seq, 0)
+            if let d = config.faults.dropAfter, peer.sentOnThis == d, !dropFired {
+                dropFired = true
+                peer.connection.close(.local("injected drop"))
+                return
+            }
+            if let s = config.faults.stallAfter, peer.sentOnThis == s, !stallFired {
+                stallFired = true
+                peer.stalled = true
+                peer.connection.pauseReading()
+                return
+            }
+        }
+        if pendingHead > 4096, pendingHead * 2 > pending.count {
+            pending.removeFirst(pendingHead)
+            pendingHead = 0
+        }
+    }
+
+    private func sendMalformed(_ peer: Peer) {
+        var b = TrafficMix.pdu(sender: "Malformed", ton: .alphanumeric, dest: "447700900000", dc: .smscDefault, esm: 0, message: Array("ABCD".utf8), tlvs: [])
+        b[b.count - 5] = 0xFF
+        let seq = peer.nextSeq
+        peer.nextSeq += 1
+        b[12] = UInt8(seq >> 24); b[13] = UInt8((seq >> 16) & 0xFF); b[14] = UInt8((seq >> 8) & 0xFF); b[15] = UInt8(seq & 0xFF)
+        peer.connection.send(b)
+        logEvent("sent_malformed", -1, 0, seq, 0)
+    }
+
+    private func checkDone() {
+        guard isDone, !doneWaiters.isEmpty else { return }
+        finishSummary()
+        for s in doneWaiters { s.signal() }
+        doneWaiters.removeAll()
+    }
+
+    private func finishSummary() {
+        summary.elapsed = Double(now() - started) / 1e9
+        summary.unacked = unackedCount()
+    }
+
+    private func logEvent(_ event: String, _ msg: Int, _ part: Int, _ seq: UInt32, _ status: UInt32) {
+        guard let log else { return }
+        let dest = msg >= 0 ? messages[msg].destination : ""
+        let line = "{\"t_ms\":\((now() - started) / 1_000_000),\"event\":\"\(event)\",\"msg\":\(msg),\"part\":\(part),\"seq\":\(seq),\"status\":\(status),\"destination\":\"\(dest)\"}\n"
+        fputs(line, log)
+    }
+}
+
+@inline(__always) func now() -> UInt64 {
+    var ts = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &ts)
+    return UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)
+}
+
+/// Fixed-point formatting without Foundation.
+func fixed(_ v: Double, _ decimals: Int) -> String {
+    var scale = 1.0
+    for _ in 0..<decimals { scale *= 10 }
+    let n = Int((abs(v) * scale).rounded())
+    let whole = n / Int(scale), frac = n % Int(scale)
+    var f = String(frac)
+    while f.count < decimals { f = "0" + f }
+    return (v < 0 ? "-" : "") + String(whole) + (decimals > 0 ? "." + f : "")
+}

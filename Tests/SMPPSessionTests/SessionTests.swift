@@ -1,0 +1,277 @@
+import Dispatch
+import Foundation
+import SMPPSession
+import SMPPSimulator
+import SMPPWire
+import XCTest
+
+/// Collects deliveries; acks them itself (after a random delay, so acks go out of order) unless told to hold.
+final class Collector: InboundHandler, @unchecked Sendable {
+    let lock = NSLock()
+    var tokens: [AckToken] = []
+    var held: [AckToken] = []
+    var hold = false
+    var rejected: [DecodeError] = []
+    var texts: [String] = []
+
+    func session(_ session: ESMESession, received frame: PDUFrame, token: AckToken) {
+        if let v = try? ShortMessageView(frame) { lock.withLock { texts.append(v.decodeText().text) } }
+        let holdIt: Bool = lock.withLock {
+            tokens.append(token)
+            if hold { held.append(token) }
+            return hold
+        }
+        if !holdIt {
+            DispatchQueue.global().asyncAfter(deadline: .now() + .microseconds(Int.random(in: 0...3000))) { session.ack(token) }
+        }
+    }
+    func session(_ session: ESMESession, rejected frame: PDUFrame, error: DecodeError) {
+        lock.withLock { rejected.append(error) }
+    }
+    func release(_ session: ESMESession) {
+        let t: [AckToken] = lock.withLock { hold = false; defer { held = [] }; return held }
+        for x in t.reversed() { session.ack(x) }
+    }
+    var count: Int { lock.withLock { tokens.count } }
+}
+
+/// Polls `cond` until it holds or `timeout` passes. Every wait in these tests is bounded.
+func eventually(_ timeout: Double = 10, _ cond: () -> Bool) -> Bool {
+    let end = Date().addingTimeInterval(timeout)
+    while Date() < end {
+        if cond() { return true }
+        usleep(2000)
+    }
+    return cond()
+}
+
+func sessionConfig(port: Int, password: String = "secret") -> SessionConfig {
+    var c = SessionConfig(name: "test", host: "127.0.0.1", port: port, systemID: "trueotp", password: password)
+    c.backoff = Backoff(initial: 0.05, maximum: 0.2)
+    c.authFailureBackoff = Backoff(initial: 30, maximum: 30)
+    c.enquireLinkInterval = 5
+    c.responseTimeout = 2
+    return c
+}
+
+final class SessionTests: XCTestCase {
+    func simulator(_ configure: (inout SimulatorConfig) -> Void = { _ in }) throws -> (SMSCSimulator, Int) {
+        var c = SimulatorConfig()
+        c.count = 60
+        c.window = 10
+        c.responseTimeout = 2
+        c.retryDelay = 0.05
+        configure(&c)
+        let sim = SMSCSimulator(config: c)
+        return (sim, try sim.start())
+    }
+
+    func testBindReceiveAndAckOutOfOrder() throws {
+        let (sim, port) = try simulator { $0.count = 200; $0.mix.multipartRatio = 0.3 }
+        defer { sim.stop() }
+        let h = Collector()
+        let s = ESMESession(config: sessionConfig(port: port), handler: h)
+        s.start()
+        XCTAssertTrue(sim.waitUntilDone(timeout: 20), sim.currentSummary.json)
+        let sum = sim.currentSummary
+        XCTAssertEqual(sum.messagesDone, 200)
+        XCTAssertEqual(sum.failed, 0)
+        XCTAssertEqual(sum.ackedByStatus["ESME_ROK"], sum.pdusSent)
+        XCTAssertEqual(s.snapshot.state, .bound)
+        XCTAssertEqual(s.snapshot.deliverSM, sum.pdusSent)
+        XCTAssertTrue(h.lock.withLock { h.texts.contains { $0.contains("WhatsApp") || $0.contains("Google") || $0.contains("Код") } })
+        let done = DispatchSemaphore(value: 0)
+        s.shutdown(deadline: 2) { done.signal() }
+        XCTAssertEqual(done.wait(timeout: .now() + 5), .success)
+        XCTAssertEqual(s.currentState, .stopped)
+    }
+
+    func testBadPasswordBacksOffLong() throws {
+        let (sim, port) = try simulator()
+        defer { sim.stop() }
+        let s = ESMESession(config: sessionConfig(port: port, password: "wrong"), handler: Collector())
+        s.start()
+        XCTAssertTrue(eventually { s.snapshot.lastBindError == .invalidPassword && s.snapshot.state == .backoff })
+        // 30 s of backoff: no second bind attempt within the test.
+        usleep(200_000)
+        XCTAssertEqual(sim.currentSummary.bindsRefused, 1)
+        s.shutdown(deadline: 0)
+    }
+
+    func testBackpressurePausesReadingUntilAcksDrain() throws {
+        let (sim, port) = try simulator { $0.count = 100; $0.window = 50; $0.mix.multipartRatio = 0 }
+        defer { sim.stop() }
+        let h = Collector()
+        h.hold = true
+        var cfg = sessionConfig(port: port)
+        cfg.maxUnackedInbound = 8
+        let s = ESMESession(config: cfg, handler: h)
+        s.start()
+        XCTAssertTrue(eventually { s.snapshot.unackedInbound == 8 && s.snapshot.backpressurePauses >= 1 })
+        usleep(100_000)
+        // Nothing more was read while paused, though the SMSC has 50 in flight.
+        XCTAssertEqual(h.count, 8)
+        h.release(s)
+        XCTAssertTrue(sim.waitUntilDone(timeout: 20), sim.currentSummary.json)
+        XCTAssertEqual(sim.currentSummary.failed, 0)
+        s.shutdown(deadline: 0)
+    }
+
+    func testDroppedConnectionMidWindowReconnectsAndNothingIsLost() throws {
+        let (sim, port) = try simulator { $0.count = 80; $0.faults.dropAfter = 25 }
+        defer { sim.stop() }
+        let s = ESMESession(config: sessionConfig(port: port), handler: Collector())
+        s.start()
+        XCTAssertTrue(sim.waitUntilDone(timeout: 20), sim.currentSummary.json)
+        XCTAssertGreaterThanOrEqual(s.snapshot.reconnects, 1)
+        XCTAssertEqual(sim.currentSummary.messagesDone, 80)
+        XCTAssertGreaterThan(sim.currentSummary.retried, 0)
+        s.shutdown(deadline: 0)
+    }
+
+    func testMalformedPDUsAreAnsweredAndTheSessionStays() throws {
+        let (sim, port) = try simulator { $0.count = 40; $0.faults.malformedEvery = 10 }
+        defer { sim.stop() }
+        let h = Collector()
+        let s = ESMESession(config: sessionConfig(port: port), handler: h)
+        s.start()
+        XCTAssertTrue(sim.waitUntilDone(timeout: 20), sim.currentSummary.json)
+        XCTAssertEqual(s.snapshot.malformed, 4)
+        XCTAssertEqual(h.lock.withLock { h.rejected.map(\.commandStatus) }, Array(repeating: .invalidMessageLength, count: 4))
+        XCTAssertEqual(s.snapshot.reconnects, 0, "framing was intact: no reconnect")
+        s.shutdown(deadline: 0)
+    }
+
+    func testDeadLinkIsDetectedByEnquireLink() throws {
+        let (sim, port) = try simulator { $0.count = 30; $0.faults.stallAfter = 5; $0.responseTimeout = 1 }
+        defer { sim.stop() }
+        var cfg = sessionConfig(port: port)
+        cfg.enquireLinkInterval = 0.1
+        cfg.responseTimeout = 0.3
+        let s = ESMESession(config: cfg, handler: Collector())
+        s.start()
+        XCTAssertTrue(eventually { s.snapshot.reconnects >= 1 }, "a stalled peer must be detected")
+        XCTAssertGreaterThanOrEqual(s.snapshot.enquireLinksSent, 1)
+        XCTAssertTrue(sim.waitUntilDone(timeout: 20), sim.currentSummary.json)
+        s.shutdown(deadline: 0)
+    }
+
+    func testBackoffHasJitterAndACap() {
+        let b = Backoff(initial: 1, maximum: 8, multiplier: 2)
+        XCTAssertEqual(b.delay(attempt: 0, random: 1), 1)
+        XCTAssertEqual(b.delay(attempt: 0, random: 0), 0.5)
+        XCTAssertEqual(b.delay(attempt: 3, random: 1), 8)
+        XCTAssertEqual(b.delay(attempt: 30, random: 1), 8)
+    }
+}
+
+/// A hand-driven SMSC for the corner cases: accepts one connection, binds it, then
+/// lets the test push raw bytes and see what comes back.
+final class ScriptedPeer: @unchecked Sendable {
+    let queue = DispatchQueue(label: "scripted")
+    var port = 0
+    private var listenFD: Int32 = -1
+    private var source: (any DispatchSourceRead)?
+    private var conn: Connection?
+    private let lock = NSLock()
+    private var received: [PDU] = []
+    private var accepted = 0
+
+    init() throws {
+        let (fd, p) = try Socket.listen(host: "127.0.0.1", port: 0)
+        listenFD = fd
+        port = p
+        queue.sync {
+            let s = DispatchSource.makeReadSource(fileDescriptor: fd, queue: queue)
+            s.setEventHandler { [unowned self] in
+                let c = accept(fd, nil, nil)
+                guard c >= 0 else { return }
+                let conn = Connection(fd: c, queue: queue)
+                conn.onFrame = { [unowned self] f in
+                    guard let pdu = try? PDU.decode(f) else { return }
+                    lock.withLock { received.append(pdu) }
+                    if case .bind = pdu.body {
+                        conn.send(PDU(pdu.commandID.response, sequenceNumber: pdu.sequenceNumber, body: .bindResp(BindResp(systemID: "SCRIPT"))))
+                    } else if pdu.commandID == .enquireLink {
+                        conn.send(PDU(.enquireLinkResp, sequenceNumber: pdu.sequenceNumber))
+                    }
+                }
+                self.conn = conn
+                lock.withLock { accepted += 1 }
+                conn.start()
+            }
+            s.setCancelHandler { close(fd) }
+            source = s
+            s.resume()
+        }
+    }
+
+    func send(_ bytes: [UInt8]) { queue.sync { conn?.send(bytes) } }
+    var pdus: [PDU] { lock.withLock { received } }
+    var connections: Int { lock.withLock { accepted } }
+    func stop() { queue.sync { conn?.close(.local("done")); source?.cancel() } }
+}
+
+final class SessionCornerCaseTests: XCTestCase {
+    func bound() throws -> (ScriptedPeer, ESMESession) {
+        let peer = try ScriptedPeer()
+        let s = ESMESession(config: sessionConfig(port: peer.port), handler: Collector())
+        s.start()
+        XCTAssertTrue(eventually { s.snapshot.state == .bound })
+        return (peer, s)
+    }
+
+    func testUnknownCommandGetsGenericNack() throws {
+        let (peer, s) = try bound()
+        defer { peer.stop(); s.shutdown(deadline: 0) }
+        peer.send(PDU(CommandID(0x0000_0099), sequenceNumber: 77).encode())
+        XCTAssertTrue(eventually { peer.pdus.contains { $0.commandID == .genericNack && $0.sequenceNumber == 77 } })
+        XCTAssertEqual(peer.pdus.first { $0.commandID == .genericNack }?.commandStatus, .invalidCommandID)
+        XCTAssertEqual(s.snapshot.state, .bound)
+    }
+
+    func testPeerEnquireLinkIsAnswered() throws {
+        let (peer, s) = try bound()
+        defer { peer.stop(); s.shutdown(deadline: 0) }
+        peer.send(PDU(.enquireLink, sequenceNumber: 5).encode())
+        XCTAssertTrue(eventually { peer.pdus.contains { $0.commandID == .enquireLinkResp && $0.sequenceNumber == 5 } })
+    }
+
+    func testInsaneCommandLengthClosesAndReconnects() throws {
+        let (peer, s) = try bound()
+        defer { peer.stop(); s.shutdown(deadline: 0) }
+        peer.send([0x7F, 0xFF, 0xFF, 0xFF, 0, 0, 0, 5, 0, 0, 0, 0, 0, 0, 0, 1])
+        XCTAssertTrue(eventually { s.snapshot.reconnectReasons["framing"] == 1 })
+        XCTAssertTrue(eventually { peer.connections == 2 && s.snapshot.state == .bound }, "rebinds by itself")
+    }
+
+    func testPeerUnbindGetsUnbindRespAndAReconnect() throws {
+        let (peer, s) = try bound()
+        defer { peer.stop(); s.shutdown(deadline: 0) }
+        peer.send(PDU(.unbind, sequenceNumber: 9).encode())
+        XCTAssertTrue(eventually { peer.pdus.contains { $0.commandID == .unbindResp && $0.sequenceNumber == 9 } })
+        XCTAssertTrue(eventually { peer.connections == 2 && s.snapshot.state == .bound })
+    }
+
+    func testResponseMatchingNothingIsDropped() throws {
+        let (peer, s) = try bound()
+        defer { peer.stop(); s.shutdown(deadline: 0) }
+        peer.send(PDU(.submitSMResp, sequenceNumber: 4242, body: .messageIDResp(MessageIDResp(messageID: "x"))).encode())
+        XCTAssertTrue(eventually { s.snapshot.unmatchedResponses == 1 })
+        XCTAssertEqual(s.snapshot.state, .bound)
+    }
+
+    func testRequestsGoThroughTheWindow() throws {
+        let (peer, s) = try bound()
+        defer { peer.stop(); s.shutdown(deadline: 0) }
+        let done = DispatchSemaphore(value: 0)
+        for _ in 0..<20 {
+            s.request(PDU(.enquireLink, sequenceNumber: 0)) { r in
+                if case .success(let p) = r, p.commandID == .enquireLinkResp { done.signal() }
+            }
+        }
+        for _ in 0..<20 { XCTAssertEqual(done.wait(timeout: .now() + 5), .success) }
+        let seqs = peer.pdus.filter { $0.commandID == .enquireLink }.map(\.sequenceNumber)
+        XCTAssertEqual(Set(seqs).count, seqs.count, "sequence numbers are unique")
+    }
+}
