@@ -3,7 +3,7 @@ SWIFT       ?= swift
 SYSTEM_PKGS ?= libssl-dev libpq-dev postgresql
 FUZZ_SECONDS ?= 300
 
-.PHONY: all deps build test tsan demo fuzz bench-codec bench-routing clean
+.PHONY: all deps build test tsan interop demo fuzz bench-codec bench-routing clean
 
 all: build
 
@@ -32,10 +32,16 @@ test: deps
 	$(SWIFT) build --build-tests
 	$(SWIFT) test
 	$(MAKE) tsan
+	$(MAKE) interop
 
-# The lock-free table's concurrency tests under ThreadSanitizer (own build folder).
+# Interop with SMPP implementations this project did not write (PyPI smpplib and smppy).
+interop:
+	$(SWIFT) build --product smpp-bridge
+	bash Tests/Interop/run.sh
+
+# The lock-free table and the session tests under ThreadSanitizer (own build folder).
 tsan:
-	$(SWIFT) test --scratch-path .build-tsan --sanitize=thread --filter 'LeaseTableTests'
+	$(SWIFT) test --scratch-path .build-tsan --sanitize=thread --filter 'LeaseTableTests|SessionTests|SessionCornerCaseTests'
 
 # The main job on the embedded default.
 demo: deps

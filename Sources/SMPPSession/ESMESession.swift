@@ -115,6 +115,8 @@ public struct SessionStats: Sendable, Hashable {
     public var alertNotifications = 0
     public var enquireLinksSent = 0
     public var lastBindError: CommandStatus?
+    /// The last connection failure or close reason, for operators.
+    public var lastError: String?
     public var boundSince: UInt64?
     public var lastReceivedAt: UInt64?
 }
@@ -220,6 +222,7 @@ public final class ESMESession: @unchecked Sendable {
             switch r {
             case .failure(let e):
                 event("connect_failed", e.description)
+                stats.lastError = e.description
                 scheduleReconnect(reason: "connect_failed", auth: false)
             case .success(let fd):
                 let c = Connection(fd: fd, queue: queue, limits: config.limits)
@@ -457,6 +460,7 @@ public final class ESMESession: @unchecked Sendable {
         for (_, c) in waiting { c?(.failure(.disconnected)) }
         waiting.removeAll()
         event("closed", reason.description)
+        stats.lastError = reason.description
         if stopping {
             finishStop()
             return

@@ -1,0 +1,181 @@
+import ArgumentParser
+import Dispatch
+import Foundation
+import SMPPSession
+import SMPPSimulator
+import Routing
+import SMPPWire
+
+/// `smpp-bridge sim`: a real SMSC on loopback for the demo, the tests and the benchmarks.
+struct SimCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "sim", abstract: "Run the SMSC simulator: accept binds and push a realistic OTP stream.")
+
+    @Option(help: "Address to listen on.") var host = "127.0.0.1"
+    @Option(help: "Port (0 picks a free one and prints it).") var port = 2775
+    @Option(help: "system_id accepted.") var systemID = "trueotp"
+    @Option(help: "Environment variable holding the accepted password.") var passwordEnv = "SIM_PASSWORD"
+    @Option(help: "Messages to deliver.") var count = 1000
+    @Option(help: "Messages per second (0: as fast as the window allows).") var rate: Double = 0
+    @Option(help: "deliver_sm outstanding per bind.") var window = 10
+    @Option(help: "Share of multi-part messages (0…1).") var multipart: Double = 0.2
+    @Option(help: "First destination number of the range.") var destFrom: UInt64 = 447_700_900_000
+    @Option(help: "Last destination number of the range.") var destTo: UInt64 = 447_700_909_999
+    @Option(help: "Seed of the message mix.") var seed: UInt64 = 1
+    @Option(help: "JSON-lines log of every PDU and how it ended.") var log: String?
+    @Option(help: "Fault: drop the connection after N deliver_sm.") var dropAfter: Int?
+    @Option(help: "Fault: a malformed deliver_sm before every Nth message.") var malformedEvery: Int?
+    @Option(help: "Fault: redeliver every Nth acknowledged message.") var duplicateEvery: Int?
+    @Option(help: "Fault: stall (stop reading) after N deliver_sm.") var stallAfter: Int?
+    @Option(help: "Give up waiting after this many seconds.") var timeout: Double = 600
+
+    func validate() throws {
+        if destFrom > destTo { throw ValidationError("--dest-from must not exceed --dest-to") }
+        if !(0...1).contains(multipart) { throw ValidationError("--multipart must be between 0 and 1") }
+        if window < 1 { throw ValidationError("--window must be at least 1") }
+    }
+
+    func run() throws {
+        var c = SimulatorConfig()
+        c.host = host
+        c.port = port
+        c.systemID = systemID
+        c.password = ProcessInfo.processInfo.environment[passwordEnv] ?? "secret"
+        c.count = count
+        c.rate = rate
+        c.window = window
+        c.mix = TrafficMix(destinations: destFrom...destTo, multipartRatio: multipart, seed: seed)
+        c.logPath = log
+        c.faults = SimulatorFaults(dropAfter: dropAfter, malformedEvery: malformedEvery, duplicateEvery: duplicateEvery, stallAfter: stallAfter)
+        let sim = SMSCSimulator(config: c)
+        let p = try sim.start()
+        FileHandle.standardError.write(Data("smpp-bridge sim: listening on \(host):\(p), \(count) messages\n".utf8))
+        _ = sim.waitUntilDone(timeout: timeout)
+        let summary = sim.currentSummary
+        sim.stop()
+        print(summary.json)
+    }
+}
+
+/// `smpp-bridge probe`: bind to a carrier without a database.
+struct ProbeCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "probe", abstract: "Bind to an SMSC, ack everything, and report what arrived (no database).")
+
+    @Option(help: "SMSC host.") var host: String
+    @Option(help: "SMSC port.") var port: Int
+    @Option(help: "system_id.") var systemID: String
+    @Option(help: "Environment variable holding the password (never a flag: flags show in ps).") var passwordEnv: String
+    @Option(help: "receiver or transceiver.") var bind = "receiver"
+    @Option(help: "system_type.") var systemType = ""
+    @Option(help: "Stop after N messages.") var count: Int?
+    @Option(help: "Stop after S seconds.") var duration: Double = 30
+    @Flag(help: "One JSON object.") var json = false
+    @Flag(help: "Show decoded texts (redacted by default).") var showText = false
+
+    func validate() throws {
+        guard let b = BindType(rawValue: bind), b != .transmitter else {
+            throw ValidationError("--bind must be receiver or transceiver")
+        }
+        _ = b
+        if ProcessInfo.processInfo.environment[passwordEnv] == nil {
+            throw ValidationError("--password-env: environment variable \(passwordEnv) is not set")
+        }
+    }
+
+    func run() throws {
+        var c = SessionConfig(name: "probe", host: host, port: port, systemID: systemID,
+                              password: ProcessInfo.processInfo.environment[passwordEnv] ?? "")
+        c.systemType = systemType
+        c.bindType = BindType(rawValue: bind)!
+        c.authFailureBackoff = Backoff(initial: 3600, maximum: 3600)
+        let stats = ProbeStats(limit: count, showText: showText)
+        let session = ESMESession(config: c, handler: stats)
+        let started = Date()
+        session.start()
+        let deadline = started.addingTimeInterval(duration)
+        while Date() < deadline {
+            if stats.reachedLimit { break }
+            let st = session.snapshot
+            if st.state == .backoff && (st.lastBindError != nil || st.boundSince == nil) { break }
+            usleep(20_000)
+        }
+        let done = DispatchSemaphore(value: 0)
+        session.shutdown(deadline: 2) { done.signal() }
+        _ = done.wait(timeout: .now() + 5)
+        let snap = session.snapshot
+        let elapsed = Date().timeIntervalSince(started)
+        print(stats.report(bound: snap.boundSince != nil, bindError: snap.lastBindError, lastError: snap.lastError, elapsed: elapsed, json: json))
+    }
+}
+
+final class ProbeStats: InboundHandler, @unchecked Sendable {
+    let lock = NSLock()
+    var received = 0
+    var acked = 0
+    var errors: [String: Int] = [:]
+    var byDataCoding: [String: Int] = [:]
+    var byConcat: [String: Int] = [:]
+    var samples: [String] = []
+    let limit: Int?
+    let showText: Bool
+
+    init(limit: Int?, showText: Bool) {
+        self.limit = limit
+        self.showText = showText
+    }
+
+    var reachedLimit: Bool { lock.withLock { limit.map { received >= $0 } ?? false } }
+
+    func session(_ session: ESMESession, received frame: PDUFrame, token: AckToken) {
+        var dc = "binary", concat = "none", sample: String?
+        if frame.commandID == .deliverSM, let v = try? ShortMessageView(frame) {
+            dc = v.dataCoding.alphabetName
+            concat = v.userData.concatenation?.kind.rawValue ?? (v.tlvs.sar != nil ? "sar" : (v.smLength == 0 && v.tlvs.hasMessagePayload ? "payload" : "none"))
+            let t = v.decodeText().text
+            sample = showText ? t : Redact.text(t)
+        } else if let v = try? DataSMView(frame) {
+            dc = v.dataCoding.alphabetName
+            concat = "payload"
+        }
+        lock.withLock {
+            received += 1
+            acked += 1
+            byDataCoding[dc, default: 0] += 1
+            byConcat[concat, default: 0] += 1
+            if let sample, samples.count < 5 { samples.append(sample) }
+        }
+        session.ack(token, status: .ok)
+    }
+
+    func session(_ session: ESMESession, rejected frame: PDUFrame, error: DecodeError) {
+        lock.withLock {
+            received += 1
+            errors[error.code, default: 0] += 1
+        }
+    }
+
+    func report(bound: Bool, bindError: CommandStatus?, lastError: String?, elapsed: Double, json: Bool) -> String {
+        lock.withLock {
+            let rate = elapsed > 0 ? Double(received) / elapsed : 0
+            if json {
+                func obj(_ d: [String: Int]) -> FieldValue { .object(d.sorted { $0.key < $1.key }.map { .init($0.key, .int($0.value)) }) }
+                return FieldValue.object([
+                    .init("bound", .bool(bound)),
+                    .init("bind_error", bindError.map { .string($0.description) } ?? .null),
+                    .init("last_error", bound ? .null : (lastError.map { .string($0) } ?? .null)),
+                    .init("received", .int(received)), .init("acked", .int(acked)),
+                    .init("errors", obj(errors)), .init("by_data_coding", obj(byDataCoding)), .init("by_concatenation", obj(byConcat)),
+                    .init("elapsed_s", .string(String(format: "%.3f", elapsed))), .init("rate", .string(String(format: "%.1f", rate))),
+                ]).json.replacingOccurrences(of: #""(elapsed_s|rate)":"([0-9.]+)""#, with: #""$1":$2"#, options: .regularExpression)
+            }
+            var s = "bind: \(bound ? "ok" : "failed\(bindError.map { " (\($0))" } ?? "")\(lastError.map { ": \($0)" } ?? "")")\n"
+            s += "received: \(received), acked: \(acked), rate: \(String(format: "%.1f", rate))/s over \(String(format: "%.1f", elapsed)) s\n"
+            s += "by data coding: " + byDataCoding.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ") + "\n"
+            s += "by concatenation: " + byConcat.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ") + "\n"
+            s += "decode errors: " + (errors.isEmpty ? "none" : errors.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")) + "\n"
+            for x in samples { s += "  " + x + "\n" }
+            return s
+        }
+    }
+}
