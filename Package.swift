@@ -27,8 +27,10 @@ let package = Package(
     targets: [
         // Wire codec: framing, PDUs, TLVs, text. No I/O, no Foundation.
         .target(name: "SMPPWire", swiftSettings: strict),
-        // Sessions: non-blocking sockets on Dispatch sources, the ESME state machine.
-        .target(name: "SMPPSession", dependencies: ["SMPPWire"], swiftSettings: strict),
+        // OpenSSL (libssl) for TLS to carriers: a systemLibrary with the thinnest shim.
+        .systemLibrary(name: "COpenSSL", pkgConfig: "openssl", providers: [.apt(["libssl-dev"])]),
+        // Sessions: non-blocking sockets on Dispatch sources, TLS, the ESME state machine.
+        .target(name: "SMPPSession", dependencies: ["SMPPWire", "COpenSSL"], swiftSettings: strict),
         // The SMSC simulator: for the demo, the tests and the benchmarks.
         .target(name: "SMPPSimulator", dependencies: ["SMPPWire", "SMPPSession"], swiftSettings: strict),
         // Routing core: number normalization, the lock-free lease table, reassembly,
@@ -54,7 +56,9 @@ let package = Package(
             dependencies: ["Routing", "SMPPWire", .product(name: "Atomics", package: "swift-atomics")],
             exclude: ["otp-corpus.jsonl"],
             swiftSettings: strict),
-        .testTarget(name: "SMPPSessionTests", dependencies: ["SMPPSession", "SMPPSimulator", "SMPPWire"], swiftSettings: strict),
+        .testTarget(
+            name: "SMPPSessionTests", dependencies: ["SMPPSession", "SMPPSimulator", "SMPPWire"],
+            exclude: ["make-certs.py"], swiftSettings: strict),
         .testTarget(name: "BridgeAppTests", dependencies: ["BridgeApp", "SMPPWire", "Routing"], swiftSettings: strict),
     ],
     swiftLanguageModes: [.v6]

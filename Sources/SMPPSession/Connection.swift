@@ -1,6 +1,7 @@
 #if canImport(Glibc)
     import Glibc
 #endif
+import COpenSSL
 public import Dispatch
 public import SMPPWire
 
@@ -11,6 +12,8 @@ public enum CloseReason: Hashable, Sendable, CustomStringConvertible {
     case writeError(Int32)
     /// command_length below 16 or above the limit: the stream cannot be trusted.
     case framing(DecodeError)
+    /// TLS handshake or record failure (certificate verification included).
+    case tls(String)
     case local(String)
 
     public var description: String {
@@ -19,6 +22,7 @@ public enum CloseReason: Hashable, Sendable, CustomStringConvertible {
         case .readError(let e): "read error: \(String(cString: strerror(e)))"
         case .writeError(let e): "write error: \(String(cString: strerror(e)))"
         case .framing(let e): "insane framing: \(e)"
+        case .tls(let why): why
         case .local(let why): why
         }
     }
@@ -30,6 +34,7 @@ public enum CloseReason: Hashable, Sendable, CustomStringConvertible {
         case .readError: "read_error"
         case .writeError: "write_error"
         case .framing: "framing"
+        case .tls: "tls"
         case .local(let why): why.split(separator: " ").first.map(String.init) ?? "local"
         }
     }
@@ -59,11 +64,19 @@ public final class Connection: @unchecked Sendable {
     public var onFrame: ((PDUFrame) -> Void)?
     /// Called once, on `queue`, when the connection ends.
     public var onClose: ((CloseReason) -> Void)?
+    /// Called on `queue` when the TLS handshake completed (TLS connections only).
+    public var onEstablished: ((String) -> Void)?
+
+    private var tls: TLSChannel?
+    private var handshaking = false
+    /// SSL_write asked to read first (renegotiation): flush again once readable.
+    private var writeWaitsForRead = false
 
     public init(fd: Int32, queue: DispatchQueue, limits: FrameLimits = .default) {
         self.fd = fd
         self.queue = queue
         framer = FrameDecoder(limits: limits, initialCapacity: 64 * 1024)
+        Socket.ignoreSIGPIPE
         Socket.setNonBlocking(fd)
     }
 
@@ -101,10 +114,64 @@ public final class Connection: @unchecked Sendable {
         rs.resume()
     }
 
+    /// Starts reading over TLS: the handshake runs first, driven by the same sources.
+    public func startTLS(_ context: TLSContext, host: String) {
+        dispatchPrecondition(condition: .onQueue(queue))
+        do {
+            tls = try TLSChannel(context: context, fd: fd, host: host)
+        } catch {
+            start()
+            close(.tls("\(error)"))
+            return
+        }
+        handshaking = true
+        start()
+        driveHandshake()
+    }
+
+    public var tlsVersion: String? { tls.map { $0.protocolVersion } }
+
+    private func driveHandshake() {
+        guard let tls, handshaking, !isClosed else { return }
+        switch tls.handshake() {
+        case .done:
+            handshaking = false
+            if writeArmed, outboxSent >= outbox.count {
+                writeArmed = false
+                writeSource?.suspend()
+            }
+            onEstablished?(tls.protocolVersion)
+            flush()
+            queue.async { [weak self] in self?.readable() }
+        case .wantRead:
+            if writeArmed {
+                writeArmed = false
+                writeSource?.suspend()
+            }
+        case .wantWrite:
+            if !writeArmed {
+                writeArmed = true
+                writeSource?.resume()
+            }
+        case .closed:
+            close(.tls("peer closed the connection during the TLS handshake"))
+        case .failed(let why):
+            close(.tls(why))
+        }
+    }
+
     // MARK: Reading
 
     private func readable() {
         guard !isClosed else { return }
+        if handshaking {
+            driveHandshake()
+            return
+        }
+        if tls != nil {
+            readTLS()
+            return
+        }
         // A bounded number of reads per event keeps one busy peer from starving the queue.
         for _ in 0..<16 {
             let n = framer.readInto(minimumCapacity: 16 * 1024) { buf in
@@ -121,6 +188,42 @@ public final class Connection: @unchecked Sendable {
             if e == EAGAIN || e == EWOULDBLOCK || e == EINTR { return }
             close(.readError(e))
             return
+        }
+    }
+
+    private func readTLS() {
+        guard let tls else { return }
+        if writeWaitsForRead {
+            writeWaitsForRead = false
+            flush()
+        }
+        // Drain everything OpenSSL can give: decrypted bytes may sit in its buffer
+        // with nothing left on the socket to wake the read source.
+        var failure: CloseReason?
+        while !isClosed && !readPaused {
+            var outcome = 0
+            let n = framer.readInto(minimumCapacity: 16 * 1024) { buf in
+                switch tls.read(buf) {
+                case .done(let n): return n
+                case .wantRead: outcome = 1; return 0
+                case .wantWrite: outcome = 2; return 0
+                case .closed: outcome = 3; return 0
+                case .failed(let why): failure = .tls(why); outcome = 4; return 0
+                }
+            }
+            if n > 0 {
+                bytesIn += n
+                if !deliverFrames() { return }
+                continue
+            }
+            switch outcome {
+            case 2:
+                if !writeArmed { writeArmed = true; writeSource?.resume() }
+                return
+            case 3: close(.peerClosed); return
+            case 4: close(failure ?? .tls("TLS read failed")); return
+            default: return
+            }
         }
     }
 
@@ -182,6 +285,14 @@ public final class Connection: @unchecked Sendable {
 
     private func flush() {
         guard !isClosed else { return }
+        if handshaking {
+            driveHandshake()
+            return
+        }
+        if let tls {
+            flushTLS(tls)
+            return
+        }
         while outboxSent < outbox.count {
             let n = outbox.withUnsafeBytes { p in
                 Glibc.send(fd, p.baseAddress! + outboxSent, p.count - outboxSent, Int32(MSG_NOSIGNAL))
@@ -211,6 +322,35 @@ public final class Connection: @unchecked Sendable {
         }
     }
 
+    private func flushTLS(_ tls: TLSChannel) {
+        while outboxSent < outbox.count {
+            let r = outbox.withUnsafeBytes { p in tls.write(UnsafeRawBufferPointer(rebasing: p[outboxSent...])) }
+            switch r {
+            case .done(let n):
+                outboxSent += n
+                bytesOut += n
+            case .wantWrite:
+                if !writeArmed { writeArmed = true; writeSource?.resume() }
+                return
+            case .wantRead:
+                writeWaitsForRead = true
+                return
+            case .closed:
+                close(.peerClosed)
+                return
+            case .failed(let why):
+                close(.tls(why))
+                return
+            }
+        }
+        outbox.removeAll(keepingCapacity: outbox.capacity < 1 << 20)
+        outboxSent = 0
+        if writeArmed {
+            writeArmed = false
+            writeSource?.suspend()
+        }
+    }
+
     // MARK: Closing
 
     /// Closes the socket and reports `reason` once. Sources are resumed before
@@ -219,6 +359,7 @@ public final class Connection: @unchecked Sendable {
         dispatchPrecondition(condition: .onQueue(queue))
         guard !isClosed else { return }
         isClosed = true
+        if let tls, tls.established { _ = SSL_shutdown(tls.ssl) }  // best-effort close_notify
         let rs = readSource, ws = writeSource
         // The fd is closed once both sources have finished cancelling, never under them.
         if readSource == nil && writeSource == nil {

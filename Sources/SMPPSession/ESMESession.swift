@@ -59,6 +59,8 @@ public struct SessionConfig: Sendable {
     /// an SMSC with a wrong password gets an account locked.
     public var authFailureBackoff = Backoff(initial: 60, maximum: 900, multiplier: 2)
     public var limits: FrameLimits = .default
+    /// TLS to the SMSC; nil: plain TCP.
+    public var tls: TLSConfig?
 
     public init(name: String, host: String, port: Int, systemID: String, password: String) {
         self.name = name
@@ -148,6 +150,8 @@ public final class ESMESession: @unchecked Sendable {
     private var shutdownDeadline: UInt64 = 0
     /// Hooks for logs and tests: (event, detail). Never given passwords.
     public var onEvent: (@Sendable (String, String) -> Void)?
+    private var tlsContext: TLSContext?
+    private var tlsSetupError: String?
 
     struct Outstanding {
         var commandID: CommandID
@@ -165,6 +169,9 @@ public final class ESMESession: @unchecked Sendable {
         self.config = config
         self.handler = handler
         queue = DispatchQueue(label: "smpp.session.\(config.name)")
+        if let t = config.tls {
+            do { tlsContext = try TLSContext(t) } catch { tlsSetupError = "\(error)" }
+        }
     }
 
     // MARK: Public API (any thread)
@@ -229,8 +236,25 @@ public final class ESMESession: @unchecked Sendable {
                 connection = c
                 c.onFrame = { [unowned self] f in self.received(f) }
                 c.onClose = { [unowned self] reason in self.closed(reason, gen: gen) }
-                c.start()
-                bind()
+                if config.tls != nil {
+                    guard let ctx = tlsContext else {
+                        c.start()
+                        c.close(.tls(tlsSetupError ?? "TLS setup failed"))
+                        return
+                    }
+                    if ctx.config.insecure {
+                        event("tls_insecure", "WARNING: TLS certificate verification is OFF for \(config.host):\(config.port) (insecure = true)")
+                    }
+                    set(.connecting)
+                    c.onEstablished = { [unowned self] version in
+                        event("tls_established", version)
+                        bind()
+                    }
+                    c.startTLS(ctx, host: config.tls?.serverName ?? config.host)
+                } else {
+                    c.start()
+                    bind()
+                }
             }
         }
     }

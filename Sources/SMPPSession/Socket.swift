@@ -42,6 +42,10 @@ public enum Socket {
         addr.withUnsafeBytes { Int32($0.load(as: sockaddr.self).sa_family) }
     }
 
+    /// Writes to a socket the peer closed must fail with EPIPE, not kill the
+    /// process: OpenSSL writes with plain write(2), without MSG_NOSIGNAL.
+    public static let ignoreSIGPIPE: Void = { _ = signal(SIGPIPE, SIG_IGN) }()
+
     public static func setNonBlocking(_ fd: Int32) {
         let flags = fcntl(fd, F_GETFL)
         _ = fcntl(fd, F_SETFL, flags | O_NONBLOCK)

@@ -2,7 +2,7 @@
     import Glibc
 #endif
 public import Dispatch
-import SMPPSession
+public import SMPPSession
 import SMPPWire
 
 /// Faults the simulator injects on demand.
@@ -42,6 +42,8 @@ public struct SimulatorConfig: Sendable {
     public var faults = SimulatorFaults()
     /// JSON-lines log of every PDU sent and how it ended.
     public var logPath: String?
+    /// TLS mode: the listener's certificate and key.
+    public var tls: TLSConfig?
     public init() {}
 }
 
@@ -97,6 +99,7 @@ public final class SMSCSimulator: @unchecked Sendable {
     private var doneWaiters: [DispatchSemaphore] = []
     private var sentCount = 0
     /// Drop and stall faults fire once per run (on the first connection that reaches them).
+    private var tlsContext: TLSContext?
     private var dropFired = false
     private var stallFired = false
 
@@ -117,6 +120,7 @@ public final class SMSCSimulator: @unchecked Sendable {
     /// Listens and starts pushing to whoever binds. Returns the port.
     @discardableResult
     public func start() throws -> Int {
+        if let t = config.tls { tlsContext = try TLSContext(t, server: true) }
         let (fd, p) = try Socket.listen(host: config.host, port: config.port)
         listenFD = fd
         port = p
@@ -188,7 +192,7 @@ public final class SMSCSimulator: @unchecked Sendable {
             peers[key] = peer
             c.onFrame = { [unowned self] f in self.received(f, peer) }
             c.onClose = { [unowned self] _ in self.peerClosed(key) }
-            c.start()
+            if let ctx = tlsContext { c.startTLS(ctx, host: "") } else { c.start() }
         }
     }
 
