@@ -70,6 +70,10 @@ struct ProbeCommand: ParsableCommand {
     @Option(help: "system_type.") var systemType = ""
     @Option(help: "Stop after N messages.") var count: Int?
     @Option(help: "Stop after S seconds.") var duration: Double = 30
+    @Flag(help: "Connect with TLS (certificate verified against --ca-file or the system store).") var tls = false
+    @Option(help: "CA bundle (PEM) for TLS verification.") var caFile: String?
+    @Option(help: "Name to verify and send as SNI (default: --host).") var serverName: String?
+    @Flag(help: "Turn TLS certificate verification off (logged at every connect).") var insecure = false
     @Flag(help: "One JSON object.") var json = false
     @Flag(help: "Show decoded texts (redacted by default).") var showText = false
 
@@ -78,6 +82,9 @@ struct ProbeCommand: ParsableCommand {
             throw ValidationError("--bind must be receiver or transceiver")
         }
         _ = b
+        if (caFile != nil || insecure || serverName != nil) && !tls {
+            throw ValidationError("--ca-file, --server-name and --insecure need --tls")
+        }
         if ProcessInfo.processInfo.environment[passwordEnv] == nil {
             throw ValidationError("--password-env: environment variable \(passwordEnv) is not set")
         }
@@ -89,8 +96,14 @@ struct ProbeCommand: ParsableCommand {
         c.systemType = systemType
         c.bindType = BindType(rawValue: bind)!
         c.authFailureBackoff = Backoff(initial: 3600, maximum: 3600)
+        if tls { c.tls = TLSConfig(caFile: caFile, serverName: serverName, insecure: insecure) }
         let stats = ProbeStats(limit: count, showText: showText)
         let session = ESMESession(config: c, handler: stats)
+        session.onEvent = { name, detail in
+            if name == "tls_insecure" || name == "bind_refused_credentials" || name == "connect_failed" {
+                FileHandle.standardError.write(Data("\(name): \(detail)\n".utf8))
+            }
+        }
         let started = Date()
         session.start()
         let deadline = started.addingTimeInterval(duration)

@@ -61,6 +61,8 @@ public struct SessionConfig: Sendable {
     public var limits: FrameLimits = .default
     /// TLS to the SMSC; nil: plain TCP.
     public var tls: TLSConfig?
+    /// First sequence_number used (tests start near 0x7FFFFFFF to exercise the wrap).
+    public var firstSequenceNumber: UInt32 = 1
 
     public init(name: String, host: String, port: Int, systemID: String, password: String) {
         self.name = name
@@ -152,6 +154,10 @@ public final class ESMESession: @unchecked Sendable {
     public var onEvent: (@Sendable (String, String) -> Void)?
     private var tlsContext: TLSContext?
     private var tlsSetupError: String?
+    /// Set for a session the SMSC opened with outbind: it binds on that connection
+    /// and does not reconnect by itself (the SMSC will outbind again).
+    public let viaOutbind: Bool
+    private var awaitingOutbind = false
 
     struct Outstanding {
         var commandID: CommandID
@@ -165,9 +171,11 @@ public final class ESMESession: @unchecked Sendable {
         case notBound
     }
 
-    public init(config: SessionConfig, handler: (any InboundHandler)?) {
+    public init(config: SessionConfig, handler: (any InboundHandler)?, viaOutbind: Bool = false) {
         self.config = config
         self.handler = handler
+        self.viaOutbind = viaOutbind
+        nextSequence = max(1, min(config.firstSequenceNumber, 0x7FFF_FFFF))
         queue = DispatchQueue(label: "smpp.session.\(config.name)")
         if let t = config.tls {
             do { tlsContext = try TLSContext(t) } catch { tlsSetupError = "\(error)" }
@@ -212,6 +220,41 @@ public final class ESMESession: @unchecked Sendable {
             self.event("shutdown", "waiting for \(self.unacked.count) acks")
             self.drainThenUnbind()
         }
+    }
+
+    /// Takes over a connection an SMSC opened (outbind listener): waits for its
+    /// outbind, checks its credentials, then binds as receiver on it.
+    public func adopt(fd: Int32) {
+        queue.async { [self] in
+            generation &+= 1
+            let gen = generation
+            let c = Connection(fd: fd, queue: queue, limits: config.limits)
+            connection = c
+            c.onFrame = { [unowned self] f in self.received(f) }
+            c.onClose = { [unowned self] reason in self.closed(reason, gen: gen) }
+            awaitingOutbind = true
+            set(.connecting)
+            c.start()
+            // An SMSC that connects but never sends outbind is dropped.
+            queue.asyncAfter(deadline: .now() + config.responseTimeout) { [weak self] in
+                guard let self, gen == self.generation, self.awaitingOutbind else { return }
+                self.connection?.close(.local("no outbind received"))
+            }
+        }
+    }
+
+    private func outbind(_ frame: PDUFrame) {
+        guard awaitingOutbind else { return }
+        awaitingOutbind = false
+        guard case .outbind(let o)? = try? PDU.decode(frame).body,
+            o.systemID.string == config.systemID, o.password.string == config.password
+        else {
+            event("outbind_refused", "credentials do not match")
+            connection?.close(.local("outbind refused"))
+            return
+        }
+        event("outbind", "binding as receiver")
+        bind()
     }
 
     // MARK: Connecting and binding
@@ -261,12 +304,13 @@ public final class ESMESession: @unchecked Sendable {
 
     private func bind() {
         set(.binding)
+        let bindID = viaOutbind ? CommandID.bindReceiver : config.bindType.commandID
         let b = Bind(systemID: COctetString(config.systemID), password: COctetString(config.password),
                      systemType: COctetString(config.systemType), interfaceVersion: 0x34,
                      addrTON: config.addrTON, addrNPI: config.addrNPI, addressRange: COctetString(config.addressRange))
         let seq = sequence()
-        outstanding[seq] = Outstanding(commandID: config.bindType.commandID, deadline: now() + nanos(config.responseTimeout), completion: nil)
-        write(PDU(config.bindType.commandID, sequenceNumber: seq, body: .bind(b)))
+        outstanding[seq] = Outstanding(commandID: bindID, deadline: now() + nanos(config.responseTimeout), completion: nil)
+        write(PDU(bindID, sequenceNumber: seq, body: .bind(b)))
         startTimer()
     }
 
@@ -337,8 +381,7 @@ public final class ESMESession: @unchecked Sendable {
             stats.alertNotifications += 1
             event("alert_notification", "")
         case .outbind:
-            // Outbind on an ESME-initiated connection makes no sense: ignore politely.
-            stats.unknownCommands += 1
+            if viaOutbind { outbind(frame) } else { stats.unknownCommands += 1 }  // meaningless on our own connection
         default:
             if id.isKnown {
                 // A request an ESME never receives (submit_sm, bind…): answer with the status for the wrong bind state.
@@ -489,6 +532,10 @@ public final class ESMESession: @unchecked Sendable {
             finishStop()
             return
         }
+        if viaOutbind {
+            set(.idle)  // the SMSC outbinds again when it has traffic
+            return
+        }
         let auth = stats.lastBindError == .invalidPassword || stats.lastBindError == .invalidSystemID
         scheduleReconnect(reason: reason.label, auth: auth && state == .binding)
     }
@@ -556,3 +603,30 @@ public final class ESMESession: @unchecked Sendable {
     return UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)
 }
 @inline(__always) func nanos(_ seconds: Double) -> UInt64 { UInt64(max(0, seconds) * 1e9) }
+
+/// The binds of one carrier: several sessions, each its own connection and queue,
+/// so one bind's trouble (or one carrier's) never touches another's.
+public final class CarrierBinds: @unchecked Sendable {
+    public let sessions: [ESMESession]
+
+    /// `count` sessions from one config, named "<name>-1", "<name>-2", …
+    public init(config: SessionConfig, count: Int, handler: any InboundHandler) {
+        sessions = (1...max(1, count)).map { i in
+            var c = config
+            c.name = "\(config.name)-\(i)"
+            return ESMESession(config: c, handler: handler)
+        }
+    }
+
+    public func start() { sessions.forEach { $0.start() } }
+
+    /// Shuts every bind down in parallel; `done` runs when all have stopped.
+    public func shutdown(deadline: Double = 5, done: (@Sendable () -> Void)? = nil) {
+        let group = DispatchGroup()
+        for s in sessions {
+            group.enter()
+            s.shutdown(deadline: deadline) { group.leave() }
+        }
+        if let done { group.notify(queue: .global(), execute: done) }
+    }
+}

@@ -264,7 +264,7 @@ public final class SMSCSimulator: @unchecked Sendable {
         queue.asyncAfter(deadline: .now() + config.retryDelay) { [weak self] in
             guard let self else { return }
             self.pending.append((msg, part, retries + 1))
-            for p in self.peers.values { self.fill(p) }
+            self.fill()
         }
     }
 
@@ -277,7 +277,7 @@ public final class SMSCSimulator: @unchecked Sendable {
             pending.append((e.msg, e.part, e.retries))
         }
         peer.inflight.removeAll()
-        for p in peers.values { fill(p) }
+        fill()
     }
 
     private func tick() {
@@ -288,21 +288,36 @@ public final class SMSCSimulator: @unchecked Sendable {
                 logEvent("timeout", e.msg, e.part, seq, 0)
                 retry(e.msg, e.part, e.retries)
             }
-            fill(peer)
         }
+        fill()
         checkDone()
     }
 
-    private func fill(_ peer: Peer) {
-        guard peer.bound, !peer.stalled, !peer.connection.isClosed else { return }
+    /// Fills every bound peer's window, one PDU per peer in turn, as an SMSC
+    /// spreads a carrier's traffic over all its binds.
+    private func fill(_: Peer? = nil) {
+        var progress = true
+        while progress && pendingHead < pending.count {
+            progress = false
+            for peer in peers.values where fillOne(peer) { progress = true }
+        }
+        if pendingHead > 4096, pendingHead * 2 > pending.count {
+            pending.removeFirst(pendingHead)
+            pendingHead = 0
+        }
+    }
+
+    /// Sends one pending PDU on `peer` if its window and the rate allow. True if sent.
+    private func fillOne(_ peer: Peer) -> Bool {
+        guard peer.bound, !peer.stalled, !peer.connection.isClosed else { return false }
         if config.rate > 0 {
             let t = now()
             tokens = min(Double(config.window) * 2, tokens + Double(t - lastRefill) / 1e9 * config.rate)
             lastRefill = t
         }
-        while peer.inflight.count < config.window, pendingHead < pending.count {
+        if peer.inflight.count < config.window, pendingHead < pending.count {
             if config.rate > 0 {
-                if tokens < 1 { return }
+                if tokens < 1 { return false }
                 tokens -= 1
             }
             let (msg, part, retries) = pending[pendingHead]
@@ -323,19 +338,16 @@ public final class SMSCSimulator: @unchecked Sendable {
             if let d = config.faults.dropAfter, peer.sentOnThis == d, !dropFired {
                 dropFired = true
                 peer.connection.close(.local("injected drop"))
-                return
+                return true
             }
             if let s = config.faults.stallAfter, peer.sentOnThis == s, !stallFired {
                 stallFired = true
                 peer.stalled = true
                 peer.connection.pauseReading()
-                return
             }
+            return true
         }
-        if pendingHead > 4096, pendingHead * 2 > pending.count {
-            pending.removeFirst(pendingHead)
-            pendingHead = 0
-        }
+        return false
     }
 
     private func sendMalformed(_ peer: Peer) {

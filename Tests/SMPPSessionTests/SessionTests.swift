@@ -261,6 +261,39 @@ final class SessionCornerCaseTests: XCTestCase {
         XCTAssertEqual(s.snapshot.state, .bound)
     }
 
+    func testSequenceNumbersWrapAt0x7FFFFFFF() throws {
+        let peer = try ScriptedPeer()
+        var cfg = sessionConfig(port: peer.port)
+        cfg.firstSequenceNumber = 0x7FFF_FFFE
+        let s = ESMESession(config: cfg, handler: Collector())
+        s.start()
+        defer { peer.stop(); s.shutdown(deadline: 0) }
+        XCTAssertTrue(eventually { s.snapshot.state == .bound })
+        let done = DispatchSemaphore(value: 0)
+        for _ in 0..<3 { s.request(PDU(.enquireLink, sequenceNumber: 0)) { _ in done.signal() } }
+        for _ in 0..<3 { XCTAssertEqual(done.wait(timeout: .now() + 5), .success) }
+        // bind took 0x7FFFFFFE; then 0x7FFFFFFF, then 1, 2.
+        XCTAssertEqual(peer.pdus.map(\.sequenceNumber), [0x7FFF_FFFE, 0x7FFF_FFFF, 1, 2])
+    }
+
+    func testSeveralBindsPerCarrierAreIndependent() throws {
+        var c = SimulatorConfig()
+        c.count = 300
+        c.rate = 1000  // a third of a second: every bind is up long before the end
+        let sim = SMSCSimulator(config: c)
+        let port = try sim.start()
+        defer { sim.stop() }
+        let binds = CarrierBinds(config: sessionConfig(port: port), count: 3, handler: Collector())
+        binds.start()
+        XCTAssertTrue(sim.waitUntilDone(timeout: 20), sim.currentSummary.json)
+        XCTAssertEqual(sim.currentSummary.binds, 3)
+        XCTAssertEqual(Set(binds.sessions.map { $0.config.name }).count, 3)
+        XCTAssertTrue(binds.sessions.allSatisfy { $0.snapshot.deliverSM > 0 }, "the SMSC spreads traffic over every bind")
+        let done = DispatchSemaphore(value: 0)
+        binds.shutdown(deadline: 1) { done.signal() }
+        XCTAssertEqual(done.wait(timeout: .now() + 5), .success)
+    }
+
     func testRequestsGoThroughTheWindow() throws {
         let (peer, s) = try bound()
         defer { peer.stop(); s.shutdown(deadline: 0) }
@@ -273,5 +306,68 @@ final class SessionCornerCaseTests: XCTestCase {
         for _ in 0..<20 { XCTAssertEqual(done.wait(timeout: .now() + 5), .success) }
         let seqs = peer.pdus.filter { $0.commandID == .enquireLink }.map(\.sequenceNumber)
         XCTAssertEqual(Set(seqs).count, seqs.count, "sequence numbers are unique")
+    }
+}
+
+final class OutbindTests: XCTestCase {
+    /// Plays the SMSC side of an outbind: connects, sends outbind, answers the bind, delivers one message.
+    func smscOutbind(port: Int, password: String) throws -> (Int32, [PDU]) {
+        let addr = try Socket.resolve("127.0.0.1", port: port)[0]
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        let rc = addr.withUnsafeBytes { connect(fd, $0.baseAddress!.assumingMemoryBound(to: sockaddr.self), socklen_t(addr.count)) }
+        XCTAssertEqual(rc, 0)
+        var tv = timeval(tv_sec: 5, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+        func send(_ p: PDU) { let b = p.encode(); _ = b.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) } }
+        func readPDU() -> PDU? {
+            var len = [UInt8](repeating: 0, count: 4)
+            guard read(fd, &len, 4) == 4 else { return nil }
+            let n = Int(UInt32(len[0]) << 24 | UInt32(len[1]) << 16 | UInt32(len[2]) << 8 | UInt32(len[3]))
+            var body = [UInt8](repeating: 0, count: n - 4)
+            var got = 0
+            while got < body.count {
+                let r = body.withUnsafeMutableBytes { read(fd, $0.baseAddress! + got, $0.count - got) }
+                if r <= 0 { return nil }
+                got += r
+            }
+            return try? PDU.decode(len + body)
+        }
+        send(PDU(.outbind, sequenceNumber: 1, body: .outbind(Outbind(systemID: "trueotp", password: COctetString(password)))))
+        var seen: [PDU] = []
+        guard let bind = readPDU() else { return (fd, seen) }
+        seen.append(bind)
+        send(PDU(.bindReceiverResp, sequenceNumber: bind.sequenceNumber, body: .bindResp(BindResp(systemID: "SMSC"))))
+        var m = ShortMessage()
+        m.sourceAddr = "Google"
+        m.destinationAddr = "447700900123"
+        m.shortMessage = GSM7.encodeUnpacked("G-123456 is your code")!
+        send(PDU(.deliverSM, sequenceNumber: 2, body: .shortMessage(m)))
+        if let resp = readPDU() { seen.append(resp) }
+        return (fd, seen)
+    }
+
+    func testOutbindIsAnsweredWithBindReceiver() throws {
+        var cfg = sessionConfig(port: 0)
+        cfg.responseTimeout = 2
+        let h = Collector()
+        let l = OutbindListener(config: cfg, handler: h)
+        let port = try l.start()
+        defer { l.stop() }
+        let (fd, seen) = try smscOutbind(port: port, password: "secret")
+        defer { close(fd) }
+        XCTAssertEqual(seen.first?.commandID, .bindReceiver)
+        if case .bind(let b)? = seen.first?.body { XCTAssertEqual(b.systemID.string, "trueotp") }
+        XCTAssertEqual(seen.last?.commandID, .deliverSMResp)
+        XCTAssertEqual(seen.last?.commandStatus, .ok)
+        XCTAssertEqual(h.count, 1)
+    }
+
+    func testOutbindWithWrongCredentialsIsRefused() throws {
+        let l = OutbindListener(config: sessionConfig(port: 0), handler: Collector())
+        let port = try l.start()
+        defer { l.stop() }
+        let (fd, seen) = try smscOutbind(port: port, password: "wrong")
+        defer { close(fd) }
+        XCTAssertTrue(seen.isEmpty, "no bind on a refused outbind")
     }
 }
