@@ -296,10 +296,17 @@ public final class SMSCSimulator: @unchecked Sendable {
     /// Fills every bound peer's window, one PDU per peer in turn, as an SMSC
     /// spreads a carrier's traffic over all its binds.
     private func fill(_: Peer? = nil) {
-        var progress = true
-        while progress && pendingHead < pending.count {
-            progress = false
-            for peer in peers.values where fillOne(peer) { progress = true }
+        // Each PDU goes to the least-loaded bound peer (fewest in flight, then fewest
+        // sent), as an SMSC spreads a carrier's traffic over its binds.
+        if peers.count == 1, let only = peers.values.first {
+            while pendingHead < pending.count, fillOne(only) {}
+            return
+        }
+        while pendingHead < pending.count {
+            let ready = peers.values.filter { $0.bound && !$0.stalled && !$0.connection.isClosed && $0.inflight.count < config.window }
+            guard let peer = ready.min(by: { ($0.inflight.count, $0.sentOnThis) < ($1.inflight.count, $1.sentOnThis) }),
+                fillOne(peer)
+            else { break }
         }
         if pendingHead > 4096, pendingHead * 2 > pending.count {
             pending.removeFirst(pendingHead)

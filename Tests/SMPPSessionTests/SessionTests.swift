@@ -288,7 +288,7 @@ final class SessionCornerCaseTests: XCTestCase {
         XCTAssertTrue(sim.waitUntilDone(timeout: 20), sim.currentSummary.json)
         XCTAssertEqual(sim.currentSummary.binds, 3)
         XCTAssertEqual(Set(binds.sessions.map { $0.config.name }).count, 3)
-        XCTAssertTrue(binds.sessions.allSatisfy { $0.snapshot.deliverSM > 0 }, "the SMSC spreads traffic over every bind")
+        XCTAssertTrue(binds.sessions.allSatisfy { $0.snapshot.deliverSM > 0 }, "the SMSC spreads traffic over every bind: \(binds.sessions.map { ($0.snapshot.deliverSM, $0.snapshot.state, $0.snapshot.lastError ?? "", $0.snapshot.reconnects) })")
         let done = DispatchSemaphore(value: 0)
         binds.shutdown(deadline: 1) { done.signal() }
         XCTAssertEqual(done.wait(timeout: .now() + 5), .success)
