@@ -3,7 +3,7 @@ SWIFT       ?= swift
 SYSTEM_PKGS ?= libssl-dev libpq-dev postgresql
 FUZZ_SECONDS ?= 300
 
-.PHONY: all deps build test tsan interop demo fuzz bench-codec bench-routing clean
+.PHONY: all deps build test tsan interop demo fuzz bench-codec bench-routing bench-session clean
 
 all: build
 
@@ -62,3 +62,7 @@ clean:
 # Routing benchmarks: lock-free table vs Mutex<Dictionary>, routing decisions, memory per entry.
 bench-routing: deps
 	cd Tests/Benchmarks && $(SWIFT) build -c release --product RoutingSpeed && .build/release/RoutingSpeed
+
+# Session benchmark: deliver_sm/s and ack latency on one bind, window 1 and 64, vs a Python ESME.
+bench-session: deps
+	bash Tests/Benchmarks/bench-session.sh

@@ -145,8 +145,10 @@ final class ProbeStats: InboundHandler, @unchecked Sendable {
         if frame.commandID == .deliverSM, let v = try? ShortMessageView(frame) {
             dc = v.dataCoding.alphabetName
             concat = v.userData.concatenation?.kind.rawValue ?? (v.tlvs.sar != nil ? "sar" : (v.smLength == 0 && v.tlvs.hasMessagePayload ? "payload" : "none"))
-            let t = v.decodeText().text
-            sample = showText ? t : Redact.text(t)
+            if lock.withLock({ samples.count < 5 }) {  // text only for the few samples shown
+                let t = v.decodeText().text
+                sample = showText ? t : Redact.text(t)
+            }
         } else if let v = try? DataSMView(frame) {
             dc = v.dataCoding.alphabetName
             concat = "payload"

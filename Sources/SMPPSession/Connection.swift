@@ -68,6 +68,10 @@ public final class Connection: @unchecked Sendable {
     public var onEstablished: ((String) -> Void)?
 
     private var tls: TLSChannel?
+    /// While > 0, `send` only queues: the bytes go out in one write when the batch
+    /// ends (a read batch's acks, a burst of deliver_sm).
+    private var batchDepth = 0
+    private var closing = false
     private var handshaking = false
     /// SSL_write asked to read first (renegotiation): flush again once readable.
     private var writeWaitsForRead = false
@@ -164,6 +168,11 @@ public final class Connection: @unchecked Sendable {
 
     private func readable() {
         guard !isClosed else { return }
+        batchDepth += 1
+        defer {
+            batchDepth -= 1
+            if batchDepth == 0, !isClosed, pendingOutput > 0 { flush() }
+        }
         if handshaking {
             driveHandshake()
             return
@@ -275,7 +284,28 @@ public final class Connection: @unchecked Sendable {
         dispatchPrecondition(condition: .onQueue(queue))
         guard !isClosed else { return }
         outbox.append(contentsOf: bytes)
-        flush()
+        if batchDepth == 0 { flush() }
+    }
+
+    /// Starts coalescing writes until the matching `endBatch`.
+    public func beginBatch() {
+        dispatchPrecondition(condition: .onQueue(queue))
+        batchDepth += 1
+    }
+
+    public func endBatch() {
+        dispatchPrecondition(condition: .onQueue(queue))
+        batchDepth -= 1
+        if batchDepth == 0, !isClosed, pendingOutput > 0 { flush() }
+    }
+
+    /// Runs `body` with writes coalesced into one flush at the end.
+    public func batch(_ body: () -> Void) {
+        dispatchPrecondition(condition: .onQueue(queue))
+        batchDepth += 1
+        body()
+        batchDepth -= 1
+        if batchDepth == 0, !isClosed, pendingOutput > 0 { flush() }
     }
 
     public func send(_ bytes: [UInt8]) { bytes.withUnsafeBytes { send($0) } }
@@ -358,6 +388,14 @@ public final class Connection: @unchecked Sendable {
     public func close(_ reason: CloseReason) {
         dispatchPrecondition(condition: .onQueue(queue))
         guard !isClosed else { return }
+        // Whatever was queued in the current batch (an unbind_resp before a close)
+        // goes out first, best effort and without blocking.
+        if !closing, pendingOutput > 0, !handshaking {
+            closing = true
+            batchDepth = 0
+            flush()
+            if isClosed { return }
+        }
         isClosed = true
         if let tls, tls.established { _ = SSL_shutdown(tls.ssl) }  // best-effort close_notify
         let rs = readSource, ws = writeSource

@@ -177,6 +177,7 @@ public final class ESMESession: @unchecked Sendable {
         self.viaOutbind = viaOutbind
         nextSequence = max(1, min(config.firstSequenceNumber, 0x7FFF_FFFF))
         queue = DispatchQueue(label: "smpp.session.\(config.name)")
+        queue.setSpecific(key: Self.queueKey, value: ObjectIdentifier(self))
         if let t = config.tls {
             do { tlsContext = try TLSContext(t) } catch { tlsSetupError = "\(error)" }
         }
@@ -191,9 +192,17 @@ public final class ESMESession: @unchecked Sendable {
     public var currentState: SessionState { queue.sync { state } }
 
     /// Acknowledges an inbound message (deliver_sm_resp / data_sm_resp) with `status`.
+    /// From the handler (on the session queue) the ack is written at once and goes out
+    /// with the rest of the read batch; from elsewhere it hops onto the queue.
     public func ack(_ token: AckToken, status: CommandStatus = .ok) {
-        queue.async { self.sendAck(token, status) }
+        if DispatchQueue.getSpecific(key: Self.queueKey) == ObjectIdentifier(self) {
+            sendAck(token, status)
+        } else {
+            queue.async { self.sendAck(token, status) }
+        }
     }
+
+    private static let queueKey = DispatchSpecificKey<ObjectIdentifier>()
 
     /// Sends a request through the window; `completion` gets its response.
     public func request(_ pdu: PDU, completion: (@Sendable (Result<PDU, RequestError>) -> Void)? = nil) {

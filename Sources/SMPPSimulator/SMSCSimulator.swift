@@ -100,6 +100,8 @@ public final class SMSCSimulator: @unchecked Sendable {
     private var sentCount = 0
     /// Drop and stall faults fire once per run (on the first connection that reaches them).
     private var tlsContext: TLSContext?
+    /// ESME_ROK acks, counted apart from the others (no string key per ack).
+    private var okAcks = 0
     private var dropFired = false
     private var stallFired = false
 
@@ -163,7 +165,15 @@ public final class SMSCSimulator: @unchecked Sendable {
         }
     }
 
-    public var currentSummary: SimulatorSummary { queue.sync { var s = summary; s.unacked = unackedCount(); s.elapsed = Double(now() - started) / 1e9; return s } }
+    public var currentSummary: SimulatorSummary {
+        queue.sync {
+            var s = summary
+            s.unacked = unackedCount()
+            if s.ackedByStatus["ESME_ROK"] == nil || okAcks > 0 { s.ackedByStatus["ESME_ROK"] = okAcks > 0 ? okAcks : nil }
+            if summary.elapsed == 0 || !isDone { s.elapsed = Double(now() - started) / 1e9 }
+            return s
+        }
+    }
 
     /// Waits until every message was acknowledged with ESME_ROK (or failed for good).
     public func waitUntilDone(timeout: Double) -> Bool {
@@ -214,6 +224,7 @@ public final class SMSCSimulator: @unchecked Sendable {
             peer.connection.send(resp)
             if status.isOK {
                 peer.bound = f.commandID != .bindTransmitter
+                if summary.binds == 0 { started = now() }  // rates count from the first bind, not from listening
                 summary.binds += 1
                 fill(peer)
             } else {
@@ -222,7 +233,7 @@ public final class SMSCSimulator: @unchecked Sendable {
         case .deliverSMResp, .dataSMResp:
             guard let entry = peer.inflight.removeValue(forKey: f.sequenceNumber) else { return }
             let status = f.commandStatus
-            summary.ackedByStatus[status.description, default: 0] += 1
+            if status.isOK { okAcks += 1 } else { summary.ackedByStatus[status.description, default: 0] += 1 }
             summary.ackLatencyMicros.append(Int((now() - entry.sentAt) / 1000))
             logEvent(status.isOK ? "acked" : "nacked", entry.msg, entry.part, f.sequenceNumber, status.rawValue)
             if status.isOK {
@@ -296,6 +307,10 @@ public final class SMSCSimulator: @unchecked Sendable {
     /// Fills every bound peer's window, one PDU per peer in turn, as an SMSC
     /// spreads a carrier's traffic over all its binds.
     private func fill(_: Peer? = nil) {
+        // One write per peer per burst.
+        let all = Array(peers.values)
+        for p in all where !p.connection.isClosed { p.connection.beginBatch() }
+        defer { for p in all where !p.connection.isClosed { p.connection.endBatch() } }
         // Each PDU goes to the least-loaded bound peer (fewest in flight, then fewest
         // sent), as an SMSC spreads a carrier's traffic over its binds.
         if peers.count == 1, let only = peers.values.first {
@@ -375,7 +390,7 @@ public final class SMSCSimulator: @unchecked Sendable {
     }
 
     private func finishSummary() {
-        summary.elapsed = Double(now() - started) / 1e9
+        if summary.elapsed == 0 { summary.elapsed = Double(now() - started) / 1e9 }
         summary.unacked = unackedCount()
     }
 
