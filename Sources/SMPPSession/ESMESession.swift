@@ -352,6 +352,23 @@ public final class ESMESession: @unchecked Sendable {
             response(frame)
             return
         }
+        // Every other request is decoded (they are rare) so a malformed one is
+        // answered with the codec's status before anything else.
+        if id != .deliverSM, id != .dataSM, id.isKnown {
+            do {
+                _ = try PDU.decode(frame)
+            } catch {
+                stats.malformed += 1
+                if id.expectsResponse {
+                    write(PDU(id.response, status: error.commandStatus, sequenceNumber: frame.sequenceNumber))
+                } else {
+                    write(PDU.genericNack(sequenceNumber: frame.sequenceNumber, status: error.commandStatus))
+                    stats.genericNacksSent += 1
+                }
+                handler?.session(self, rejected: frame, error: error)
+                return
+            }
+        }
         switch id {
         case .deliverSM, .dataSM:
             stats.deliverSM += 1

@@ -14,8 +14,12 @@ public struct TLSConfig: Sendable, Hashable {
     public var keyFile: String?
     /// Verification off. Only by explicit configuration, and logged at every connect.
     public var insecure = false
+    /// Server side: demand a client certificate signed by `caFile` (mutual TLS).
+    public var requireClientCertificate = false
 
-    public init(caFile: String? = nil, serverName: String? = nil, certificateFile: String? = nil, keyFile: String? = nil, insecure: Bool = false) {
+    public init(caFile: String? = nil, serverName: String? = nil, certificateFile: String? = nil, keyFile: String? = nil, insecure: Bool = false,
+                requireClientCertificate: Bool = false) {
+        self.requireClientCertificate = requireClientCertificate
         self.caFile = caFile
         self.serverName = serverName
         self.certificateFile = certificateFile
@@ -60,6 +64,12 @@ public final class TLSContext: @unchecked Sendable {
                     SSL_CTX_set_default_verify_paths(c)
                 }
             }
+        }
+        if server, config.requireClientCertificate {
+            guard let ca = config.caFile, SSL_CTX_load_verify_locations(c, ca, nil) == 1 else {
+                throw TLSError(message: "mutual TLS needs a CA file to verify clients: \(Self.lastError())")
+            }
+            SSL_CTX_set_verify(c, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, nil)
         }
         if let cert = config.certificateFile {
             guard SSL_CTX_use_certificate_chain_file(c, cert) == 1 else {

@@ -253,6 +253,48 @@ final class SessionCornerCaseTests: XCTestCase {
         XCTAssertTrue(eventually { peer.connections == 2 && s.snapshot.state == .bound })
     }
 
+    func testAlertNotificationIsCounted() throws {
+        let (peer, s) = try bound()
+        defer { peer.stop(); s.shutdown(deadline: 0) }
+        var a = AlertNotification()
+        a.sourceAddr = "447700900123"
+        a.esmeAddr = "4477"
+        peer.send(PDU(.alertNotification, sequenceNumber: 3, body: .alertNotification(a), tlvs: [TLV(.msAvailabilityStatus, uint8: 0)]).encode())
+        XCTAssertTrue(eventually { s.snapshot.alertNotifications == 1 })
+        XCTAssertEqual(s.snapshot.state, .bound)
+    }
+
+    /// Every malformed fixture in protocol-fixtures, sent by an SMSC to a bound session:
+    /// framing-intact ones are answered with their status and the bind stays up;
+    /// insane framing closes the connection and the session rebinds.
+    func testEveryMalformedFixtureThroughALiveSession() throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("protocol-fixtures/malformed")
+        let files = try FileManager.default.contentsOfDirectory(atPath: root.path).filter { $0.hasSuffix(".json") }.sorted()
+        XCTAssertGreaterThanOrEqual(files.count, 15)
+        for file in files {
+            let json = try JSONSerialization.jsonObject(with: Data(contentsOf: root.appendingPathComponent(file))) as! [String: Any]
+            let bytes = bytesFromHex(json["hex"] as! String)!
+            let expect = json["expect"] as! [String: Any]
+            let end = expect["end"] as? String ?? "complete"
+            let (peer, s) = try bound()
+            let seq: UInt32 = bytes.count >= 16 ? UInt32(bytes[12]) << 24 | UInt32(bytes[13]) << 16 | UInt32(bytes[14]) << 8 | UInt32(bytes[15]) : 0
+            peer.send(bytes)
+            if end == "command_length_too_small" || end == "command_length_too_large" {
+                XCTAssertTrue(eventually { s.snapshot.reconnectReasons["framing"] == 1 }, file)
+                XCTAssertTrue(eventually { peer.connections == 2 && s.snapshot.state == .bound }, "\(file): rebinds")
+            } else if let want = ((expect["pdus"] as? [[String: Any]])?.first?["error"] as? [String: Any])?["command_status_name"] as? String, end == "complete" {
+                XCTAssertTrue(eventually { peer.pdus.contains { $0.sequenceNumber == seq && $0.commandID.isResponse && $0.commandID != .bindReceiverResp } }, "\(file): answered")
+                let resp = peer.pdus.first { $0.sequenceNumber == seq && $0.commandID.isResponse && $0.commandID != .bindReceiverResp }
+                XCTAssertEqual(resp?.commandStatus.description, want, file)
+                XCTAssertEqual(s.snapshot.state, .bound, "\(file): the bind stays up")
+                XCTAssertEqual(s.snapshot.reconnects, 0, file)
+            }
+            peer.stop()
+            s.shutdown(deadline: 0)
+        }
+    }
+
     func testResponseMatchingNothingIsDropped() throws {
         let (peer, s) = try bound()
         defer { peer.stop(); s.shutdown(deadline: 0) }

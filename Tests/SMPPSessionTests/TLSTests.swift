@@ -94,6 +94,28 @@ final class TLSTests: XCTestCase {
         s.shutdown(deadline: 0)
     }
 
+    func testMutualTLS() throws {
+        var c = SimulatorConfig()
+        c.count = 10
+        c.tls = TLSConfig(caFile: path("ca.pem"), certificateFile: path("good.pem"), keyFile: path("good.key"), requireClientCertificate: true)
+        let sim = SMSCSimulator(config: c)
+        let port = try sim.start()
+        defer { sim.stop() }
+        // Without a client certificate the SMSC refuses the handshake.
+        let anonymous = session(port: port)
+        anonymous.start()
+        XCTAssertTrue(eventually { anonymous.snapshot.reconnectReasons["tls"] ?? 0 >= 1 || anonymous.snapshot.reconnectReasons["peer_closed"] ?? 0 >= 1 })
+        XCTAssertNil(anonymous.snapshot.boundSince)
+        anonymous.shutdown(deadline: 0)
+        // With one signed by the CA it binds and receives.
+        var cfg = sessionConfig(port: port)
+        cfg.tls = TLSConfig(caFile: path("ca.pem"), serverName: "localhost", certificateFile: path("good.pem"), keyFile: path("good.key"))
+        let s = ESMESession(config: cfg, handler: Collector())
+        s.start()
+        XCTAssertTrue(sim.waitUntilDone(timeout: 20), sim.currentSummary.json)
+        s.shutdown(deadline: 0)
+    }
+
     func testPeerClosingMidHandshake() throws {
         // A listener that reads the ClientHello and hangs up.
         let (lfd, port) = try Socket.listen(host: "127.0.0.1", port: 0)
