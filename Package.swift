@@ -33,6 +33,10 @@ let package = Package(
         .target(name: "SMPPSession", dependencies: ["SMPPWire", "COpenSSL"], swiftSettings: strict),
         // The SMSC simulator: for the demo, the tests and the benchmarks.
         .target(name: "SMPPSimulator", dependencies: ["SMPPWire", "SMPPSession"], swiftSettings: strict),
+        // libpq for PostgreSQL (no NIO): a systemLibrary, no shims needed.
+        .systemLibrary(name: "CLibPQ", pkgConfig: "libpq", providers: [.apt(["libpq-dev"])]),
+        // The store: libpq wrapper, migrations, writer, lease sync.
+        .target(name: "Store", dependencies: ["CLibPQ", "Routing", "SMPPWire"], swiftSettings: strict),
         // Routing core: number normalization, the lock-free lease table, reassembly,
         // OTP extraction and the routing decision. No I/O.
         .target(
@@ -44,7 +48,7 @@ let package = Package(
         .target(
             name: "BridgeApp",
             dependencies: [
-                "SMPPWire", "Routing", "SMPPSession", "SMPPSimulator",
+                "SMPPWire", "Routing", "SMPPSession", "SMPPSimulator", "Store",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict
@@ -59,6 +63,7 @@ let package = Package(
         .testTarget(
             name: "SMPPSessionTests", dependencies: ["SMPPSession", "SMPPSimulator", "SMPPWire"],
             exclude: ["make-certs.py"], swiftSettings: strict),
+        .testTarget(name: "StoreTests", dependencies: ["Store", "Routing", "SMPPWire"], swiftSettings: strict),
         .testTarget(name: "BridgeAppTests", dependencies: ["BridgeApp", "SMPPWire", "Routing"], swiftSettings: strict),
     ],
     swiftLanguageModes: [.v6]

@@ -1,0 +1,3 @@
+// libpq, as is: no shims needed.
+#pragma once
+#include <libpq-fe.h>

@@ -1,0 +1,184 @@
+/// Versioned SQL migrations, shipped in the binary. `Migrator.migrate` applies the
+/// missing ones in order, each in its own transaction, under an advisory lock so
+/// that two bridge instances starting together cannot race.
+/// The schema is a contract with the storefront: see docs/storefront-contract.md.
+public enum Migrations {
+    public struct Migration: Sendable {
+        public var version: Int
+        public var name: String
+        public var sql: String
+    }
+
+    public static let all: [Migration] = [
+        Migration(version: 1, name: "leases, messages, parts, views", sql: """
+            CREATE TABLE leases (
+                order_id     bigint      PRIMARY KEY,
+                msisdn       text        NOT NULL CHECK (msisdn ~ '^[1-9][0-9]{6,14}$'),
+                service      text        NOT NULL DEFAULT '',
+                status       text        NOT NULL DEFAULT 'active' CHECK (status IN ('active', 'ended', 'cancelled')),
+                starts_at    timestamptz NOT NULL,
+                expires_at   timestamptz NOT NULL,
+                version      integer     NOT NULL DEFAULT 1,
+                updated_at   timestamptz NOT NULL DEFAULT now(),
+                CHECK (expires_at > starts_at)
+            );
+            CREATE INDEX leases_msisdn_idx ON leases (msisdn, expires_at DESC);
+            CREATE INDEX leases_active_idx ON leases (expires_at) WHERE status = 'active';
+
+            CREATE FUNCTION bridge_leases_notify() RETURNS trigger LANGUAGE plpgsql AS $$
+            DECLARE r leases;
+            BEGIN
+                IF TG_OP = 'DELETE' THEN r := OLD; ELSE r := NEW; END IF;
+                PERFORM pg_notify('lease_changed', json_build_object(
+                    'op', TG_OP, 'order_id', r.order_id, 'msisdn', r.msisdn, 'service', r.service,
+                    'status', r.status, 'starts_at', extract(epoch FROM r.starts_at)::bigint,
+                    'expires_at', extract(epoch FROM r.expires_at)::bigint, 'version', r.version)::text);
+                RETURN NULL;
+            END $$;
+            CREATE TRIGGER leases_changed AFTER INSERT OR UPDATE OR DELETE ON leases
+                FOR EACH ROW EXECUTE FUNCTION bridge_leases_notify();
+
+            CREATE TABLE messages (
+                id                     bigint GENERATED ALWAYS AS IDENTITY,
+                received_at            timestamptz NOT NULL,
+                committed_at           timestamptz NOT NULL DEFAULT clock_timestamp(),
+                carrier                text        NOT NULL,
+                bind                   text        NOT NULL,
+                source_addr            text        NOT NULL,
+                source_ton             smallint    NOT NULL,
+                source_normalized      text,
+                destination_addr       text        NOT NULL,
+                destination_ton        smallint    NOT NULL,
+                destination_normalized text,
+                order_id               bigint,
+                lease_version          integer,
+                service                text,
+                outcome                text        NOT NULL CHECK (outcome IN ('routed', 'unmatched', 'expired', 'invalid')),
+                service_mismatch       boolean     NOT NULL DEFAULT false,
+                data_coding            smallint    NOT NULL,
+                text                   text        NOT NULL,
+                text_invalid           boolean     NOT NULL DEFAULT false,
+                otp_code               text,
+                otp_confidence         real,
+                otp_rule               text,
+                part_count             smallint    NOT NULL DEFAULT 1,
+                missing_parts          smallint[]  NOT NULL DEFAULT '{}',
+                dedup_key              text        NOT NULL,
+                raw_pdus               bytea[]     NOT NULL,
+                PRIMARY KEY (id, received_at)
+            ) PARTITION BY RANGE (received_at);
+            CREATE INDEX messages_order_idx ON messages (order_id, received_at DESC) WHERE order_id IS NOT NULL;
+            CREATE INDEX messages_dedup_idx ON messages (dedup_key);
+
+            -- Idempotency across partitions: one row per dedup key, kept as long as the message.
+            CREATE TABLE message_dedup (
+                dedup_key    text        PRIMARY KEY,
+                received_at  timestamptz NOT NULL
+            );
+            CREATE INDEX message_dedup_received_idx ON message_dedup (received_at);
+
+            -- Parts of multi-part messages still being reassembled (survive a restart).
+            CREATE TABLE message_parts (
+                dedup_key        text        PRIMARY KEY,
+                carrier          text        NOT NULL,
+                source_addr      text        NOT NULL,
+                destination_addr text        NOT NULL,
+                reference        integer     NOT NULL,
+                reference_bits   smallint    NOT NULL,
+                total            smallint    NOT NULL,
+                sequence         smallint    NOT NULL,
+                data_coding      smallint    NOT NULL,
+                body             bytea       NOT NULL,
+                locking_shift    smallint,
+                single_shift     smallint,
+                raw_pdu          bytea       NOT NULL,
+                received_at      timestamptz NOT NULL,
+                message_dedup_key text
+            );
+            CREATE INDEX message_parts_pending_idx ON message_parts (received_at) WHERE message_dedup_key IS NULL;
+
+            CREATE VIEW otp_codes AS
+                SELECT order_id, service, otp_code, otp_confidence, received_at, committed_at, id AS message_id
+                FROM messages WHERE outcome = 'routed' AND otp_code IS NOT NULL;
+
+            -- Monthly partitions, created ahead of need by the bridge.
+            CREATE FUNCTION bridge_ensure_month(t timestamptz) RETURNS text LANGUAGE plpgsql AS $$
+            DECLARE m date := date_trunc('month', t AT TIME ZONE 'UTC')::date;
+                    name text := format('messages_%s', to_char(m, 'YYYY_MM'));
+            BEGIN
+                IF to_regclass(name) IS NULL THEN
+                    EXECUTE format('CREATE TABLE %I PARTITION OF messages FOR VALUES FROM (%L) TO (%L)',
+                                   name, m::timestamptz AT TIME ZONE 'UTC', (m + interval '1 month')::timestamp AT TIME ZONE 'UTC');
+                END IF;
+                RETURN name;
+            END $$;
+            """),
+    ]
+}
+
+/// Applies migrations.
+public enum Migrator {
+    /// An arbitrary, fixed advisory lock id ("smpp" in ASCII).
+    static let lockID = 0x736D_7070
+
+    /// Applies what is missing; returns the versions applied now. Idempotent.
+    @discardableResult
+    public static func migrate(_ db: PostgresConnection, now: String = "now()") throws -> [Int] {
+        _ = try db.execute("SELECT pg_advisory_lock($1)", [.text(String(lockID))])
+        defer { _ = try? db.execute("SELECT pg_advisory_unlock($1)", [.text(String(lockID))]) }
+        try db.execute("""
+            CREATE TABLE IF NOT EXISTS bridge_schema_migrations (
+                version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())
+            """)
+        let done = Set(try db.execute("SELECT version FROM bridge_schema_migrations").rows.compactMap { $0[0].flatMap { Int($0) } })
+        var applied: [Int] = []
+        for m in Migrations.all where !done.contains(m.version) {
+            try db.execute("BEGIN")
+            do {
+                try db.executeScript(m.sql)
+                try db.execute("INSERT INTO bridge_schema_migrations (version, name) VALUES ($1, $2)", [.text(String(m.version)), .text(m.name)])
+                try db.execute("COMMIT")
+            } catch {
+                _ = try? db.execute("ROLLBACK")
+                throw error
+            }
+            applied.append(m.version)
+        }
+        // Partitions for last month, this month and the next two.
+        try db.execute("SELECT bridge_ensure_month(\(now) + make_interval(months => g)) FROM generate_series(-1, 2) AS g")
+        return applied
+    }
+
+    /// The versions present, for the start-up check ("migrate check").
+    public static func pending(_ db: PostgresConnection) throws -> [Int] {
+        let exists = try db.execute("SELECT to_regclass('bridge_schema_migrations') IS NOT NULL").rows.first?.first ?? nil
+        guard exists == "t" else { return Migrations.all.map(\.version) }
+        let done = Set(try db.execute("SELECT version FROM bridge_schema_migrations").rows.compactMap { $0[0].flatMap { Int($0) } })
+        return Migrations.all.map(\.version).filter { !done.contains($0) }
+    }
+
+    /// Drops whole monthly partitions that end before `olderThanDays` ago, and the
+    /// dedup keys as old. Never touches the current data. Returns the tables dropped.
+    public static func retention(_ db: PostgresConnection, olderThanDays days: Int) throws -> [String] {
+        let parts = try db.execute("""
+            SELECT c.relname, pg_get_expr(c.relpartbound, c.oid)
+            FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+            WHERE i.inhparent = 'messages'::regclass ORDER BY c.relname
+            """).rows
+        var dropped: [String] = []
+        for row in parts {
+            guard let name = row[0], let bound = row[1] else { continue }
+            // "FOR VALUES FROM ('2026-01-01 00:00:00+00') TO ('2026-02-01 00:00:00+00')"
+            let pieces = bound.split(separator: "'", omittingEmptySubsequences: false)
+            guard pieces.count >= 4 else { continue }
+            let upper = String(pieces[3])
+            let old = try db.execute("SELECT $1::timestamptz <= now() - make_interval(days => $2::int)", [.text(upper), .text(String(days))]).rows.first?.first ?? nil
+            if old == "t" {
+                try db.execute("DROP TABLE \(name)")
+                dropped.append(name)
+            }
+        }
+        try db.execute("DELETE FROM message_dedup WHERE received_at < now() - make_interval(days => $1::int)", [.text(String(days))])
+        return dropped
+    }
+}

@@ -1,0 +1,240 @@
+import CLibPQ
+public import Dispatch
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// A libpq failure: what was being done and PostgreSQL's message. Never carries
+/// the connection string (it may hold the password).
+public struct PostgresError: Error, CustomStringConvertible, Sendable {
+    public var operation: String
+    public var message: String
+    /// SQLSTATE, when the server sent one (e.g. "23505" unique violation).
+    public var sqlState: String?
+    public var description: String { "\(operation): \(message)\(sqlState.map { " [\($0)]" } ?? "")" }
+    /// Connection-level trouble (the server went away): retry after reconnecting.
+    public var isConnectionFailure: Bool { sqlState == nil || sqlState!.hasPrefix("08") || sqlState == "57P01" || sqlState == "57P02" || sqlState == "57P03" }
+}
+
+/// A text-format value for a parameter or a column.
+public enum PostgresValue: Sendable, Hashable {
+    case null
+    case text(String)
+    case bytes([UInt8])
+
+    var textual: [UInt8]? {
+        switch self {
+        case .null: nil
+        case .text(let s): Array(s.utf8)
+        case .bytes(let b): Array("\\x\(hexBytes(b))".utf8)
+        }
+    }
+}
+
+func hexBytes(_ b: [UInt8]) -> String {
+    let d = Array("0123456789abcdef".utf8)
+    var out: [UInt8] = []
+    out.reserveCapacity(b.count * 2)
+    for x in b { out.append(d[Int(x >> 4)]); out.append(d[Int(x & 0xF)]) }
+    return String(decoding: out, as: UTF8.self)
+}
+
+/// Rows of a result, as text (NULL as nil).
+public struct PostgresRows: Sendable {
+    public var columns: [String]
+    public var rows: [[String?]]
+    public var affected: Int
+}
+
+/// One PostgreSQL connection through libpq: parameterized statements only,
+/// pipeline mode for batches, single-row mode for streaming, LISTEN/NOTIFY.
+///
+/// Not thread-safe: one owner (the writer, or the lease sync) at a time.
+public final class PostgresConnection: @unchecked Sendable {
+    let conn: OpaquePointer
+
+    /// Connects with a conninfo string or a postgres:// URL (sslmode and the rest as
+    /// libpq understands them). `statementTimeout` (ms) is set for the session.
+    public init(_ conninfo: String, applicationName: String = "smpp-bridge", statementTimeoutMillis: Int? = nil) throws {
+        guard let c = PQconnectdb(conninfo) else { throw PostgresError(operation: "connect", message: "out of memory", sqlState: nil) }
+        conn = c
+        guard PQstatus(c) == CONNECTION_OK else {
+            // deinit runs (every stored property is set) and calls PQfinish.
+            throw PostgresError(operation: "connect", message: Self.message(c), sqlState: nil)
+        }
+        _ = try execute("SELECT set_config('application_name', $1, false)", [.text(applicationName)])
+        if let t = statementTimeoutMillis {
+            _ = try execute("SELECT set_config('statement_timeout', $1, false)", [.text(String(t))])
+        }
+    }
+
+    deinit { PQfinish(conn) }
+
+    static func message(_ c: OpaquePointer) -> String {
+        trim(String(cString: PQerrorMessage(c)))
+    }
+
+    public var isHealthy: Bool { PQstatus(conn) == CONNECTION_OK }
+    public var socket: Int32 { PQsocket(conn) }
+    public var serverVersion: Int { Int(PQserverVersion(conn)) }
+
+    static func error(_ op: String, _ r: OpaquePointer?, _ c: OpaquePointer) -> PostgresError {
+        let state = r.flatMap { PQresultErrorField($0, Int32(UInt8(ascii: "C"))) }.map { String(cString: $0) }
+        let msg = r.flatMap { PQresultErrorMessage($0) }.map { String(cString: $0) }.flatMap { $0.isEmpty ? nil : $0 } ?? message(c)
+        return PostgresError(operation: op, message: trim(msg), sqlState: state)
+    }
+
+    /// Runs one parameterized statement and returns its rows.
+    @discardableResult
+    public func execute(_ sql: String, _ params: [PostgresValue] = []) throws -> PostgresRows {
+        let r = withParams(params) { values, lengths, formats in
+            PQexecParams(conn, sql, Int32(params.count), nil, values, lengths, formats, 0)
+        }
+        defer { PQclear(r) }
+        return try Self.rows(r, conn, sql)
+    }
+
+    static func rows(_ r: OpaquePointer?, _ conn: OpaquePointer, _ sql: String) throws -> PostgresRows {
+        let status = r.map { PQresultStatus($0) } ?? PGRES_FATAL_ERROR
+        guard status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK || status == PGRES_SINGLE_TUPLE else {
+            throw error(String(sql.prefix(60)), r, conn)
+        }
+        guard let r else { return PostgresRows(columns: [], rows: [], affected: 0) }
+        let nf = Int(PQnfields(r)), nt = Int(PQntuples(r))
+        let cols = (0..<nf).map { String(cString: PQfname(r, Int32($0))) }
+        var rows: [[String?]] = []
+        rows.reserveCapacity(nt)
+        for i in 0..<nt {
+            rows.append((0..<nf).map { j in
+                PQgetisnull(r, Int32(i), Int32(j)) == 1 ? nil : String(cString: PQgetvalue(r, Int32(i), Int32(j)))
+            })
+        }
+        let affected = Int(String(cString: PQcmdTuples(r))) ?? 0
+        return PostgresRows(columns: cols, rows: rows, affected: affected)
+    }
+
+    /// Runs a script of several statements (migrations only: no parameters, so
+    /// nothing from outside may reach it).
+    public func executeScript(_ sql: StaticString) throws {
+        try executeScript(sql.description)
+    }
+
+    func executeScript(_ sql: String) throws {
+        let r = PQexec(conn, sql)
+        defer { PQclear(r) }
+        _ = try Self.rows(r, conn, sql)
+    }
+
+    /// Sends every statement in pipeline mode (one round trip for the batch) and
+    /// returns each result. The statements run in order; the first error fails the
+    /// rest (as a transaction would). Wrap in BEGIN/COMMIT for atomicity.
+    public func pipeline(_ statements: [(String, [PostgresValue])]) throws -> [PostgresRows] {
+        guard PQenterPipelineMode(conn) == 1 else { throw PostgresError(operation: "pipeline", message: Self.message(conn), sqlState: nil) }
+        defer { _ = PQexitPipelineMode(conn) }
+        for (sql, params) in statements {
+            let ok = withParams(params) { v, l, f in PQsendQueryParams(conn, sql, Int32(params.count), nil, v, l, f, 0) }
+            guard ok == 1 else { throw PostgresError(operation: "pipeline send", message: Self.message(conn), sqlState: nil) }
+        }
+        guard PQpipelineSync(conn) == 1 else { throw PostgresError(operation: "pipeline sync", message: Self.message(conn), sqlState: nil) }
+        var out: [PostgresRows] = []
+        var firstError: PostgresError?
+        for (sql, _) in statements {
+            // Each statement yields its result then a NULL.
+            let r = PQgetResult(conn)
+            let status = r.map { PQresultStatus($0) } ?? PGRES_FATAL_ERROR
+            if status == PGRES_PIPELINE_ABORTED {
+                if firstError == nil { firstError = PostgresError(operation: "pipeline", message: "aborted", sqlState: nil) }
+            } else {
+                do { out.append(try Self.rows(r, conn, sql)) } catch let e as PostgresError { if firstError == nil { firstError = e } }
+            }
+            PQclear(r)
+            while let extra = PQgetResult(conn) { PQclear(extra) }
+        }
+        // The sync point.
+        while let r = PQgetResult(conn) {
+            let st = PQresultStatus(r)
+            PQclear(r)
+            if st == PGRES_PIPELINE_SYNC { break }
+        }
+        if let firstError { throw firstError }
+        return out
+    }
+
+    /// Streams a query's rows one at a time (single-row mode): the whole result is
+    /// never held in memory. `body` returns false to stop early.
+    public func stream(_ sql: String, _ params: [PostgresValue] = [], _ body: ([String?]) throws -> Bool) throws {
+        let ok = withParams(params) { v, l, f in PQsendQueryParams(conn, sql, Int32(params.count), nil, v, l, f, 0) }
+        guard ok == 1 else { throw PostgresError(operation: "stream", message: Self.message(conn), sqlState: nil) }
+        guard PQsetSingleRowMode(conn) == 1 else { throw PostgresError(operation: "single-row mode", message: Self.message(conn), sqlState: nil) }
+        var failure: PostgresError?
+        var stop = false
+        while let r = PQgetResult(conn) {
+            defer { PQclear(r) }
+            let status = PQresultStatus(r)
+            if status == PGRES_SINGLE_TUPLE, !stop, failure == nil {
+                let nf = Int(PQnfields(r))
+                let row = (0..<nf).map { j in PQgetisnull(r, 0, Int32(j)) == 1 ? nil : String(cString: PQgetvalue(r, 0, Int32(j))) }
+                do { if try !body(row) { stop = true; _ = PQrequestCancel(conn) } } catch { failure = PostgresError(operation: "stream", message: "\(error)", sqlState: nil) }
+            } else if status != PGRES_TUPLES_OK && status != PGRES_SINGLE_TUPLE && !stop {
+                failure = Self.error("stream", r, conn)
+            }
+        }
+        if let failure { throw failure }
+    }
+
+    /// LISTEN on a channel. Notifications are delivered by `notifications()`.
+    public func listen(_ channel: String) throws {
+        let ident = String(cString: PQescapeIdentifier(conn, channel, channel.utf8.count))
+        _ = try execute("LISTEN \(ident)")
+    }
+
+    /// Reads pending input and returns the notifications that arrived (channel, payload).
+    public func notifications() throws -> [(String, String)] {
+        guard PQconsumeInput(conn) == 1 else { throw PostgresError(operation: "notify", message: Self.message(conn), sqlState: nil) }
+        var out: [(String, String)] = []
+        while let n = PQnotifies(conn) {
+            out.append((String(cString: n.pointee.relname), String(cString: n.pointee.extra)))
+            PQfreemem(n)
+        }
+        return out
+    }
+
+    /// Calls `body` for notifications as they arrive, from a Dispatch read source on
+    /// the connection's socket (no thread waits for them). Cancel the returned source to stop.
+    public func watchNotifications(queue: DispatchQueue, _ body: @escaping @Sendable ([(String, String)]) -> Void,
+                                   onFailure: @escaping @Sendable (PostgresError) -> Void) -> any DispatchSourceRead {
+        let src = DispatchSource.makeReadSource(fileDescriptor: socket, queue: queue)
+        src.setEventHandler { [self] in
+            do {
+                let n = try notifications()
+                if !n.isEmpty { body(n) }
+            } catch let e as PostgresError {
+                src.cancel()
+                onFailure(e)
+            } catch {}
+        }
+        src.resume()
+        return src
+    }
+
+    /// Hands libpq C strings for the parameters (text format), freed after the call.
+    private func withParams<R>(_ params: [PostgresValue], _ body: (UnsafePointer<UnsafePointer<CChar>?>?, UnsafePointer<Int32>?, UnsafePointer<Int32>?) -> R) -> R {
+        let buffers: [UnsafeMutablePointer<CChar>?] = params.map { p in
+            guard let bytes = p.textual else { return nil }
+            let buf = UnsafeMutablePointer<CChar>.allocate(capacity: bytes.count + 1)
+            for (i, b) in bytes.enumerated() { buf[i] = CChar(bitPattern: b) }
+            buf[bytes.count] = 0
+            return buf
+        }
+        defer { buffers.forEach { $0?.deallocate() } }
+        let pointers: [UnsafePointer<CChar>?] = buffers.map { $0.map { UnsafePointer($0) } }
+        return pointers.withUnsafeBufferPointer { body($0.baseAddress, nil, nil) }
+    }
+}
+
+func trim(_ s: String) -> String {
+    var t = Substring(s)
+    while let f = t.first, f == " " || f == "\n" || f == "\t" { t.removeFirst() }
+    while let l = t.last, l == " " || l == "\n" || l == "\t" { t.removeLast() }
+    return String(t)
+}

@@ -1,0 +1,112 @@
+import Dispatch
+import Foundation
+import Store
+import XCTest
+
+final class MigrationTests: XCTestCase {
+    func testMigrateFromEmptyAndAgain() throws {
+        let db = try PostgresConnection(try PostgresHarness.database())
+        XCTAssertEqual(try Migrator.pending(db), [1])
+        XCTAssertEqual(try Migrator.migrate(db), [1])
+        XCTAssertEqual(try Migrator.migrate(db), [], "re-running applies nothing")
+        XCTAssertEqual(try Migrator.pending(db), [])
+        let tables = try db.execute("SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' ORDER BY 1").rows.compactMap { $0[0] }
+        for t in ["leases", "messages", "message_dedup", "message_parts", "otp_codes", "bridge_schema_migrations"] {
+            XCTAssertTrue(tables.contains(t), t)
+        }
+    }
+
+    func testTwoInstancesMigratingAtOnceDoNotRace() throws {
+        let url = try PostgresHarness.database()
+        let box = Box()
+        DispatchQueue.concurrentPerform(iterations: 3) { _ in
+            do {
+                let db = try PostgresConnection(url)
+                let a = try Migrator.migrate(db)
+                box.add(a.map(String.init))
+            } catch {
+                box.add(["error: \(error)"])
+            }
+        }
+        XCTAssertEqual(box.values, ["1"], "applied exactly once, no errors")
+    }
+
+    func testRetentionDropsOnlyOldPartitions() throws {
+        let db = try PostgresConnection(try PostgresHarness.database())
+        try Migrator.migrate(db)
+        try db.execute("SELECT bridge_ensure_month('2024-01-15'::timestamptz)")
+        let insert = """
+            INSERT INTO messages (received_at, carrier, bind, source_addr, source_ton, destination_addr, destination_ton,
+                                  outcome, data_coding, text, dedup_key, raw_pdus)
+            VALUES ($1::timestamptz, 'c1', 'b1', 'Google', 5, '447700900123', 1, 'unmatched', 0, 'x', $2, ARRAY['\\\\x00'::bytea])
+            """
+        try db.execute(insert, [.text("2024-01-20T10:00:00Z"), .text("old")])
+        try db.execute(insert, [.text("now"), .text("new")])
+        let dropped = try Migrator.retention(db, olderThanDays: 180)
+        XCTAssertEqual(dropped, ["messages_2024_01"])
+        XCTAssertEqual(try db.execute("SELECT dedup_key FROM messages").rows.map { $0[0] }, ["new"])
+    }
+}
+
+final class PostgresConnectionTests: XCTestCase {
+    func testParametersPipelineAndStreaming() throws {
+        let db = try PostgresConnection(try PostgresHarness.database(), statementTimeoutMillis: 5000)
+        XCTAssertEqual(try db.execute("SELECT $1::int + 41, upper($2), $3::text IS NULL", [.text("1"), .text("smpp'; DROP TABLE x; --"), .null]).rows.first!,
+                       ["42", "SMPP'; DROP TABLE X; --", "t"])
+        try db.execute("CREATE TABLE t (k int PRIMARY KEY, v bytea)")
+        let results = try db.pipeline([("BEGIN", [])] + (0..<100).map { ("INSERT INTO t VALUES ($1, $2) ON CONFLICT DO NOTHING", [.text(String($0 % 50)), .bytes([0, 1, 0xFF])]) } + [("COMMIT", [])])
+        XCTAssertEqual(results.count, 102)
+        XCTAssertEqual(results.dropFirst().dropLast().map(\.affected).reduce(0, +), 50, "ON CONFLICT DO NOTHING stored each key once")
+        XCTAssertEqual(try db.execute("SELECT encode(v, 'hex') FROM t WHERE k = 7").rows.first?.first, "0001ff")
+        // A failing statement fails the pipeline, and the connection stays usable.
+        XCTAssertThrowsError(try db.pipeline([("SELECT 1/0", [])]))
+        XCTAssertEqual(try db.execute("SELECT 1").rows.first?.first, "1")
+        try db.execute("INSERT INTO t SELECT g, NULL FROM generate_series(1000, 30999) g")
+        var n = 0
+        try db.stream("SELECT k FROM t WHERE k >= 1000 ORDER BY k") { row in
+            n += 1
+            return row[0] != nil
+        }
+        XCTAssertEqual(n, 30000)
+    }
+
+    func testStatementTimeout() throws {
+        let db = try PostgresConnection(try PostgresHarness.database(), statementTimeoutMillis: 100)
+        XCTAssertThrowsError(try db.execute("SELECT pg_sleep(2)")) { e in
+            XCTAssertEqual((e as? PostgresError)?.sqlState, "57014", "\(e)")  // query_canceled
+        }
+    }
+
+    func testBadPasswordErrorDoesNotEchoTheConnectionString() throws {
+        guard case .success(let h) = PostgresHarness.shared else { return XCTFail("no PostgreSQL") }
+        XCTAssertThrowsError(try PostgresConnection("host=127.0.0.1 port=\(h.port) user=postgres dbname=nosuchdb password=hunter2")) { e in
+            XCTAssertFalse("\(e)".contains("hunter2"), "\(e)")
+        }
+    }
+
+    func testLeaseChangesArriveThroughNotify() throws {
+        let url = try PostgresHarness.database()
+        let db = try PostgresConnection(url)
+        try Migrator.migrate(db)
+        let listener = try PostgresConnection(url)
+        try listener.listen("lease_changed")
+        let got = DispatchSemaphore(value: 0)
+        let seen = Box()
+        let src = listener.watchNotifications(queue: DispatchQueue(label: "notify"), { n in
+            seen.add(n.map(\.1))
+            got.signal()
+        }, onFailure: { _ in })
+        defer { src.cancel() }
+        try db.execute("INSERT INTO leases (order_id, msisdn, service, starts_at, expires_at) VALUES (42, '447700900123', 'whatsapp', now(), now() + interval '20 minutes')")
+        XCTAssertEqual(got.wait(timeout: .now() + 5), .success, "NOTIFY within 5 s")
+        let p = seen.values.first ?? ""
+        XCTAssertTrue(p.contains("\"order_id\" : 42") && p.contains("447700900123") && p.contains("INSERT"), p)
+    }
+}
+
+final class Box: @unchecked Sendable {
+    private let lock = NSLock()
+    private var items: [String] = []
+    func add(_ x: [String]) { lock.withLock { items += x } }
+    var values: [String] { lock.withLock { items } }
+}
