@@ -344,12 +344,7 @@ public final class Connection: @unchecked Sendable {
             close(.writeError(e))
             return
         }
-        outbox.removeAll(keepingCapacity: outbox.capacity < 1 << 20)
-        outboxSent = 0
-        if writeArmed {
-            writeArmed = false
-            writeSource?.suspend()
-        }
+        outboxDrained()
     }
 
     private func flushTLS(_ tls: TLSChannel) {
@@ -373,6 +368,11 @@ public final class Connection: @unchecked Sendable {
                 return
             }
         }
+        outboxDrained()
+    }
+
+    /// Everything was written: reset the outbox and stop watching for writability.
+    private func outboxDrained() {
         outbox.removeAll(keepingCapacity: outbox.capacity < 1 << 20)
         outboxSent = 0
         if writeArmed {
