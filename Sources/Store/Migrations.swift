@@ -31,8 +31,9 @@ public enum Migrations {
                 IF TG_OP = 'DELETE' THEN r := OLD; ELSE r := NEW; END IF;
                 PERFORM pg_notify('lease_changed', json_build_object(
                     'op', TG_OP, 'order_id', r.order_id, 'msisdn', r.msisdn, 'service', r.service,
-                    'status', r.status, 'starts_at', extract(epoch FROM r.starts_at)::bigint,
-                    'expires_at', extract(epoch FROM r.expires_at)::bigint, 'version', r.version)::text);
+                    'status', r.status, 'starts_at', floor(extract(epoch FROM r.starts_at))::bigint,
+                    'expires_at', floor(extract(epoch FROM r.expires_at))::bigint, 'version', r.version,
+                    'updated_at_ms', (extract(epoch FROM clock_timestamp()) * 1000)::bigint)::text);
                 RETURN NULL;
             END $$;
             CREATE TRIGGER leases_changed AFTER INSERT OR UPDATE OR DELETE ON leases

@@ -147,3 +147,42 @@ final class WriterTests: XCTestCase {
         XCTAssertEqual(m.decodeText().text, "G-123456 is your Google code.")
     }
 }
+
+final class LeaseSyncTests: XCTestCase {
+    func testLoadThenNotifyThenReloadAfterReconnect() throws {
+        let url = try PostgresHarness.database()
+        let db = try PostgresConnection(url)
+        try Migrator.migrate(db)
+        try db.execute("""
+            INSERT INTO leases (order_id, msisdn, service, starts_at, expires_at)
+            SELECT g, (447700000000 + g)::text, 'whatsapp', now() - interval '1 minute', now() + interval '20 minutes'
+            FROM generate_series(1, 5000) g
+            """)
+        try db.execute("INSERT INTO leases (order_id, msisdn, service, status, starts_at, expires_at) VALUES (9000, '447700999999', 'telegram', 'ended', now() - interval '1 hour', now() + interval '1 hour')")
+        let table = LeaseTable()
+        let sync = LeaseSync(url: url, table: table, reconcileInterval: 3600)
+        try sync.start()
+        defer { sync.stop() }
+        XCTAssertTrue(sync.isLoaded)
+        XCTAssertEqual(table.count, 5001)
+        let r = table.makeReader()
+        let now = UInt32(Date().timeIntervalSince1970)
+        guard case .active(let l) = r.lookup(MSISDNKey("447700000042")!, at: now) else { return XCTFail("not active") }
+        XCTAssertEqual(l.orderID, 42)
+        if case .active = r.lookup(MSISDNKey("447700999999")!, at: now) { XCTFail("an ended lease must not match") }
+
+        // A new lease reaches the table through NOTIFY within a bounded time.
+        try db.execute("INSERT INTO leases (order_id, msisdn, service, starts_at, expires_at) VALUES (7777, '447711111111', 'google', now(), now() + interval '20 minutes')")
+        XCTAssertTrue(waitFor(5) { if case .active(let l) = r.lookup(MSISDNKey("447711111111")!, at: now + 1), l.orderID == 7777 { return true }; return false })
+        // Ending it early reaches the table too.
+        try db.execute("UPDATE leases SET status = 'ended', updated_at = now(), version = version + 1 WHERE order_id = 7777")
+        XCTAssertTrue(waitFor(5) { if case .expired(let l) = r.lookup(MSISDNKey("447711111111")!, at: now + 2), l.orderID == 7777 { return true }; return false })
+        XCTAssertGreaterThanOrEqual(sync.stats.changesApplied, 2)
+
+        // The listener's connection dies; a change made meanwhile is picked up by the reload.
+        try db.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'smpp-bridge-leases'")
+        try db.execute("INSERT INTO leases (order_id, msisdn, service, starts_at, expires_at) VALUES (8888, '447722222222', 'uber', now(), now() + interval '20 minutes')")
+        XCTAssertTrue(waitFor(10) { if case .active(let l) = r.lookup(MSISDNKey("447722222222")!, at: now + 1), l.orderID == 8888 { return true }; return false })
+        XCTAssertTrue(waitFor(5) { sync.stats.reconnects >= 1 && sync.stats.fullLoads >= 2 })
+    }
+}

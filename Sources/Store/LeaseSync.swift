@@ -1,0 +1,193 @@
+import Dispatch
+public import Routing
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// Keeps the lock-free lease table in step with the storefront's `leases` table.
+///
+/// At start, every lease that can still matter (active, or ended within the last
+/// day, so late messages report `expired` with their order) is streamed in
+/// single-row mode, never held as a whole result, into a new table generation
+/// that is swapped in at once. Then changes arrive by LISTEN `lease_changed`
+/// (the socket watched by a Dispatch read source) and are applied one by one.
+/// On any reconnect the table is reloaded fully and swapped; a periodic
+/// reconcile does the same, as a safety net for a lost notification.
+///
+/// Routing before the first load: the bridge does not bind to any SMSC until
+/// `start()` returned (see docs/architecture.md); `isLoaded` drives readiness.
+public final class LeaseSync: @unchecked Sendable {
+    public let url: String
+    public let table: LeaseTable
+    public let reconcileInterval: Double
+    private let queue = DispatchQueue(label: "smpp.store.leases")
+    private var listener: PostgresConnection?
+    private var source: (any DispatchSourceRead)?
+    private var timer: (any DispatchSourceTimer)?
+    private let state = Locked(SyncStats())
+    private var stopped = false
+
+    public struct SyncStats: Sendable, Hashable {
+        public var loaded = false
+        public var entries = 0
+        public var fullLoads = 0
+        public var changesApplied = 0
+        public var reconnects = 0
+        /// Milliseconds from the storefront's change (trigger time) to the table update, last change.
+        public var lastLagMillis: Int = 0
+        public var lastError: String?
+    }
+
+    public init(url: String, table: LeaseTable, reconcileInterval: Double = 300) {
+        self.url = url
+        self.table = table
+        self.reconcileInterval = reconcileInterval
+    }
+
+    public var stats: SyncStats { state.withLock { s in var x = s; x.entries = table.count; return x } }
+    public var isLoaded: Bool { state.withLock { $0.loaded } }
+
+    /// Loads the table and starts listening. Returns once the table is loaded.
+    public func start() throws {
+        try queue.sync { try connectAndLoad() }
+        queue.sync {
+            let t = DispatchSource.makeTimerSource(queue: queue)
+            t.schedule(deadline: .now() + reconcileInterval, repeating: reconcileInterval)
+            t.setEventHandler { [weak self] in try? self?.fullLoad(using: nil) }
+            timer = t
+            t.resume()
+        }
+    }
+
+    public func stop() {
+        queue.sync {
+            stopped = true
+            source?.cancel()
+            source = nil
+            timer?.cancel()
+            timer = nil
+            listener = nil
+        }
+    }
+
+    /// LISTEN first, then load: a change committed during the load is either in the
+    /// load or in a notification (applying it twice is harmless).
+    private func connectAndLoad() throws {
+        let l = try PostgresConnection(url, applicationName: "smpp-bridge-leases")
+        try l.listen("lease_changed")
+        listener = l
+        try fullLoad(using: l)
+        source?.cancel()
+        source = l.watchNotifications(queue: queue, { [weak self] n in self?.apply(n) }, onFailure: { [weak self] e in
+            self?.lost(e)
+        })
+    }
+
+    private func lost(_ e: PostgresError) {
+        state.withLock { $0.lastError = e.description; $0.reconnects += 1 }
+        source = nil
+        listener = nil
+        guard !stopped else { return }
+        queue.asyncAfter(deadline: .now() + 0.5) { [weak self] in
+            guard let self, !self.stopped else { return }
+            do { try self.connectAndLoad() } catch {
+                self.lost(error as? PostgresError ?? PostgresError(operation: "lease sync", message: "\(error)", sqlState: nil))
+            }
+        }
+    }
+
+    /// Streams every lease that can still matter into a new generation and swaps it in.
+    private func fullLoad(using conn: PostgresConnection?) throws {
+        let db = try conn ?? PostgresConnection(url, applicationName: "smpp-bridge-leases")
+        var entries: [(MSISDNKey, Lease)] = []
+        var services: [String: ServiceID] = [:]
+        try db.stream("""
+            SELECT msisdn, order_id, service, floor(extract(epoch FROM starts_at))::bigint,
+                   floor(extract(epoch FROM CASE WHEN status = 'active' THEN expires_at ELSE LEAST(expires_at, updated_at) END))::bigint,
+                   version
+            FROM leases
+            WHERE expires_at > now() - interval '1 day'
+            ORDER BY starts_at
+            """) { r in
+            guard let m = r[0], let key = MSISDNKey(m), let order = r[1].flatMap({ UInt64($0) }) else { return true }
+            let name = r[2] ?? ""
+            let sid: ServiceID
+            if let s = services[name] { sid = s } else { sid = table.serviceID(name); services[name] = sid }
+            entries.append((key, Lease(orderID: order, service: sid, startsAt: UInt32(clamping: Int(r[3] ?? "0") ?? 0),
+                                       expiresAt: UInt32(clamping: Int(r[4] ?? "0") ?? 0), version: UInt32(clamping: Int(r[5] ?? "0") ?? 0))))
+            return true
+        }
+        // Later leases of a number replace earlier ones (ordered by starts_at).
+        table.replaceAll(entries, expectedCount: entries.count)
+        state.withLock { $0.loaded = true; $0.fullLoads += 1 }
+    }
+
+    private func apply(_ notes: [(String, String)]) {
+        let nowMs = Int(wallMillis())
+        for (_, payload) in notes {
+            let f = FlatJSON.parse(payload)
+            guard let m = f["msisdn"], let key = MSISDNKey(m), let order = f["order_id"].flatMap({ UInt64($0) }) else { continue }
+            let op = f["op"] ?? ""
+            let starts = UInt32(clamping: Int(f["starts_at"] ?? "0") ?? 0)
+            var expires = UInt32(clamping: Int(f["expires_at"] ?? "0") ?? 0)
+            if op == "DELETE" || (f["status"] ?? "active") != "active" {
+                expires = min(expires, UInt32(clamping: nowMs / 1000))
+            }
+            let lease = Lease(orderID: order, service: table.serviceID(f["service"] ?? ""), startsAt: starts, expiresAt: expires,
+                              version: UInt32(clamping: Int(f["version"] ?? "0") ?? 0))
+            table.upsert(key, lease)
+            let lag = f["updated_at_ms"].flatMap { Int($0) }.map { max(0, nowMs - $0) } ?? 0
+            state.withLock { $0.changesApplied += 1; $0.lastLagMillis = lag }
+        }
+    }
+}
+
+func wallMillis() -> UInt64 {
+    var ts = timespec()
+    clock_gettime(CLOCK_REALTIME, &ts)
+    return UInt64(ts.tv_sec) * 1000 + UInt64(ts.tv_nsec) / 1_000_000
+}
+
+/// Reads the flat JSON objects our own trigger builds (string and number values only).
+enum FlatJSON {
+    static func parse(_ s: String) -> [String: String] {
+        var out: [String: String] = [:]
+        let chars = Array(s.unicodeScalars)
+        var i = 0
+        func skipSpace() { while i < chars.count, chars[i] == " " || chars[i] == "\n" || chars[i] == "\t" { i += 1 } }
+        func string() -> String {
+            var v = String.UnicodeScalarView()
+            i += 1
+            while i < chars.count, chars[i] != "\"" {
+                if chars[i] == "\\", i + 1 < chars.count { i += 1 }
+                v.append(chars[i])
+                i += 1
+            }
+            i += 1
+            return String(v)
+        }
+        skipSpace()
+        guard i < chars.count, chars[i] == "{" else { return out }
+        i += 1
+        while i < chars.count {
+            skipSpace()
+            guard i < chars.count, chars[i] == "\"" else { break }
+            let k = string()
+            skipSpace()
+            guard i < chars.count, chars[i] == ":" else { break }
+            i += 1
+            skipSpace()
+            if i < chars.count, chars[i] == "\"" {
+                out[k] = string()
+            } else {
+                var v = String.UnicodeScalarView()
+                while i < chars.count, chars[i] != ",", chars[i] != "}" { v.append(chars[i]); i += 1 }
+                let t = String(v).split(separator: " ").joined()
+                if t != "null" { out[k] = t }
+            }
+            skipSpace()
+            if i < chars.count, chars[i] == "," { i += 1 }
+        }
+        return out
+    }
+}
