@@ -13,12 +13,16 @@ public struct StoredMessage: Sendable {
     public var destTON: TON
     /// Every part's PDU as received.
     public var rawPDUs: [[UInt8]]
-    public init(decision: RoutingDecision, bind: String, sourceTON: TON, destTON: TON, rawPDUs: [[UInt8]]) {
+    /// For a multi-part message: its parts' dedup keys. The persisted parts are marked
+    /// as consumed in the same transaction, so a restart does not rebuild them.
+    public var partKeys: [DedupKey]
+    public init(decision: RoutingDecision, bind: String, sourceTON: TON, destTON: TON, rawPDUs: [[UInt8]], partKeys: [DedupKey] = []) {
         self.decision = decision
         self.bind = bind
         self.sourceTON = sourceTON
         self.destTON = destTON
         self.rawPDUs = rawPDUs
+        self.partKeys = partKeys
     }
 }
 
@@ -74,6 +78,7 @@ public final class BatchWriter: @unchecked Sendable {
     private let statsLock = Locked(WriterStats())
     private var db: PostgresConnection?
     private var ensuredMonths: Set<Int> = []
+    private var everConnected = false
     private var running = true
     private let thread: DispatchQueue
     private let stopped = DispatchSemaphore(value: 0)
@@ -165,7 +170,8 @@ public final class BatchWriter: @unchecked Sendable {
         if let db, db.isHealthy { return db }
         let c = try PostgresConnection(config.url, applicationName: "smpp-bridge-writer")
         try c.execute("SET synchronous_commit = on")
-        if db != nil || statsLock.withLock({ $0.batches > 0 }) { statsLock.withLock { $0.reconnects += 1 } }
+        if everConnected { statsLock.withLock { $0.reconnects += 1 } }
+        everConnected = true
         db = c
         ensuredMonths = []
         return c
@@ -183,16 +189,24 @@ public final class BatchWriter: @unchecked Sendable {
             }
         }
         var statements: [(String, [PostgresValue])] = [("BEGIN", [])]
+        var partUpdates: [(String, [PostgresValue])] = []
         for p in batch {
             switch p.item {
-            case .message(let m): statements.append((Self.insertMessage, Self.params(m)))
+            case .message(let m):
+                statements.append((Self.insertMessage, Self.params(m)))
+                if !m.partKeys.isEmpty {
+                    partUpdates.append(("UPDATE message_parts SET message_dedup_key = $1 WHERE dedup_key = ANY($2::text[])",
+                                        [.text(m.decision.dedupKey.hex), .text("{" + m.partKeys.map(\.hex).joined(separator: ",") + "}")]))
+                }
             case .part(let part, let key): statements.append((Self.insertPart, Self.params(part, key)))
             }
         }
+        let inserts = statements.count - 1
+        statements += partUpdates
         statements.append(("COMMIT", []))
         let results = try conn.pipeline(statements)
         // Each insert reports 1 row written, or 0 for a duplicate.
-        return results.dropFirst().dropLast().filter { $0.affected == 0 && $0.rows.isEmpty }.count
+        return results[1...inserts].filter { $0.affected == 0 && $0.rows.isEmpty }.count
     }
 
     static let insertMessage = """

@@ -62,6 +62,14 @@ final class PostgresHarness: @unchecked Sendable {
         guard rc == 0 else { throw HarnessError(message: "\(args.joined(separator: " ")) failed (\(rc)): \(msg)") }
     }
 
+    /// Stops PostgreSQL abruptly (immediate mode: like a crash) and starts it again after `downFor` seconds.
+    func restart(downFor: Double) throws {
+        try Self.run([bin + "/pg_ctl", "-D", dir + "/data", "-m", "immediate", "-w", "stop"], asPostgres: asRoot)
+        usleep(UInt32(downFor * 1_000_000))
+        try Self.run([bin + "/pg_ctl", "-D", dir + "/data", "-l", dir + "/pg.log", "-w", "-t", "60", "-o",
+                      "-p \(port) -k \(dir) -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=50", "start"], asPostgres: asRoot)
+    }
+
     var adminURL: String { "host=127.0.0.1 port=\(port) user=postgres dbname=postgres" }
 
     /// A fresh, empty database for one test.
