@@ -53,6 +53,11 @@ final class DecodeCommandTests: XCTestCase {
         XCTAssertEqual(r.pdus, SampleCapture.pdus().count + 1)
         XCTAssertEqual(r.decodeErrors.count, 1)
         XCTAssertEqual(r.concatenated, 6)
+        XCTAssertEqual(r.outcomes["routed"], 5)
+        XCTAssertEqual(r.outcomes["expired"], 1)
+        XCTAssertGreaterThanOrEqual(r.codesExtracted, 9)
+        // The emoji split across two UCS2 parts decodes whole after reassembly.
+        XCTAssertTrue(DemoRun.run(showText: true).samples.contains { $0.contains("390211 🙂 Enter it") })
         let all = r.samples.joined(separator: "\n")
         // No full destination number and no OTP code in the masked output.
         for secret in ["447700900123", "482-913", "73519", "918273", "552019", "204913"] {
