@@ -5,14 +5,14 @@
 #endif
 
 /// A pthread mutex around a value, for writer-side and registration state only
-/// (never on the lookup path). pthread rather than `Synchronization.Mutex` because
+/// (never on a lookup path). Shared with the store (package access). pthread rather than `Synchronization.Mutex` because
 /// ThreadSanitizer understands pthread mutexes and reports false races through the
 /// stdlib's futex-based one, and `make test` runs the table's stress test under TSan.
-final class Locked<State>: @unchecked Sendable {
+package final class Locked<State>: @unchecked Sendable {
     private let mutex: UnsafeMutablePointer<pthread_mutex_t>
     private var state: State
 
-    init(_ state: State) {
+    package init(_ state: State) {
         self.state = state
         mutex = .allocate(capacity: 1)
         pthread_mutex_init(mutex, nil)
@@ -23,7 +23,7 @@ final class Locked<State>: @unchecked Sendable {
         mutex.deallocate()
     }
 
-    func withLock<R>(_ body: (inout State) throws -> R) rethrows -> R {
+    package func withLock<R>(_ body: (inout State) throws -> R) rethrows -> R {
         pthread_mutex_lock(mutex)
         defer { pthread_mutex_unlock(mutex) }
         return try body(&state)
