@@ -7,17 +7,8 @@ public enum SampleCapture {
         seq: UInt32, from: String, fromTON: TON = .alphanumeric, to: String, dataCoding: DataCoding,
         esm: UInt8 = 0, message: [UInt8], tlvs: [TLV] = []
     ) -> PDU {
-        var m = ShortMessage()
-        m.sourceAddrTON = fromTON
-        m.sourceAddrNPI = fromTON == .alphanumeric ? .unknown : .isdn
-        m.sourceAddr = COctetString(from)
-        m.destAddrTON = .international
-        m.destAddrNPI = .isdn
-        m.destinationAddr = COctetString(to)
-        m.esmClass = ESMClass(esm)
-        m.dataCoding = dataCoding
-        m.shortMessage = message
-        return PDU(.deliverSM, sequenceNumber: seq, body: .shortMessage(m), tlvs: tlvs)
+        PDU.deliverSM(sequenceNumber: seq, sourceAddr: from, sourceAddrTON: fromTON, destinationAddr: to,
+                      dataCoding: dataCoding, esmClass: ESMClass(esm), shortMessage: message, tlvs: tlvs)
     }
 
     /// The PDUs, in order.

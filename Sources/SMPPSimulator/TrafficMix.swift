@@ -96,18 +96,10 @@ public struct TrafficMix: Sendable {
         }
     }
 
+    /// Wire bytes with sequence_number 0 (set when sent).
     static func pdu(sender: String, ton: TON, dest: String, dc: DataCoding, esm: UInt8, message: [UInt8], tlvs: [TLV]) -> [UInt8] {
-        var m = ShortMessage()
-        m.sourceAddrTON = ton
-        m.sourceAddrNPI = ton == .alphanumeric ? .unknown : .isdn
-        m.sourceAddr = COctetString(sender)
-        m.destAddrTON = .international
-        m.destAddrNPI = .isdn
-        m.destinationAddr = COctetString(dest)
-        m.esmClass = ESMClass(esm)
-        m.dataCoding = dc
-        m.shortMessage = message
-        return PDU(.deliverSM, sequenceNumber: 0, body: .shortMessage(m), tlvs: tlvs).encode()
+        PDU.deliverSM(sequenceNumber: 0, sourceAddr: sender, sourceAddrTON: ton, destinationAddr: dest,
+                      dataCoding: dc, esmClass: ESMClass(esm), shortMessage: message, tlvs: tlvs).encode()
     }
 
     /// Splits bytes (not characters: a surrogate pair or an escape may be cut, as real SMSCs do).

@@ -365,6 +365,26 @@ extension PDU {
         return PDU(header.commandID.response, status: status, sequenceNumber: header.sequenceNumber, body: body)
     }
 
+    /// A mobile-originated deliver_sm as an SMSC sends it: from a sender (a name
+    /// under TON 5, else an ISDN number) to an international ISDN number. Used by
+    /// the simulator and the bundled capture.
+    public static func deliverSM(
+        sequenceNumber: UInt32, sourceAddr: String, sourceAddrTON: TON, destinationAddr: String,
+        dataCoding: DataCoding, esmClass: ESMClass = ESMClass(0), shortMessage: [UInt8], tlvs: [TLV] = []
+    ) -> PDU {
+        var m = ShortMessage()
+        m.sourceAddrTON = sourceAddrTON
+        m.sourceAddrNPI = sourceAddrTON == .alphanumeric ? .unknown : .isdn
+        m.sourceAddr = COctetString(sourceAddr)
+        m.destAddrTON = .international
+        m.destAddrNPI = .isdn
+        m.destinationAddr = COctetString(destinationAddr)
+        m.esmClass = esmClass
+        m.dataCoding = dataCoding
+        m.shortMessage = shortMessage
+        return PDU(.deliverSM, sequenceNumber: sequenceNumber, body: .shortMessage(m), tlvs: tlvs)
+    }
+
     /// generic_nack for a PDU that could not be understood.
     public static func genericNack(sequenceNumber: UInt32, status: CommandStatus) -> PDU {
         PDU(.genericNack, status: status, sequenceNumber: sequenceNumber)
