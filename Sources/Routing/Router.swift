@@ -222,7 +222,11 @@ public final class SessionRouter: @unchecked Sendable {
 /// concatenation reference, and nothing the SMSC changes on a retry (sequence
 /// number, timestamps). Not cryptographic; the database's unique index is the
 /// arbiter, and at 128 bits an accidental collision is out of reach.
-public struct DedupKey: Hashable, Sendable, CustomStringConvertible {
+/// Ordered as its hex form is (high, then low): the store sorts a batch by it, so
+/// concurrent transactions take the unique-key locks in one order.
+public struct DedupKey: Hashable, Sendable, Comparable, CustomStringConvertible {
+    public static func < (a: DedupKey, b: DedupKey) -> Bool { (a.high, a.low) < (b.high, b.low) }
+
     public let high: UInt64
     public let low: UInt64
 

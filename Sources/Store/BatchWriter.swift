@@ -44,23 +44,40 @@ public struct WriterStats: Sendable, Hashable {
     public var temporaryErrors = 0
     public var lastBatchSize = 0
     public var lastCommitMicros = 0
+    public var lastError: String?
+}
+
+/// Receives each committed batch's size and commit time, for histograms.
+public protocol WriterObserver: AnyObject, Sendable {
+    func writer(committed rows: Int, duplicates: Int, commitMicros: Int)
+    func writerFailed(_ error: PostgresError)
 }
 
 /// The single writer all sessions hand their messages to. It batches them (up to
-/// `maxRows`, waiting at most `maxWait`), writes each batch as one transaction in
-/// pipeline mode with `synchronous_commit` on, and only **after COMMIT succeeds**
-/// calls each item's completion with ESME_ROK: that is when the session may send
+/// `maxRows`, waiting at most `maxWait` for a batch to fill), writes each batch as
+/// one transaction (one pipelined round trip: BEGIN, one `unnest` INSERT per table,
+/// COMMIT) with `synchronous_commit` on, and only **after COMMIT succeeds** calls
+/// each item's completion with ESME_ROK: that is when the session may send
 /// deliver_sm_resp. A redelivered message (same dedup key) is a no-op and is acked
 /// with ESME_ROK too. If the database is down, the batch is retried after a
 /// reconnect; an item that cannot be committed within `commitDeadline` is answered
 /// ESME_RX_T_APPN so the SMSC retries later. Nothing is acked that is not committed.
+///
+/// `connections` workers take batches from one queue, so one batch fills while
+/// another commits (the WAL flush is the wait that group commit amortizes). A
+/// retried batch whose first COMMIT did reach the server is harmless: the dedup
+/// key makes the second a no-op. Rows are sorted by dedup key within a batch so
+/// that two workers inserting the same redelivered keys lock them in one order
+/// (no deadlock).
 public final class BatchWriter: @unchecked Sendable {
     public struct Config: Sendable {
         public var url: String
-        public var maxRows = 500
-        public var maxWait: Double = 0.005
+        public var maxRows = 1000
+        public var maxWait: Double = 0.002
         public var commitDeadline: Double = 10
         public var reconnectDelay: Double = 0.25
+        public var connections = 2
+        public var statementTimeoutMillis = 30_000
         public init(url: String) { self.url = url }
     }
 
@@ -73,199 +90,377 @@ public final class BatchWriter: @unchecked Sendable {
     }
 
     public let config: Config
-    private let lock = Locked<[Pending]>([])
-    private let wake = DispatchSemaphore(value: 0)
+    public weak var observer: (any WriterObserver)?
+    private let queue: WorkQueue<Pending>
     private let statsLock = Locked(WriterStats())
-    private var db: PostgresConnection?
-    private var ensuredMonths: Set<Int> = []
-    private var everConnected = false
-    private var running = true
-    private let thread: DispatchQueue
-    private let stopped = DispatchSemaphore(value: 0)
+    private let workers: Int
+    private let finished = DispatchSemaphore(value: 0)
 
     public init(config: Config) {
         self.config = config
-        thread = DispatchQueue(label: "smpp.store.writer")
-        thread.async { [self] in loop() }
+        queue = WorkQueue()
+        workers = max(1, config.connections)
+        for i in 0..<workers {
+            detachThread { [self] in Worker(writer: self, index: i).run() }
+        }
     }
 
     public var stats: WriterStats { statsLock.withLock { $0 } }
 
-    /// Queues an item; `completion` runs (on the writer's queue) after COMMIT, or with a temporary error.
+    /// Queues an item; `completion` runs (on a writer thread) after COMMIT, or with a temporary error.
     public func submit(_ item: WriteItem, completion: @escaping Completion) {
-        lock.withLock { $0.append(Pending(item: item, completion: completion, enqueuedAt: monotonic())) }
+        queue.push(Pending(item: item, completion: completion, enqueuedAt: monotonic()))
         statsLock.withLock { $0.queued += 1 }
-        wake.signal()
     }
 
     /// Writes what is queued, then stops (final flush on shutdown). Waits at most `timeout`.
     public func stop(timeout: Double = 10) {
-        lock.withLock { _ in running = false }
-        wake.signal()
-        _ = stopped.wait(timeout: .now() + timeout)
+        queue.close()
+        for _ in 0..<workers { _ = finished.wait(timeout: .now() + timeout) }
     }
 
-    public var queueDepth: Int { lock.withLock { $0.count } }
+    public var queueDepth: Int { queue.count }
 
-    private func loop() {
-        while true {
-            _ = wake.wait(timeout: .now() + 0.1)
-            // Group commit: let a batch fill for up to maxWait once something arrived.
-            if lock.withLock({ $0.count }) > 0 && lock.withLock({ $0.count }) < config.maxRows {
-                usleep(UInt32(config.maxWait * 1_000_000))
-            }
-            let (batch, keepRunning) = lock.withLock { q -> ([Pending], Bool) in
-                let n = min(q.count, config.maxRows)
-                let b = Array(q.prefix(n))
-                q.removeFirst(n)
-                return (b, running || !q.isEmpty)
-            }
-            if !batch.isEmpty { write(batch) }
-            if !keepRunning && lock.withLock({ $0.isEmpty }) { break }
+    /// One connection and its loop.
+    private final class Worker {
+        let writer: BatchWriter
+        let index: Int
+        var db: PostgresConnection?
+        var ensuredMonths: Set<Int> = []
+        var everConnected = false
+        init(writer: BatchWriter, index: Int) { self.writer = writer; self.index = index }
+
+        func run() {
+            let cfg = writer.config
+            while let batch = writer.queue.take(max: cfg.maxRows, maxWait: cfg.maxWait) { write(batch) }
+            writer.finished.signal()
         }
-        stopped.signal()
-    }
 
-    private func write(_ batch: [Pending]) {
-        var remaining = batch
-        while !remaining.isEmpty {
-            // Past the deadline: a temporary error, so the SMSC redelivers later.
-            let now = monotonic()
-            let expired = remaining.filter { now - $0.enqueuedAt > UInt64(config.commitDeadline * 1e9) }
-            if !expired.isEmpty {
-                statsLock.withLock { $0.temporaryErrors += expired.count }
-                for p in expired { p.completion(.temporaryAppError) }
-                remaining.removeAll { now - $0.enqueuedAt > UInt64(config.commitDeadline * 1e9) }
-                if remaining.isEmpty { return }
-            }
-            do {
-                let conn = try connection()
-                let start = monotonic()
-                let dup = try commit(remaining, conn)
-                let micros = Int((monotonic() - start) / 1000)
-                statsLock.withLock {
-                    $0.batches += 1
-                    $0.rowsCommitted += remaining.count - dup
-                    $0.duplicates += dup
-                    $0.lastBatchSize = remaining.count
-                    $0.lastCommitMicros = micros
+        func write(_ batch: [Pending]) {
+            let cfg = writer.config
+            var remaining = batch
+            while !remaining.isEmpty {
+                // Past the deadline: a temporary error, so the SMSC redelivers later.
+                let now = monotonic()
+                let deadline = UInt64(cfg.commitDeadline * 1e9)
+                let expired = remaining.filter { now &- $0.enqueuedAt > deadline }
+                if !expired.isEmpty {
+                    writer.statsLock.withLock { $0.temporaryErrors += expired.count }
+                    for p in expired { p.completion(.temporaryAppError) }
+                    remaining.removeAll { now &- $0.enqueuedAt > deadline }
+                    if remaining.isEmpty { return }
                 }
-                for p in remaining { p.completion(.ok) }  // only now: COMMIT has succeeded
-                return
-            } catch {
-                statsLock.withLock { $0.failures += 1 }
-                if let e = error as? PostgresError, !e.isConnectionFailure, db?.isHealthy == true {
-                    // A statement error that will not cure itself (bad data): do not ack; let the SMSC retry later.
-                    statsLock.withLock { $0.temporaryErrors += remaining.count }
-                    for p in remaining { p.completion(.temporaryAppError) }
+                do {
+                    let conn = try connection()
+                    let start = monotonic()
+                    let inserted = try commit(remaining, conn)
+                    let micros = Int((monotonic() - start) / 1000)
+                    let dup = remaining.count - inserted
+                    writer.statsLock.withLock {
+                        $0.batches += 1
+                        $0.rowsCommitted += inserted
+                        $0.duplicates += dup
+                        $0.lastBatchSize = remaining.count
+                        $0.lastCommitMicros = micros
+                    }
+                    writer.observer?.writer(committed: remaining.count, duplicates: dup, commitMicros: micros)
+                    for p in remaining { p.completion(.ok) }  // only now: COMMIT has succeeded
                     return
+                } catch {
+                    let e = error as? PostgresError ?? PostgresError(operation: "write", message: "\(error)", sqlState: nil)
+                    writer.statsLock.withLock { $0.failures += 1; $0.lastError = e.description }
+                    writer.observer?.writerFailed(e)
+                    if !e.isConnectionFailure, !e.isTransient, db?.isHealthy == true {
+                        // A statement error that will not cure itself (bad data): do not ack; let the SMSC retry later.
+                        _ = try? db?.execute("ROLLBACK")
+                        writer.statsLock.withLock { $0.temporaryErrors += remaining.count }
+                        for p in remaining { p.completion(.temporaryAppError) }
+                        return
+                    }
+                    if !e.isTransient { db = nil }
+                    usleep(UInt32(cfg.reconnectDelay * 1_000_000))
                 }
-                db = nil
-                usleep(UInt32(config.reconnectDelay * 1_000_000))
             }
         }
-    }
 
-    private func connection() throws -> PostgresConnection {
-        if let db, db.isHealthy { return db }
-        let c = try PostgresConnection(config.url, applicationName: "smpp-bridge-writer")
-        try c.execute("SET synchronous_commit = on")
-        if everConnected { statsLock.withLock { $0.reconnects += 1 } }
-        everConnected = true
-        db = c
-        ensuredMonths = []
-        return c
-    }
-
-    /// One transaction: BEGIN, the rows, COMMIT, in one pipeline. Returns how many were duplicates.
-    private func commit(_ batch: [Pending], _ conn: PostgresConnection) throws -> Int {
-        // Monthly partitions for the rows' timestamps.
-        for p in batch {
-            guard case .message(let m) = p.item else { continue }
-            let month = Int(m.decision.receivedAt / 1000 / 86400 / 28)
-            if !ensuredMonths.contains(month) {
-                try conn.execute("SELECT bridge_ensure_month(to_timestamp($1::double precision / 1000))", [.text(String(m.decision.receivedAt))])
-                ensuredMonths.insert(month)
-            }
+        func connection() throws -> PostgresConnection {
+            if let db, db.isHealthy { return db }
+            db = nil
+            let c = try PostgresConnection(writer.config.url, applicationName: "smpp-bridge-writer",
+                                           statementTimeoutMillis: writer.config.statementTimeoutMillis)
+            try c.execute("SET synchronous_commit = on")
+            try c.prepare("insert_messages", BatchWriter.insertMessages)
+            try c.prepare("insert_parts", BatchWriter.insertParts)
+            try c.prepare("consume_parts", BatchWriter.consumeParts)
+            if everConnected { writer.statsLock.withLock { $0.reconnects += 1 } }
+            everConnected = true
+            db = c
+            ensuredMonths = []
+            return c
         }
-        var statements: [(String, [PostgresValue])] = [("BEGIN", [])]
-        var partUpdates: [(String, [PostgresValue])] = []
-        for p in batch {
-            switch p.item {
-            case .message(let m):
-                statements.append((Self.insertMessage, Self.params(m)))
-                if !m.partKeys.isEmpty {
-                    partUpdates.append(("UPDATE message_parts SET message_dedup_key = $1 WHERE dedup_key = ANY($2::text[])",
-                                        [.text(m.decision.dedupKey.hex), .text("{" + m.partKeys.map(\.hex).joined(separator: ",") + "}")]))
+
+        /// One transaction: BEGIN, the rows, COMMIT, in one pipeline. Returns how many rows were new.
+        func commit(_ batch: [Pending], _ conn: PostgresConnection) throws -> Int {
+            var messages: [StoredMessage] = []
+            var parts: [(Part, DedupKey)] = []
+            var seen: Set<DedupKey> = []
+            for p in batch {
+                switch p.item {
+                case .message(let m):
+                    // Monthly partitions for the rows' timestamps (created once per connection and month).
+                    let month = BatchWriter.monthIndex(m.decision.receivedAt)
+                    if !ensuredMonths.contains(month) {
+                        try conn.execute("SELECT bridge_ensure_month(to_timestamp($1::double precision / 1000))", [.text(String(m.decision.receivedAt))])
+                        ensuredMonths.insert(month)
+                    }
+                    if seen.insert(m.decision.dedupKey).inserted { messages.append(m) }
+                case .part(let part, let key):
+                    if seen.insert(key).inserted { parts.append((part, key)) }
                 }
-            case .part(let part, let key): statements.append((Self.insertPart, Self.params(part, key)))
             }
+            messages.sort { $0.decision.dedupKey < $1.decision.dedupKey }
+            parts.sort { $0.1 < $1.1 }
+            var statements: [PostgresStatement] = [.sql("BEGIN")]
+            if !messages.isEmpty { statements.append(.prepared("insert_messages", BatchWriter.columns(messages))) }
+            if !parts.isEmpty { statements.append(.prepared("insert_parts", BatchWriter.columns(parts))) }
+            let consumed = messages.filter { !$0.partKeys.isEmpty }
+            if !consumed.isEmpty {
+                var partKey = ArrayLiteral(), messageKey = ArrayLiteral()
+                for m in consumed {
+                    for k in m.partKeys { partKey.append(k.hex); messageKey.append(m.decision.dedupKey.hex) }
+                }
+                statements.append(.prepared("consume_parts", [partKey.value, messageKey.value]))
+            }
+            statements.append(.sql("COMMIT"))
+            let results = try conn.pipeline(statements)
+            var inserted = 0
+            let counted = (messages.isEmpty ? 0 : 1) + (parts.isEmpty ? 0 : 1)
+            for r in results.dropFirst().prefix(counted) {
+                let first: String? = r.rows.first?.first ?? nil
+                inserted += first.flatMap { Int($0) } ?? 0
+            }
+            return inserted
         }
-        let inserts = statements.count - 1
-        statements += partUpdates
-        statements.append(("COMMIT", []))
-        let results = try conn.pipeline(statements)
-        // Each insert reports 1 row written, or 0 for a duplicate.
-        return results[1...inserts].filter { $0.affected == 0 && $0.rows.isEmpty }.count
     }
 
-    static let insertMessage = """
-        WITH d AS (
-            INSERT INTO message_dedup (dedup_key, received_at) VALUES ($1, to_timestamp($2::double precision / 1000))
+    static func monthIndex(_ millis: UInt64) -> Int {
+        var t = time_t(millis / 1000)
+        var parts = tm()
+        gmtime_r(&t, &parts)
+        return Int(parts.tm_year) * 12 + Int(parts.tm_mon)
+    }
+
+    /// Every batch of messages is this one statement: the columns arrive as arrays,
+    /// the dedup table decides which rows are new, only those become messages, and
+    /// each routed one is announced on `sms_received` (delivered at COMMIT).
+    static let insertMessages = """
+        WITH input AS (
+            SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::smallint[], $7::text[],
+                $8::text[], $9::smallint[], $10::text[], $11::bigint[], $12::integer[], $13::text[], $14::text[],
+                $15::boolean[], $16::smallint[], $17::text[], $18::boolean[], $19::text[], $20::real[], $21::text[],
+                $22::smallint[], $23::text[], $24::text[])
+                AS t(dedup_key, received_ms, carrier, bind, source_addr, source_ton, source_normalized, destination_addr,
+                     destination_ton, destination_normalized, order_id, lease_version, service, outcome, service_mismatch,
+                     data_coding, text, text_invalid, otp_code, otp_confidence, otp_rule, part_count, missing_parts, raw_pdus)),
+        d AS (
+            INSERT INTO message_dedup (dedup_key, received_at)
+            SELECT dedup_key, to_timestamp(received_ms / 1000.0) FROM input
             ON CONFLICT DO NOTHING RETURNING dedup_key),
         m AS (
             INSERT INTO messages (received_at, carrier, bind, source_addr, source_ton, source_normalized, destination_addr,
                 destination_ton, destination_normalized, order_id, lease_version, service, outcome, service_mismatch,
                 data_coding, text, text_invalid, otp_code, otp_confidence, otp_rule, part_count, missing_parts, dedup_key, raw_pdus)
-            SELECT to_timestamp($2::double precision / 1000), $3, $4, $5, $6::smallint, $7, $8, $9::smallint, $10, $11::bigint,
-                $12::integer, $13, $14, $15::boolean, $16::smallint, $17, $18::boolean, $19, $20::real, $21, $22::smallint,
-                $23::smallint[], $1, $24::bytea[]
-            FROM d RETURNING id, order_id, outcome)
-        SELECT m.id FROM m LEFT JOIN LATERAL (
-            SELECT pg_notify('sms_received', json_build_object('message_id', m.id, 'order_id', m.order_id)::text)
-            WHERE m.outcome = 'routed') n ON true
+            SELECT to_timestamp(received_ms / 1000.0), carrier, bind, source_addr, source_ton, source_normalized, destination_addr,
+                destination_ton, destination_normalized, order_id, lease_version, service, outcome, service_mismatch,
+                data_coding, text, text_invalid, otp_code, otp_confidence, otp_rule, part_count, missing_parts::smallint[],
+                dedup_key, raw_pdus::bytea[]
+            FROM input JOIN d USING (dedup_key)
+            RETURNING id, order_id, outcome)
+        SELECT (SELECT count(*) FROM m),
+               (SELECT count(pg_notify('sms_received', json_build_object('message_id', id, 'order_id', order_id)::text))
+                FROM m WHERE outcome = 'routed')
         """
 
-    static let insertPart = """
-        INSERT INTO message_parts (dedup_key, carrier, source_addr, destination_addr, reference, reference_bits, total,
-            sequence, data_coding, body, locking_shift, single_shift, raw_pdu, received_at)
-        VALUES ($1, $2, $3, $4, $5::integer, $6::smallint, $7::smallint, $8::smallint, $9::smallint, $10::bytea,
-            $11::smallint, $12::smallint, $13::bytea, to_timestamp($14::double precision / 1000))
-        ON CONFLICT DO NOTHING
+    static let insertParts = """
+        WITH p AS (
+            INSERT INTO message_parts (dedup_key, carrier, source_addr, destination_addr, reference, reference_bits, total,
+                sequence, data_coding, body, locking_shift, single_shift, raw_pdu, received_at)
+            SELECT k, c, s, d, r, rb, t, q, dc, b, ls, ss, raw, to_timestamp(ms / 1000.0)
+            FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::integer[], $6::smallint[], $7::smallint[],
+                        $8::smallint[], $9::smallint[], $10::bytea[], $11::smallint[], $12::smallint[], $13::bytea[], $14::bigint[])
+                AS u(k, c, s, d, r, rb, t, q, dc, b, ls, ss, raw, ms)
+            ON CONFLICT DO NOTHING RETURNING 1)
+        SELECT count(*) FROM p
         """
 
-    static func normalized(_ a: NormalizedAddress) -> PostgresValue {
+    static let consumeParts = """
+        UPDATE message_parts SET message_dedup_key = u.m
+        FROM unnest($1::text[], $2::text[]) AS u(p, m) WHERE dedup_key = u.p
+        """
+
+    static func normalized(_ a: NormalizedAddress) -> String? {
         switch a {
-        case .msisdn(let s), .alphanumeric(let s), .shortCode(let s): .text(s)
-        case .invalid: .null
+        case .msisdn(let s), .alphanumeric(let s), .shortCode(let s): s
+        case .invalid: nil
         }
     }
 
     /// PostgreSQL text cannot hold NUL: a decoded U+0000 is stored as U+FFFD.
     static func clean(_ s: String) -> String { s.contains("\u{0}") ? s.replacingNUL() : s }
 
-    static func params(_ m: StoredMessage) -> [PostgresValue] {
-        let d = m.decision
-        let pdus = "{" + m.rawPDUs.map { "\"\\\\x" + hexBytes($0) + "\"" }.joined(separator: ",") + "}"
-        return [
-            .text(d.dedupKey.hex), .text(String(d.receivedAt)), .text(d.carrier), .text(m.bind), .text(clean(d.sourceRaw)),
-            .text(String(m.sourceTON.rawValue)), normalized(d.source), .text(clean(d.destinationRaw)), .text(String(m.destTON.rawValue)),
-            normalized(d.destination), d.orderID.map { .text(String($0)) } ?? .null, d.leaseVersion.map { .text(String($0)) } ?? .null,
-            d.service.map { .text($0) } ?? .null, .text(d.outcome.rawValue), .text(d.serviceMismatch ? "true" : "false"),
-            .text(String(d.dataCoding)), .text(clean(d.text)), .text(d.textInvalid ? "true" : "false"), d.code.map { .text($0) } ?? .null,
-            d.confidence.map { .text(String($0)) } ?? .null, d.rule.map { .text($0) } ?? .null, .text(String(d.partCount)),
-            .text("{" + d.missingParts.map(String.init).joined(separator: ",") + "}"), .text(pdus),
-        ]
+    /// The batch as 24 column arrays, in `insertMessages`' parameter order.
+    static func columns(_ ms: [StoredMessage]) -> [PostgresValue] {
+        var c = [ArrayLiteral](repeating: ArrayLiteral(reservingCapacity: ms.count * 8), count: 24)
+        c[16] = ArrayLiteral(reservingCapacity: ms.count * 200)
+        c[23] = ArrayLiteral(reservingCapacity: ms.count * 500)
+        for m in ms {
+            let d = m.decision
+            c[0].append(d.dedupKey.hex)
+            c[1].appendBare(d.receivedAt)
+            c[2].append(d.carrier)
+            c[3].append(m.bind)
+            c[4].append(clean(d.sourceRaw))
+            c[5].appendBare(m.sourceTON.rawValue)
+            c[6].append(normalized(d.source))
+            c[7].append(clean(d.destinationRaw))
+            c[8].appendBare(m.destTON.rawValue)
+            c[9].append(normalized(d.destination))
+            c[10].appendBare(d.orderID)
+            c[11].appendBare(d.leaseVersion)
+            c[12].append(d.service)
+            c[13].append(d.outcome.rawValue)
+            c[14].appendBare(d.serviceMismatch ? "t" : "f")
+            c[15].appendBare(d.dataCoding)
+            c[16].append(clean(d.text))
+            c[17].appendBare(d.textInvalid ? "t" : "f")
+            c[18].append(d.code)
+            if let conf = d.confidence { c[19].appendBare(String(conf)) } else { c[19].appendNull() }
+            c[20].append(d.rule)
+            c[21].appendBare(d.partCount)
+            c[22].append("{" + d.missingParts.map(String.init).joined(separator: ",") + "}")
+            // Each row's PDUs as a bytea[] literal, carried as one text element.
+            var pdus = ArrayLiteral(reservingCapacity: m.rawPDUs.reduce(0) { $0 + $1.count * 2 + 8 })
+            for raw in m.rawPDUs { pdus.append(bytea: raw) }
+            c[23].append(utf8: pdus.bytes + [0x7D])
+        }
+        return c.map(\.value)
     }
 
-    static func params(_ p: Part, _ key: DedupKey) -> [PostgresValue] {
-        [
-            .text(key.hex), .text(p.key.carrier), .text(clean(p.key.source)), .text(clean(p.key.destination)), .text(String(p.key.reference)),
-            .text(String(p.key.referenceBits)), .text(String(p.key.total)), .text(String(p.sequence)), .text(String(p.dataCoding)),
-            .bytes(p.body), p.lockingShift.map { .text(String($0)) } ?? .null, p.singleShift.map { .text(String($0)) } ?? .null,
-            .bytes(p.rawPDU), .text(String(p.receivedAt)),
-        ]
+    static func columns(_ ps: [(Part, DedupKey)]) -> [PostgresValue] {
+        var c = [ArrayLiteral](repeating: ArrayLiteral(), count: 14)
+        for (p, key) in ps {
+            c[0].append(key.hex)
+            c[1].append(p.key.carrier)
+            c[2].append(clean(p.key.source))
+            c[3].append(clean(p.key.destination))
+            c[4].appendBare(p.key.reference)
+            c[5].appendBare(p.key.referenceBits)
+            c[6].appendBare(p.key.total)
+            c[7].appendBare(p.sequence)
+            c[8].appendBare(p.dataCoding)
+            c[9].append(bytea: p.body)
+            c[10].appendBare(p.lockingShift)
+            c[11].appendBare(p.singleShift)
+            c[12].append(bytea: p.rawPDU)
+            c[13].appendBare(p.receivedAt)
+        }
+        return c.map(\.value)
     }
+}
+
+/// A blocking queue for the writer threads (pthread mutex and condition: the
+/// workers sleep until there is work, then wait at most `maxWait` for a batch to fill).
+final class WorkQueue<Element>: @unchecked Sendable {
+    private var items: [Element] = []
+    private var head = 0
+    private var closed = false
+    private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
+    private let cond = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
+
+    init() {
+        pthread_mutex_init(mutex, nil)
+        var attr = pthread_condattr_t()
+        pthread_condattr_init(&attr)
+        pthread_condattr_setclock(&attr, CLOCK_MONOTONIC)
+        pthread_cond_init(cond, &attr)
+        pthread_condattr_destroy(&attr)
+    }
+
+    deinit {
+        pthread_cond_destroy(cond)
+        pthread_mutex_destroy(mutex)
+        mutex.deallocate()
+        cond.deallocate()
+    }
+
+    var count: Int {
+        pthread_mutex_lock(mutex)
+        defer { pthread_mutex_unlock(mutex) }
+        return items.count - head
+    }
+
+    func push(_ e: Element) {
+        pthread_mutex_lock(mutex)
+        items.append(e)
+        let n = items.count - head
+        pthread_mutex_unlock(mutex)
+        if n == 1 { pthread_cond_broadcast(cond) } else { pthread_cond_signal(cond) }
+    }
+
+    func close() {
+        pthread_mutex_lock(mutex)
+        closed = true
+        pthread_mutex_unlock(mutex)
+        pthread_cond_broadcast(cond)
+    }
+
+    /// Waits for work; returns up to `max` items once `max` are there or `maxWait`
+    /// passed since the first one was seen. Nil once closed and drained.
+    func take(max: Int, maxWait: Double) -> [Element]? {
+        pthread_mutex_lock(mutex)
+        defer { pthread_mutex_unlock(mutex) }
+        while items.count - head == 0 {
+            if closed { return nil }
+            pthread_cond_wait(cond, mutex)
+        }
+        if items.count - head < max, !closed, maxWait > 0 {
+            var deadline = timespec()
+            clock_gettime(CLOCK_MONOTONIC, &deadline)
+            let ns = Int(deadline.tv_nsec) + Int(maxWait * 1e9)
+            deadline.tv_sec += ns / 1_000_000_000
+            deadline.tv_nsec = ns % 1_000_000_000
+            while items.count - head < max, !closed {
+                if pthread_cond_timedwait(cond, mutex, &deadline) == ETIMEDOUT { break }
+            }
+        }
+        let n = Swift.min(max, items.count - head)
+        guard n > 0 else { return [] }
+        let batch = Array(items[head..<head + n])
+        head += n
+        if head > 4096, head * 2 > items.count {
+            items.removeFirst(head)
+            head = 0
+        }
+        return batch
+    }
+}
+
+/// Starts a plain detached thread: the writer's workers block in libpq, so they
+/// must not hold a Dispatch worker or a Swift concurrency thread.
+func detachThread(_ body: @escaping @Sendable () -> Void) {
+    let box = Unmanaged.passRetained(ThreadBody(body)).toOpaque()
+    var tid = pthread_t()
+    let rc = pthread_create(&tid, nil, { arg in
+        Unmanaged<ThreadBody>.fromOpaque(arg!).takeRetainedValue().body()
+        return nil
+    }, box)
+    precondition(rc == 0, "pthread_create failed: \(rc)")
+    pthread_detach(tid)
+}
+
+private final class ThreadBody {
+    let body: @Sendable () -> Void
+    init(_ b: @escaping @Sendable () -> Void) { body = b }
 }
 
 extension String {

@@ -13,6 +13,9 @@ public struct PostgresError: Error, CustomStringConvertible, Sendable {
     public var sqlState: String?
     public var description: String { "\(operation): \(message)\(sqlState.map { " [\($0)]" } ?? "")" }
     /// Connection-level trouble (the server went away): retry after reconnecting.
+    /// Deadlock, serialization failure, statement timeout, lock timeout: the same
+    /// statements may well succeed when tried again on the same connection.
+    public var isTransient: Bool { ["40P01", "40001", "57014", "55P03"].contains(sqlState ?? "") }
     public var isConnectionFailure: Bool { sqlState == nil || sqlState!.hasPrefix("08") || sqlState == "57P01" || sqlState == "57P02" || sqlState == "57P03" }
 }
 
@@ -21,21 +24,90 @@ public enum PostgresValue: Sendable, Hashable {
     case null
     case text(String)
     case bytes([UInt8])
+    /// A value already in PostgreSQL's text input form (an array literal built with
+    /// `ArrayLiteral`), handed over without another copy into a String.
+    case literal([UInt8])
 
-    var textual: [UInt8]? {
+    /// Appends the text form plus its NUL; false for NULL.
+    func append(to out: inout [UInt8]) -> Bool {
         switch self {
-        case .null: nil
-        case .text(let s): Array(s.utf8)
-        case .bytes(let b): Array("\\x\(hexBytes(b))".utf8)
+        case .null: return false
+        case .text(let s): out.append(contentsOf: s.utf8)
+        case .bytes(let b): out.append(0x5C); out.append(0x78); appendHex(b, to: &out)
+        case .literal(let b): out.append(contentsOf: b)
         }
+        out.append(0)
+        return true
     }
 }
 
+/// One statement of a pipeline: SQL text, or the name of a statement prepared on
+/// this connection with `prepare` (parsed and planned once, not per batch).
+public struct PostgresStatement: Sendable {
+    public var sql: String
+    public var params: [PostgresValue]
+    public var isPrepared: Bool
+    public static func sql(_ sql: String, _ params: [PostgresValue] = []) -> PostgresStatement {
+        PostgresStatement(sql: sql, params: params, isPrepared: false)
+    }
+    public static func prepared(_ name: String, _ params: [PostgresValue]) -> PostgresStatement {
+        PostgresStatement(sql: name, params: params, isPrepared: true)
+    }
+}
+
+/// Builds a one-dimensional array literal (`{"a",NULL,"b"}`) in PostgreSQL's text
+/// input form, for `unnest($1::text[], ...)` batches: one parameter carries a whole
+/// column of a batch, so a batch of any size is one statement.
+public struct ArrayLiteral: Sendable {
+    public private(set) var bytes: [UInt8] = [0x7B]
+    private var count = 0
+    public init(reservingCapacity n: Int = 0) { bytes.reserveCapacity(n + 2) }
+
+    private mutating func separator() {
+        if count > 0 { bytes.append(0x2C) }
+        count += 1
+    }
+
+    public mutating func appendNull() { separator(); bytes.append(contentsOf: [0x4E, 0x55, 0x4C, 0x4C]) }
+
+    /// Appends an element quoted, with `"` and `\` escaped.
+    public mutating func append<S: Sequence>(utf8 s: S) where S.Element == UInt8 {
+        separator()
+        bytes.append(0x22)
+        for b in s {
+            if b == 0x22 || b == 0x5C { bytes.append(0x5C) }
+            bytes.append(b)
+        }
+        bytes.append(0x22)
+    }
+
+    public mutating func append(_ s: String) { append(utf8: s.utf8) }
+    public mutating func append(_ s: String?) { if let s { append(s) } else { appendNull() } }
+    /// An integer or boolean needs no quotes.
+    public mutating func appendBare(_ s: String) { separator(); bytes.append(contentsOf: s.utf8) }
+    public mutating func appendBare<I: BinaryInteger>(_ i: I?) { if let i { appendBare(String(i)) } else { appendNull() } }
+
+    /// A bytea element in hex form (`"\\x0a1b"`: the backslash escaped for the array).
+    public mutating func append(bytea b: [UInt8]) {
+        separator()
+        bytes.append(contentsOf: [0x22, 0x5C, 0x5C, 0x78])
+        appendHex(b, to: &bytes)
+        bytes.append(0x22)
+    }
+
+    public var value: PostgresValue { .literal(bytes + [0x7D]) }
+}
+
+private let hexDigits: [UInt8] = Array("0123456789abcdef".utf8)
+
+func appendHex(_ b: [UInt8], to out: inout [UInt8]) {
+    out.reserveCapacity(out.count + b.count * 2)
+    for x in b { out.append(hexDigits[Int(x >> 4)]); out.append(hexDigits[Int(x & 0xF)]) }
+}
+
 func hexBytes(_ b: [UInt8]) -> String {
-    let d = Array("0123456789abcdef".utf8)
     var out: [UInt8] = []
-    out.reserveCapacity(b.count * 2)
-    for x in b { out.append(d[Int(x >> 4)]); out.append(d[Int(x & 0xF)]) }
+    appendHex(b, to: &out)
     return String(decoding: out, as: UTF8.self)
 }
 
@@ -125,27 +197,46 @@ public final class PostgresConnection: @unchecked Sendable {
         _ = try Self.rows(r, conn, sql)
     }
 
+    private var preparedNames: Set<String> = []
+
+    /// Prepares a named statement on this connection, once (later calls are no-ops).
+    public func prepare(_ name: String, _ sql: String) throws {
+        guard !preparedNames.contains(name) else { return }
+        let r = PQprepare(conn, name, sql, 0, nil)
+        defer { PQclear(r) }
+        _ = try Self.rows(r, conn, name)
+        preparedNames.insert(name)
+    }
+
     /// Sends every statement in pipeline mode (one round trip for the batch) and
     /// returns each result. The statements run in order; the first error fails the
     /// rest (as a transaction would). Wrap in BEGIN/COMMIT for atomicity.
     public func pipeline(_ statements: [(String, [PostgresValue])]) throws -> [PostgresRows] {
+        try pipeline(statements.map { PostgresStatement.sql($0.0, $0.1) })
+    }
+
+    public func pipeline(_ statements: [PostgresStatement]) throws -> [PostgresRows] {
         guard PQenterPipelineMode(conn) == 1 else { throw PostgresError(operation: "pipeline", message: Self.message(conn), sqlState: nil) }
         defer { _ = PQexitPipelineMode(conn) }
-        for (sql, params) in statements {
-            let ok = withParams(params) { v, l, f in PQsendQueryParams(conn, sql, Int32(params.count), nil, v, l, f, 0) }
+        for st in statements {
+            let ok = withParams(st.params) { v, l, f in
+                st.isPrepared
+                    ? PQsendQueryPrepared(conn, st.sql, Int32(st.params.count), v, l, f, 0)
+                    : PQsendQueryParams(conn, st.sql, Int32(st.params.count), nil, v, l, f, 0)
+            }
             guard ok == 1 else { throw PostgresError(operation: "pipeline send", message: Self.message(conn), sqlState: nil) }
         }
         guard PQpipelineSync(conn) == 1 else { throw PostgresError(operation: "pipeline sync", message: Self.message(conn), sqlState: nil) }
         var out: [PostgresRows] = []
         var firstError: PostgresError?
-        for (sql, _) in statements {
+        for st in statements {
             // Each statement yields its result then a NULL.
             let r = PQgetResult(conn)
             let status = r.map { PQresultStatus($0) } ?? PGRES_FATAL_ERROR
             if status == PGRES_PIPELINE_ABORTED {
                 if firstError == nil { firstError = PostgresError(operation: "pipeline", message: "aborted", sqlState: nil) }
             } else {
-                do { out.append(try Self.rows(r, conn, sql)) } catch let e as PostgresError { if firstError == nil { firstError = e } }
+                do { out.append(try Self.rows(r, conn, st.sql)) } catch let e as PostgresError { if firstError == nil { firstError = e } }
             }
             PQclear(r)
             while let extra = PQgetResult(conn) { PQclear(extra) }
@@ -217,18 +308,23 @@ public final class PostgresConnection: @unchecked Sendable {
         return src
     }
 
-    /// Hands libpq C strings for the parameters (text format), freed after the call.
+    /// Hands libpq the parameters (text format) as C strings laid out in one
+    /// buffer: one allocation per statement, however many parameters it has.
     private func withParams<R>(_ params: [PostgresValue], _ body: (UnsafePointer<UnsafePointer<CChar>?>?, UnsafePointer<Int32>?, UnsafePointer<Int32>?) -> R) -> R {
-        let buffers: [UnsafeMutablePointer<CChar>?] = params.map { p in
-            guard let bytes = p.textual else { return nil }
-            let buf = UnsafeMutablePointer<CChar>.allocate(capacity: bytes.count + 1)
-            for (i, b) in bytes.enumerated() { buf[i] = CChar(bitPattern: b) }
-            buf[bytes.count] = 0
-            return buf
+        if params.isEmpty { return body(nil, nil, nil) }
+        var buffer: [UInt8] = []
+        var offsets: [Int] = []
+        offsets.reserveCapacity(params.count)
+        for p in params {
+            let start = buffer.count
+            offsets.append(p.append(to: &buffer) ? start : -1)
         }
-        defer { buffers.forEach { $0?.deallocate() } }
-        let pointers: [UnsafePointer<CChar>?] = buffers.map { $0.map { UnsafePointer($0) } }
-        return pointers.withUnsafeBufferPointer { body($0.baseAddress, nil, nil) }
+        return buffer.withUnsafeBufferPointer { raw in
+            raw.withMemoryRebound(to: CChar.self) { chars in
+                let pointers: [UnsafePointer<CChar>?] = offsets.map { $0 < 0 ? nil : chars.baseAddress! + $0 }
+                return pointers.withUnsafeBufferPointer { body($0.baseAddress, nil, nil) }
+            }
+        }
     }
 }
 

@@ -113,6 +113,30 @@ final class WriterTests: XCTestCase {
         XCTAssertEqual(writer.stats.duplicates, 1)
     }
 
+    /// The same PDU twice in one batch (a fast redelivery), and text that needs
+    /// escaping in an array literal: stored once, byte for byte.
+    func testDuplicateWithinOneBatchAndAwkwardTextRoundTrip() throws {
+        let (url, db) = try migrated()
+        var cfg = BatchWriter.Config(url: url)
+        cfg.maxWait = 0.2  // one batch for everything below
+        let writer = BatchWriter(config: cfg)
+        defer { writer.stop() }
+        var m = Traffic().message(3)
+        m.decision.text = #"quote " backslash \ brace {x} comma, NULL ünïcødé 😀 \#u{0} end"#
+        m.rawPDUs = [[0x00, 0x5C, 0x22, 0x7B, 0xFF], [0x01]]
+        let acks = Acks()
+        for _ in 0..<3 { writer.submit(.message(m)) { acks.add($0) } }
+        XCTAssertTrue(waitFor { acks.count == 3 })
+        XCTAssertEqual(acks.all, [.ok, .ok, .ok])
+        let rows = try db.execute("SELECT text, encode(raw_pdus[1], 'hex'), encode(raw_pdus[2], 'hex'), missing_parts::text FROM messages").rows
+        XCTAssertEqual(rows.count, 1)
+        XCTAssertEqual(rows.first?[0], #"quote " backslash \ brace {x} comma, NULL ünïcødé 😀 \#u{FFFD} end"#)
+        XCTAssertEqual(rows.first?[1], "005c227bff")
+        XCTAssertEqual(rows.first?[2], "01")
+        XCTAssertEqual(rows.first?[3], "{}")
+        XCTAssertEqual(writer.stats.duplicates, 2)
+    }
+
     func testUnreachableDatabaseAnswersTemporaryErrorAfterTheDeadline() throws {
         var cfg = BatchWriter.Config(url: "host=127.0.0.1 port=1 user=postgres dbname=postgres connect_timeout=1")
         cfg.commitDeadline = 0.5
