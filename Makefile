@@ -3,7 +3,7 @@ SWIFT       ?= swift
 SYSTEM_PKGS ?= libssl-dev libpq-dev postgresql
 FUZZ_SECONDS ?= 300
 
-.PHONY: all deps build test tsan interop demo fuzz bench-codec bench-routing bench-session clean
+.PHONY: all deps build test tsan interop demo fuzz bench-codec bench-routing bench-session bench-store clean
 
 all: build
 
@@ -66,3 +66,7 @@ bench-routing: deps
 # Session benchmark: deliver_sm/s and ack latency on one bind, window 1 and 64, vs a Python ESME.
 bench-session: deps
 	bash Tests/Benchmarks/bench-session.sh
+
+# Store benchmark: the group-commit writer vs raw libpq from C, fsync and synchronous_commit on.
+bench-store: deps
+	bash Tests/Benchmarks/bench-store.sh

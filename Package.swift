@@ -19,6 +19,7 @@ let package = Package(
         .library(name: "SMPPWire", targets: ["SMPPWire"]),
         .library(name: "Routing", targets: ["Routing"]),
         .library(name: "SMPPSession", targets: ["SMPPSession"]),
+        .library(name: "Store", targets: ["Store"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),

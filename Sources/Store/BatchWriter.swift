@@ -75,7 +75,9 @@ public final class BatchWriter: @unchecked Sendable {
         public var maxRows = 1000
         public var maxWait: Double = 0.002
         public var commitDeadline: Double = 10
+        /// The first retry waits this long; each failed attempt in a row doubles it, up to `maxReconnectDelay`.
         public var reconnectDelay: Double = 0.25
+        public var maxReconnectDelay: Double = 5
         public var connections = 2
         public var statementTimeoutMillis = 30_000
         public init(url: String) { self.url = url }
@@ -139,6 +141,7 @@ public final class BatchWriter: @unchecked Sendable {
         func write(_ batch: [Pending]) {
             let cfg = writer.config
             var remaining = batch
+            var attempt = 0
             while !remaining.isEmpty {
                 // Past the deadline: a temporary error, so the SMSC redelivers later.
                 let now = monotonic()
@@ -178,7 +181,12 @@ public final class BatchWriter: @unchecked Sendable {
                         return
                     }
                     if !e.isTransient { db = nil }
-                    usleep(UInt32(cfg.reconnectDelay * 1_000_000))
+                    // Backoff with jitter; never past the oldest item's deadline, which is answered then.
+                    let delay = min(cfg.maxReconnectDelay, cfg.reconnectDelay * Double(1 << min(attempt, 10))) * Double.random(in: 0.8...1.2)
+                    let oldest = remaining.map(\.enqueuedAt).min() ?? monotonic()
+                    let untilDeadline = max(0, Double(Int64(oldest &+ UInt64(cfg.commitDeadline * 1e9)) - Int64(monotonic())) / 1e9)
+                    attempt += 1
+                    usleep(UInt32(max(0.001, min(delay, untilDeadline + 0.001)) * 1_000_000))
                 }
             }
         }
@@ -227,7 +235,7 @@ public final class BatchWriter: @unchecked Sendable {
             if !consumed.isEmpty {
                 var partKey = ArrayLiteral(), messageKey = ArrayLiteral()
                 for m in consumed {
-                    for k in m.partKeys { partKey.append(k.hex); messageKey.append(m.decision.dedupKey.hex) }
+                    for k in m.partKeys { partKey.append(k); messageKey.append(m.decision.dedupKey) }
                 }
                 statements.append(.prepared("consume_parts", [partKey.value, messageKey.value]))
             }
@@ -252,10 +260,12 @@ public final class BatchWriter: @unchecked Sendable {
 
     /// Every batch of messages is this one statement: the columns arrive as arrays,
     /// the dedup table decides which rows are new, only those become messages, and
-    /// each routed one is announced on `sms_received` (delivered at COMMIT).
+    /// the routed ones are announced on `sms_received` (delivered at COMMIT) as JSON
+    /// arrays of up to 64 `{message_id, order_id}` objects: one NOTIFY per row cost
+    /// 12 µs of server time each, 60% of a 1000-row commit (measured, make bench-store).
     static let insertMessages = """
         WITH input AS (
-            SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::smallint[], $7::text[],
+            SELECT * FROM unnest($1::uuid[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::smallint[], $7::text[],
                 $8::text[], $9::smallint[], $10::text[], $11::bigint[], $12::integer[], $13::text[], $14::text[],
                 $15::boolean[], $16::smallint[], $17::text[], $18::boolean[], $19::text[], $20::real[], $21::text[],
                 $22::smallint[], $23::text[], $24::text[])
@@ -277,8 +287,10 @@ public final class BatchWriter: @unchecked Sendable {
             FROM input JOIN d USING (dedup_key)
             RETURNING id, order_id, outcome)
         SELECT (SELECT count(*) FROM m),
-               (SELECT count(pg_notify('sms_received', json_build_object('message_id', id, 'order_id', order_id)::text))
-                FROM m WHERE outcome = 'routed')
+               (SELECT count(pg_notify('sms_received', payload)) FROM (
+                    SELECT json_agg(json_build_object('message_id', id, 'order_id', order_id))::text AS payload
+                    FROM (SELECT id, order_id, (row_number() OVER ()) / 64 AS chunk FROM m WHERE outcome = 'routed') r
+                    GROUP BY chunk) c)
         """
 
     static let insertParts = """
@@ -286,7 +298,7 @@ public final class BatchWriter: @unchecked Sendable {
             INSERT INTO message_parts (dedup_key, carrier, source_addr, destination_addr, reference, reference_bits, total,
                 sequence, data_coding, body, locking_shift, single_shift, raw_pdu, received_at)
             SELECT k, c, s, d, r, rb, t, q, dc, b, ls, ss, raw, to_timestamp(ms / 1000.0)
-            FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::integer[], $6::smallint[], $7::smallint[],
+            FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::integer[], $6::smallint[], $7::smallint[],
                         $8::smallint[], $9::smallint[], $10::bytea[], $11::smallint[], $12::smallint[], $13::bytea[], $14::bigint[])
                 AS u(k, c, s, d, r, rb, t, q, dc, b, ls, ss, raw, ms)
             ON CONFLICT DO NOTHING RETURNING 1)
@@ -295,7 +307,7 @@ public final class BatchWriter: @unchecked Sendable {
 
     static let consumeParts = """
         UPDATE message_parts SET message_dedup_key = u.m
-        FROM unnest($1::text[], $2::text[]) AS u(p, m) WHERE dedup_key = u.p
+        FROM unnest($1::uuid[], $2::uuid[]) AS u(p, m) WHERE dedup_key = u.p
         """
 
     static func normalized(_ a: NormalizedAddress) -> String? {
@@ -306,7 +318,7 @@ public final class BatchWriter: @unchecked Sendable {
     }
 
     /// PostgreSQL text cannot hold NUL: a decoded U+0000 is stored as U+FFFD.
-    static func clean(_ s: String) -> String { s.contains("\u{0}") ? s.replacingNUL() : s }
+    static func clean(_ s: String) -> String { s.utf8.contains(0) ? s.replacingNUL() : s }
 
     /// The batch as 24 column arrays, in `insertMessages`' parameter order.
     static func columns(_ ms: [StoredMessage]) -> [PostgresValue] {
@@ -315,7 +327,7 @@ public final class BatchWriter: @unchecked Sendable {
         c[23] = ArrayLiteral(reservingCapacity: ms.count * 500)
         for m in ms {
             let d = m.decision
-            c[0].append(d.dedupKey.hex)
+            c[0].append(d.dedupKey)
             c[1].appendBare(d.receivedAt)
             c[2].append(d.carrier)
             c[3].append(m.bind)
@@ -349,7 +361,7 @@ public final class BatchWriter: @unchecked Sendable {
     static func columns(_ ps: [(Part, DedupKey)]) -> [PostgresValue] {
         var c = [ArrayLiteral](repeating: ArrayLiteral(), count: 14)
         for (p, key) in ps {
-            c[0].append(key.hex)
+            c[0].append(key)
             c[1].append(p.key.carrier)
             c[2].append(clean(p.key.source))
             c[3].append(clean(p.key.destination))
@@ -461,6 +473,15 @@ func detachThread(_ body: @escaping @Sendable () -> Void) {
 private final class ThreadBody {
     let body: @Sendable () -> Void
     init(_ b: @escaping @Sendable () -> Void) { body = b }
+}
+
+extension ArrayLiteral {
+    /// A dedup key as a uuid element (32 hex digits, no quotes needed).
+    mutating func append(_ key: DedupKey) {
+        var raw = [UInt8](repeating: 0, count: 16)
+        for i in 0..<8 { raw[i] = UInt8(truncatingIfNeeded: key.high >> UInt64(56 - 8 * i)); raw[8 + i] = UInt8(truncatingIfNeeded: key.low >> UInt64(56 - 8 * i)) }
+        appendBare(hex: raw)
+    }
 }
 
 extension String {

@@ -74,12 +74,27 @@ public struct ArrayLiteral: Sendable {
     public mutating func append<S: Sequence>(utf8 s: S) where S.Element == UInt8 {
         separator()
         bytes.append(0x22)
-        for b in s {
-            if b == 0x22 || b == 0x5C { bytes.append(0x5C) }
-            bytes.append(b)
+        let done: Void? = s.withContiguousStorageIfAvailable { buf in
+            // Runs without a quote or backslash are copied whole.
+            var start = 0
+            for i in 0..<buf.count where buf[i] == 0x22 || buf[i] == 0x5C {
+                bytes.append(contentsOf: UnsafeBufferPointer(rebasing: buf[start..<i]))
+                bytes.append(0x5C)
+                start = i
+            }
+            bytes.append(contentsOf: UnsafeBufferPointer(rebasing: buf[start..<buf.count]))
+        }
+        if done == nil {
+            for b in s {
+                if b == 0x22 || b == 0x5C { bytes.append(0x5C) }
+                bytes.append(b)
+            }
         }
         bytes.append(0x22)
     }
+
+    /// Bytes as hex digits, unquoted (a uuid element).
+    public mutating func appendBare(hex b: [UInt8]) { separator(); appendHex(b, to: &bytes) }
 
     public mutating func append(_ s: String) { append(utf8: s.utf8) }
     public mutating func append(_ s: String?) { if let s { append(s) } else { appendNull() } }
@@ -101,8 +116,20 @@ public struct ArrayLiteral: Sendable {
 private let hexDigits: [UInt8] = Array("0123456789abcdef".utf8)
 
 func appendHex(_ b: [UInt8], to out: inout [UInt8]) {
-    out.reserveCapacity(out.count + b.count * 2)
-    for x in b { out.append(hexDigits[Int(x >> 4)]); out.append(hexDigits[Int(x & 0xF)]) }
+    let start = out.count
+    out.append(contentsOf: repeatElement(0, count: b.count * 2))
+    out.withUnsafeMutableBufferPointer { o in
+        hexDigits.withUnsafeBufferPointer { d in
+            b.withUnsafeBufferPointer { src in
+                var j = start
+                for x in src {
+                    o[j] = d[Int(x >> 4)]
+                    o[j + 1] = d[Int(x & 0xF)]
+                    j += 2
+                }
+            }
+        }
+    }
 }
 
 func hexBytes(_ b: [UInt8]) -> String {

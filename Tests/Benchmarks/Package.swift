@@ -27,6 +27,12 @@ let package = Package(
             name: "RoutingSpeed",
             dependencies: ["BenchSamples", .product(name: "SMPPWire", package: "main"), .product(name: "Routing", package: "main")],
             path: "Sources/RoutingSpeed"),
+        // The store's writer against a real PostgreSQL (fsync on): messages/s and submit-to-ack latency.
+        .executableTarget(
+            name: "StoreSpeed",
+            dependencies: [.product(name: "SMPPWire", package: "main"), .product(name: "Routing", package: "main"),
+                           .product(name: "Store", package: "main")],
+            path: "Sources/StoreSpeed"),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -6,8 +6,9 @@ import XCTest
 final class MigrationTests: XCTestCase {
     func testMigrateFromEmptyAndAgain() throws {
         let db = try PostgresConnection(try PostgresHarness.database())
-        XCTAssertEqual(try Migrator.pending(db), [1])
-        XCTAssertEqual(try Migrator.migrate(db), [1])
+        XCTAssertEqual(try Migrator.pending(db), [1, 2])
+        XCTAssertEqual(try Migrator.migrate(db), [1, 2])
+        XCTAssertEqual(try db.execute("SELECT format_type(atttypid, atttypmod) FROM pg_attribute WHERE attrelid = 'message_dedup'::regclass AND attname = 'dedup_key'").rows.first?.first, "uuid")
         XCTAssertEqual(try Migrator.migrate(db), [], "re-running applies nothing")
         XCTAssertEqual(try Migrator.pending(db), [])
         let tables = try db.execute("SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' ORDER BY 1").rows.compactMap { $0[0] }
@@ -28,7 +29,7 @@ final class MigrationTests: XCTestCase {
                 box.add(["error: \(error)"])
             }
         }
-        XCTAssertEqual(box.values, ["1"], "applied exactly once, no errors")
+        XCTAssertEqual(box.values, ["1", "2"], "applied exactly once, no errors")
     }
 
     func testRetentionDropsOnlyOldPartitions() throws {
@@ -40,11 +41,12 @@ final class MigrationTests: XCTestCase {
                                   outcome, data_coding, text, dedup_key, raw_pdus)
             VALUES ($1::timestamptz, 'c1', 'b1', 'Google', 5, '447700900123', 1, 'unmatched', 0, 'x', $2, ARRAY['\\\\x00'::bytea])
             """
-        try db.execute(insert, [.text("2024-01-20T10:00:00Z"), .text("old")])
-        try db.execute(insert, [.text("now"), .text("new")])
+        let old = "00000000000000000000000000000001", new = "00000000000000000000000000000002"
+        try db.execute(insert, [.text("2024-01-20T10:00:00Z"), .text(old)])
+        try db.execute(insert, [.text("now"), .text(new)])
         let dropped = try Migrator.retention(db, olderThanDays: 180)
         XCTAssertEqual(dropped, ["messages_2024_01"])
-        XCTAssertEqual(try db.execute("SELECT dedup_key FROM messages").rows.map { $0[0] }, ["new"])
+        XCTAssertEqual(try db.execute("SELECT replace(dedup_key::text, '-', '') FROM messages").rows.map { $0[0] }, [new])
     }
 }
 
@@ -81,6 +83,16 @@ final class PostgresConnectionTests: XCTestCase {
         guard case .success(let h) = PostgresHarness.shared else { return XCTFail("no PostgreSQL") }
         XCTAssertThrowsError(try PostgresConnection("host=127.0.0.1 port=\(h.port) user=postgres dbname=nosuchdb password=hunter2")) { e in
             XCTAssertFalse("\(e)".contains("hunter2"), "\(e)")
+        }
+    }
+
+    /// The same server through a postgres:// URL (with sslmode): libpq parses both forms.
+    func testPostgresURLForm() throws {
+        guard case .success(let h) = PostgresHarness.shared else { return XCTFail("no PostgreSQL") }
+        let db = try PostgresConnection("postgresql://postgres@127.0.0.1:\(h.port)/postgres?sslmode=disable&connect_timeout=5")
+        XCTAssertEqual(try db.execute("SELECT current_user, ssl FROM pg_stat_ssl JOIN pg_stat_activity USING (pid) WHERE pid = pg_backend_pid()").rows.first, ["postgres", "f"])
+        XCTAssertThrowsError(try PostgresConnection("postgresql://postgres:s3cret@127.0.0.1:\(h.port)/postgres?sslmode=require")) { e in
+            XCTAssertFalse("\(e)".contains("s3cret"), "\(e)")  // the server has no TLS: sslmode=require refuses
         }
     }
 

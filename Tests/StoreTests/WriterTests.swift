@@ -75,7 +75,20 @@ final class WriterTests: XCTestCase {
         XCTAssertEqual(row, ["routed", "1001", "3", "whatsapp", row[4], "447700900123", "1"])
         XCTAssertNotNil(row[4])
         XCTAssertLessThan(writer.stats.batches, 300, "group commit: several rows per transaction")
-        XCTAssertTrue(waitFor { ((try? listener.notifications().count) ?? 0) > 0 }, "NOTIFY sms_received")
+        // Every routed message is announced once, with its id and order, in batched payloads.
+        var announced: [[String: Any]] = []
+        XCTAssertTrue(waitFor {
+            for (channel, payload) in (try? listener.notifications()) ?? [] where channel == "sms_received" {
+                announced += (try? JSONSerialization.jsonObject(with: Data(payload.utf8))) as? [[String: Any]] ?? []
+                XCTAssertLessThan(payload.utf8.count, 8000, "NOTIFY payload limit")
+            }
+            return announced.count >= 300
+        }, "NOTIFY sms_received: \(announced.count) of 300")
+        let ids = Set(announced.compactMap { $0["message_id"] as? Int })
+        XCTAssertEqual(ids.count, 300)
+        XCTAssertEqual(Set(announced.compactMap { $0["order_id"] as? Int }), [1001])
+        let stored = Set(try db.execute("SELECT id FROM messages").rows.compactMap { $0[0].flatMap { Int($0) } })
+        XCTAssertEqual(ids, stored)
     }
 
     func testNoAckBeforeCommit() throws {
@@ -173,7 +186,7 @@ final class WriterTests: XCTestCase {
         }
         XCTAssertTrue(waitFor(60) { acks.count == 2000 }, "\(acks.count) of 2000 answered")
         let db = try PostgresConnection(url)
-        let stored = try db.execute("SELECT dedup_key FROM messages").rows.compactMap { $0[0] }
+        let stored = try db.execute("SELECT replace(dedup_key::text, '-', '') FROM messages").rows.compactMap { $0[0] }
         XCTAssertEqual(stored.count, Set(stored).count, "no duplicates")
         let acked = Set(okKeys.values)
         XCTAssertTrue(acked.isSubset(of: Set(stored)), "acked but missing: \(acked.subtracting(Set(stored)).count)")
