@@ -65,6 +65,9 @@ public struct InboundMessage: Sendable {
     public var missingParts: [Int]
     /// Milliseconds since the Unix epoch.
     public var receivedAt: UInt64
+    /// For a reassembled (or given-up) message: the parts it was built from, with
+    /// their raw PDUs (the evidence the store keeps).
+    public var parts: [Part] = []
 }
 
 /// What the session does with a received deliver_sm / data_sm.
@@ -74,8 +77,9 @@ public enum Accepted: Sendable {
     /// One part of a longer message: persist the part (ack after that commits);
     /// `completed` is set when this part completed the message.
     case part(Part, dedupKey: DedupKey, completed: InboundMessage?)
-    /// A part seen before (same key and sequence): ack, store nothing new.
-    case duplicatePart(dedupKey: DedupKey)
+    /// A part seen before (same key and sequence): store nothing new, but ack only
+    /// once the first copy is committed (the store's ON CONFLICT waits for it).
+    case duplicatePart(Part, dedupKey: DedupKey)
 }
 
 /// Routes messages for one session (one serial queue): owns a table reader.
@@ -124,7 +128,7 @@ public final class SessionRouter: @unchecked Sendable {
             let r = reassembler.add(part, evicted: &out)
             evicted += out.map { message(from: $0, sourceTON: sourceTON, destTON: destTON) }
             switch r {
-            case .duplicate: return .duplicatePart(dedupKey: partKey)
+            case .duplicate: return .duplicatePart(part, dedupKey: partKey)
             case .pending: return .part(part, dedupKey: partKey, completed: nil)
             case .complete(let m): return .part(part, dedupKey: partKey, completed: message(from: m, sourceTON: sourceTON, destTON: destTON))
             }
@@ -159,7 +163,7 @@ public final class SessionRouter: @unchecked Sendable {
         return InboundMessage(
             sourceTON: sourceTON, sourceAddr: m.key.source, destTON: destTON, destinationAddr: m.key.destination,
             dataCoding: DataCoding(dc), text: text, dedupKey: key, partCount: Int(m.key.total), missingParts: m.missing,
-            receivedAt: m.firstReceivedAt)
+            receivedAt: m.firstReceivedAt, parts: m.parts.compactMap { $0 })
     }
 
     /// The routing decision for a whole message.
@@ -229,6 +233,11 @@ public struct DedupKey: Hashable, Sendable, Comparable, CustomStringConvertible 
 
     public let high: UInt64
     public let low: UInt64
+
+    public init(high: UInt64, low: UInt64) {
+        self.high = high
+        self.low = low
+    }
 
     /// 32 lowercase hex digits (the store's unique key).
     public var hex: String {

@@ -85,10 +85,23 @@ public final class BatchWriter: @unchecked Sendable {
 
     public typealias Completion = @Sendable (CommandStatus) -> Void
 
+    /// How one item ended: ESME_ROK once committed (or found already stored:
+    /// `duplicate`), ESME_RX_T_APPN when it could not be committed in time.
+    public struct Result: Sendable, Hashable {
+        public var status: CommandStatus
+        public var duplicate: Bool
+    }
+
     struct Pending {
         var item: WriteItem
-        var completion: Completion
+        var completion: @Sendable (Result) -> Void
         var enqueuedAt: UInt64
+        var key: DedupKey {
+            switch item {
+            case .message(let m): m.decision.dedupKey
+            case .part(_, let k): k
+            }
+        }
     }
 
     public let config: Config
@@ -111,7 +124,12 @@ public final class BatchWriter: @unchecked Sendable {
 
     /// Queues an item; `completion` runs (on a writer thread) after COMMIT, or with a temporary error.
     public func submit(_ item: WriteItem, completion: @escaping Completion) {
-        queue.push(Pending(item: item, completion: completion, enqueuedAt: monotonic()))
+        submit(item, onResult: { completion($0.status) })
+    }
+
+    /// As `submit(_:completion:)`, telling also whether the item was a duplicate.
+    public func submit(_ item: WriteItem, onResult: @escaping @Sendable (Result) -> Void) {
+        queue.push(Pending(item: item, completion: onResult, enqueuedAt: monotonic()))
         statsLock.withLock { $0.queued += 1 }
     }
 
@@ -149,16 +167,26 @@ public final class BatchWriter: @unchecked Sendable {
                 let expired = remaining.filter { now &- $0.enqueuedAt > deadline }
                 if !expired.isEmpty {
                     writer.statsLock.withLock { $0.temporaryErrors += expired.count }
-                    for p in expired { p.completion(.temporaryAppError) }
+                    for p in expired { p.completion(Result(status: .temporaryAppError, duplicate: false)) }
                     remaining.removeAll { now &- $0.enqueuedAt > deadline }
                     if remaining.isEmpty { return }
                 }
                 do {
                     let conn = try connection()
                     let start = monotonic()
-                    let inserted = try commit(remaining, conn)
+                    let insertedKeys = try commit(remaining, conn)
                     let micros = Int((monotonic() - start) / 1000)
-                    let dup = remaining.count - inserted
+                    var fresh = insertedKeys
+                    var dup = 0
+                    var results: [Bool] = []
+                    results.reserveCapacity(remaining.count)
+                    for p in remaining {
+                        // The first item with a new key stored it; any other with that key was a duplicate.
+                        let isNew = fresh.remove(p.key) != nil
+                        if !isNew { dup += 1 }
+                        results.append(!isNew)
+                    }
+                    let inserted = remaining.count - dup
                     writer.statsLock.withLock {
                         $0.batches += 1
                         $0.rowsCommitted += inserted
@@ -167,7 +195,7 @@ public final class BatchWriter: @unchecked Sendable {
                         $0.lastCommitMicros = micros
                     }
                     writer.observer?.writer(committed: remaining.count, duplicates: dup, commitMicros: micros)
-                    for p in remaining { p.completion(.ok) }  // only now: COMMIT has succeeded
+                    for (p, d) in zip(remaining, results) { p.completion(Result(status: .ok, duplicate: d)) }  // only now: COMMIT has succeeded
                     return
                 } catch {
                     let e = error as? PostgresError ?? PostgresError(operation: "write", message: "\(error)", sqlState: nil)
@@ -177,7 +205,7 @@ public final class BatchWriter: @unchecked Sendable {
                         // A statement error that will not cure itself (bad data): do not ack; let the SMSC retry later.
                         _ = try? db?.execute("ROLLBACK")
                         writer.statsLock.withLock { $0.temporaryErrors += remaining.count }
-                        for p in remaining { p.completion(.temporaryAppError) }
+                        for p in remaining { p.completion(Result(status: .temporaryAppError, duplicate: false)) }
                         return
                     }
                     if !e.isTransient { db = nil }
@@ -207,8 +235,8 @@ public final class BatchWriter: @unchecked Sendable {
             return c
         }
 
-        /// One transaction: BEGIN, the rows, COMMIT, in one pipeline. Returns how many rows were new.
-        func commit(_ batch: [Pending], _ conn: PostgresConnection) throws -> Int {
+        /// One transaction: BEGIN, the rows, COMMIT, in one pipeline. Returns the keys stored now.
+        func commit(_ batch: [Pending], _ conn: PostgresConnection) throws -> Set<DedupKey> {
             var messages: [StoredMessage] = []
             var parts: [(Part, DedupKey)] = []
             var seen: Set<DedupKey> = []
@@ -241,11 +269,10 @@ public final class BatchWriter: @unchecked Sendable {
             }
             statements.append(.sql("COMMIT"))
             let results = try conn.pipeline(statements)
-            var inserted = 0
+            var inserted: Set<DedupKey> = []
             let counted = (messages.isEmpty ? 0 : 1) + (parts.isEmpty ? 0 : 1)
             for r in results.dropFirst().prefix(counted) {
-                let first: String? = r.rows.first?.first ?? nil
-                inserted += first.flatMap { Int($0) } ?? 0
+                for row in r.rows { if let k = row.first.flatMap({ $0 }).flatMap(DedupKey.init(uuid:)) { inserted.insert(k) } }
             }
             return inserted
         }
@@ -285,12 +312,13 @@ public final class BatchWriter: @unchecked Sendable {
                 data_coding, text, text_invalid, otp_code, otp_confidence, otp_rule, part_count, missing_parts::smallint[],
                 dedup_key, raw_pdus::bytea[]
             FROM input JOIN d USING (dedup_key)
-            RETURNING id, order_id, outcome)
-        SELECT (SELECT count(*) FROM m),
+            RETURNING id, order_id, outcome, dedup_key)
+        SELECT dedup_key,
                (SELECT count(pg_notify('sms_received', payload)) FROM (
                     SELECT json_agg(json_build_object('message_id', id, 'order_id', order_id))::text AS payload
                     FROM (SELECT id, order_id, (row_number() OVER ()) / 64 AS chunk FROM m WHERE outcome = 'routed') r
                     GROUP BY chunk) c)
+        FROM m
         """
 
     static let insertParts = """
@@ -301,8 +329,8 @@ public final class BatchWriter: @unchecked Sendable {
             FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::integer[], $6::smallint[], $7::smallint[],
                         $8::smallint[], $9::smallint[], $10::bytea[], $11::smallint[], $12::smallint[], $13::bytea[], $14::bigint[])
                 AS u(k, c, s, d, r, rb, t, q, dc, b, ls, ss, raw, ms)
-            ON CONFLICT DO NOTHING RETURNING 1)
-        SELECT count(*) FROM p
+            ON CONFLICT DO NOTHING RETURNING dedup_key)
+        SELECT dedup_key FROM p
         """
 
     static let consumeParts = """
@@ -473,6 +501,26 @@ func detachThread(_ body: @escaping @Sendable () -> Void) {
 private final class ThreadBody {
     let body: @Sendable () -> Void
     init(_ b: @escaping @Sendable () -> Void) { body = b }
+}
+
+extension DedupKey {
+    /// From PostgreSQL's uuid text form (with or without dashes).
+    init?(uuid s: String) {
+        var hi: UInt64 = 0, lo: UInt64 = 0, n = 0
+        for c in s.utf8 where c != 0x2D {
+            let v: UInt64
+            switch c {
+            case 0x30...0x39: v = UInt64(c - 0x30)
+            case 0x61...0x66: v = UInt64(c - 0x61 + 10)
+            case 0x41...0x46: v = UInt64(c - 0x41 + 10)
+            default: return nil
+            }
+            if n < 16 { hi = hi << 4 | v } else { lo = lo << 4 | v }
+            n += 1
+        }
+        guard n == 32 else { return nil }
+        self.init(high: hi, low: lo)
+    }
 }
 
 extension ArrayLiteral {

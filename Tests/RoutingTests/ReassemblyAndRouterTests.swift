@@ -170,7 +170,7 @@ final class RouterTests: XCTestCase {
         guard case .part(_, let k2, nil) = a2 else { return XCTFail("\(a2)") }
         XCTAssertNil(d2)
         // The same part again (an SMSC retry) is absorbed with the same key.
-        guard case .duplicatePart(let again) = route(r, p2).0 else { return XCTFail() }
+        guard case .duplicatePart(_, let again) = route(r, p2).0 else { return XCTFail() }
         XCTAssertEqual(again, k2)
         let (_, d) = route(r, p1)
         XCTAssertEqual(d?.text, "G-771204 is your Google verification code.")

@@ -1,0 +1,374 @@
+import Foundation
+import Routing
+import SMPPSession
+import SMPPWire
+import TOMLKit
+
+/// A config problem, naming the file, the field (its TOML path) and what is wrong.
+/// Never carries a secret's value.
+struct ConfigError: Error, CustomStringConvertible, Equatable {
+    var file: String
+    var field: String
+    var problem: String
+    var description: String { "\(file): \(field): \(problem)" }
+}
+
+/// One carrier (an SMSC or aggregator) and how to bind to it.
+struct CarrierConfig: Equatable, Sendable {
+    var name: String
+    var host: String
+    var port: Int
+    var systemID: String
+    /// Where the password comes from: `password_env` or `password_file`. The value is
+    /// read at start and on reload, never printed.
+    var passwordSource: SecretSource
+    var systemType = ""
+    var bindType: BindType = .receiver
+    var binds = 1
+    var enquireLinkSeconds: Double = 30
+    var responseTimeoutSeconds: Double = 10
+    var window = 64
+    var maxUnacked = 256
+    var addressRange = ""
+    var numberPlan = "UK"
+    var tls: TLSConfig?
+
+    static let plans: [String: NumberPlan] = [
+        "UK": .uk, "DE": .germany, "RU": .russia, "US": .usa, "BR": .brazil, "IN": .india, "AE": .uae, "CN": .china,
+    ]
+    var plan: NumberPlan { Self.plans[numberPlan] ?? .uk }
+}
+
+enum SecretSource: Equatable, Sendable {
+    case env(String)
+    case file(String)
+
+    var describe: String {
+        switch self {
+        case .env(let v): "env \(v)"
+        case .file(let f): "file \(f)"
+        }
+    }
+
+    func read() throws -> String {
+        switch self {
+        case .env(let name):
+            guard let v = ProcessInfo.processInfo.environment[name], !v.isEmpty else {
+                throw SecretError(message: "environment variable \(name) is not set")
+            }
+            return v
+        case .file(let path):
+            guard let v = try? String(contentsOfFile: path, encoding: .utf8) else { throw SecretError(message: "cannot read \(path)") }
+            return v.trimmingCharacters(in: .whitespacesAndNewlines)
+        }
+    }
+}
+
+struct SecretError: Error, CustomStringConvertible { var message: String; var description: String { message } }
+
+enum LogFormat: String, Sendable { case json, logfmt }
+
+/// The whole `bridge.toml`. Every field is documented in docs/configuration.md.
+struct BridgeConfig: Equatable, Sendable {
+    var file = "<defaults>"
+    // [bridge]
+    var instance = "bridge-1"
+    var logLevel = "info"
+    var logFormat: LogFormat = .json
+    /// Show full numbers and codes in logs, tail and errors (off by default).
+    var revealSensitive = false
+    var shutdownGraceSeconds: Double = 10
+    // [database]
+    var databaseURL: SecretSource = .env("BRIDGE_DATABASE_URL")
+    var batchMaxRows = 1000
+    var batchMaxWaitMillis: Double = 2
+    var commitDeadlineMillis: Double = 10_000
+    var writerConnections = 2
+    var statementTimeoutMillis = 30_000
+    var applyMigrations = false
+    // [metrics]
+    var metricsListen = "127.0.0.1:9464"
+    var metricsAllowNonLoopback = false
+    // [routing]
+    var reassemblyTimeoutSeconds: Double = 120
+    var reassemblyMaxBytes = 64 << 20
+    var leaseReconcileSeconds: Double = 300
+    var otpRulesFile: String?
+    // [[carrier]]
+    var carriers: [CarrierConfig] = []
+
+    var metricsHost: String { String(metricsListen.split(separator: ":").dropLast().joined(separator: ":")).trimmingCharacters(in: CharacterSet(charactersIn: "[]")) }
+    var metricsPort: Int { Int(metricsListen.split(separator: ":").last ?? "") ?? 9464 }
+}
+
+/// Reads and validates `bridge.toml`: every key known, every value checked, and an
+/// error that names the file and the field. Environment variables override the
+/// file: `BRIDGE_<SECTION>_<KEY>` (e.g. `BRIDGE_DATABASE_BATCH_MAX_ROWS=500`) and
+/// `BRIDGE_CARRIER_<NAME>_<KEY>` for a carrier (name upper-cased, `-` as `_`).
+enum ConfigLoader {
+    static func load(path: String, environment: [String: String] = ProcessInfo.processInfo.environment) throws -> BridgeConfig {
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
+            throw ConfigError(file: path, field: "-", problem: "cannot read the file")
+        }
+        return try parse(text, file: path, environment: environment)
+    }
+
+    static func parse(_ text: String, file: String, environment: [String: String] = [:]) throws -> BridgeConfig {
+        let root: TOMLTable
+        do { root = try TOMLTable(string: text) } catch let e as TOMLParseError {
+            throw ConfigError(file: file, field: "line \(e.source.begin.line), column \(e.source.begin.column)", problem: "TOML syntax: \(e.description)")
+        }
+        var r = Reader(file: file, env: environment)
+        var c = BridgeConfig()
+        c.file = file
+        try r.keys(root, "", allowed: ["bridge", "database", "metrics", "routing", "carrier"])
+        if let t = try r.table(root, "bridge") {
+            try r.keys(t, "bridge", allowed: ["instance", "log_level", "log_format", "reveal_sensitive", "shutdown_grace_s"])
+            c.instance = try r.string(t, "bridge", "instance") ?? c.instance
+            c.logLevel = try r.string(t, "bridge", "log_level", oneOf: ["trace", "debug", "info", "notice", "warning", "error", "critical"]) ?? c.logLevel
+            if let f = try r.string(t, "bridge", "log_format", oneOf: ["json", "logfmt"]) { c.logFormat = LogFormat(rawValue: f)! }
+            c.revealSensitive = try r.bool(t, "bridge", "reveal_sensitive") ?? c.revealSensitive
+            c.shutdownGraceSeconds = try r.double(t, "bridge", "shutdown_grace_s", range: 0...300) ?? c.shutdownGraceSeconds
+        }
+        try r.overrides(section: "bridge", into: &c)
+        if let t = try r.table(root, "database") {
+            try r.keys(t, "database", allowed: ["url_env", "url_file", "batch_max_rows", "batch_max_wait_ms", "commit_deadline_ms",
+                                               "connections", "statement_timeout_ms", "apply_migrations"])
+            c.databaseURL = try r.secret(t, "database", "url") ?? c.databaseURL
+            c.batchMaxRows = try r.int(t, "database", "batch_max_rows", range: 1...10_000) ?? c.batchMaxRows
+            c.batchMaxWaitMillis = try r.double(t, "database", "batch_max_wait_ms", range: 0...1000) ?? c.batchMaxWaitMillis
+            c.commitDeadlineMillis = try r.double(t, "database", "commit_deadline_ms", range: 100...600_000) ?? c.commitDeadlineMillis
+            c.writerConnections = try r.int(t, "database", "connections", range: 1...16) ?? c.writerConnections
+            c.statementTimeoutMillis = try r.int(t, "database", "statement_timeout_ms", range: 100...600_000) ?? c.statementTimeoutMillis
+            c.applyMigrations = try r.bool(t, "database", "apply_migrations") ?? c.applyMigrations
+        }
+        try r.overrides(section: "database", into: &c)
+        if let t = try r.table(root, "metrics") {
+            try r.keys(t, "metrics", allowed: ["listen", "allow_non_loopback"])
+            c.metricsListen = try r.string(t, "metrics", "listen") ?? c.metricsListen
+            c.metricsAllowNonLoopback = try r.bool(t, "metrics", "allow_non_loopback") ?? c.metricsAllowNonLoopback
+        }
+        try r.overrides(section: "metrics", into: &c)
+        try validateListen(&c, file: file)
+        if let t = try r.table(root, "routing") {
+            try r.keys(t, "routing", allowed: ["reassembly_timeout_s", "reassembly_max_bytes", "lease_reconcile_s", "otp_rules_file"])
+            c.reassemblyTimeoutSeconds = try r.double(t, "routing", "reassembly_timeout_s", range: 1...86_400) ?? c.reassemblyTimeoutSeconds
+            c.reassemblyMaxBytes = try r.int(t, "routing", "reassembly_max_bytes", range: 1 << 16...1 << 34) ?? c.reassemblyMaxBytes
+            c.leaseReconcileSeconds = try r.double(t, "routing", "lease_reconcile_s", range: 5...86_400) ?? c.leaseReconcileSeconds
+            c.otpRulesFile = try r.string(t, "routing", "otp_rules_file")
+            if let f = c.otpRulesFile, !FileManager.default.isReadableFile(atPath: f) {
+                throw ConfigError(file: file, field: "routing.otp_rules_file", problem: "cannot read \(f)")
+            }
+        }
+        try r.overrides(section: "routing", into: &c)
+        if let v = root["carrier"] {
+            guard let list = v.array else { throw ConfigError(file: file, field: "carrier", problem: "expected [[carrier]] tables") }
+            for (i, item) in list.enumerated() {
+                guard let t = item.table else { throw ConfigError(file: file, field: "carrier[\(i)]", problem: "expected a table") }
+                c.carriers.append(try r.carrier(t, index: i))
+            }
+        }
+        var names = Set<String>()
+        for (i, carrier) in c.carriers.enumerated() where !names.insert(carrier.name).inserted {
+            throw ConfigError(file: file, field: "carrier[\(i)].name", problem: "duplicate carrier name \"\(carrier.name)\"")
+        }
+        return c
+    }
+
+    static func validateListen(_ c: inout BridgeConfig, file: String) throws {
+        let parts = c.metricsListen.split(separator: ":")
+        guard parts.count >= 2, let port = Int(parts.last!), (0...65535).contains(port) else {
+            throw ConfigError(file: file, field: "metrics.listen", problem: "expected host:port, got \"\(c.metricsListen)\"")
+        }
+        let host = c.metricsHost
+        let loopback = host == "127.0.0.1" || host == "::1" || host == "localhost" || host.hasPrefix("127.")
+        if !loopback && !c.metricsAllowNonLoopback {
+            throw ConfigError(file: file, field: "metrics.listen",
+                              problem: "\(host) is not a loopback address; set metrics.allow_non_loopback = true to expose metrics beyond this host")
+        }
+    }
+
+    /// Typed access with errors naming the field.
+    struct Reader {
+        var file: String
+        var env: [String: String]
+
+        func fail(_ field: String, _ problem: String) -> ConfigError { ConfigError(file: file, field: field, problem: problem) }
+        func path(_ section: String, _ key: String) -> String { section.isEmpty ? key : "\(section).\(key)" }
+
+        func keys(_ t: TOMLTable, _ section: String, allowed: Set<String>) throws {
+            for k in t.keys.sorted() where !allowed.contains(k) {
+                throw fail(path(section, k), "unknown key (allowed: \(allowed.sorted().joined(separator: ", ")))")
+            }
+        }
+
+        func table(_ t: TOMLTable, _ key: String) throws -> TOMLTable? {
+            guard let v = t[key] else { return nil }
+            guard let tt = v.table else { throw fail(key, "expected a table [\(key)]") }
+            return tt
+        }
+
+        func string(_ t: TOMLTable, _ section: String, _ key: String, oneOf: [String]? = nil) throws -> String? {
+            guard let v = t[key] else { return nil }
+            guard let s = v.string else { throw fail(path(section, key), "expected a string") }
+            if let oneOf, !oneOf.contains(s) { throw fail(path(section, key), "\"\(s)\" is not one of \(oneOf.joined(separator: ", "))") }
+            return s
+        }
+
+        func bool(_ t: TOMLTable, _ section: String, _ key: String) throws -> Bool? {
+            guard let v = t[key] else { return nil }
+            guard let b = v.bool else { throw fail(path(section, key), "expected true or false") }
+            return b
+        }
+
+        func int(_ t: TOMLTable, _ section: String, _ key: String, range: ClosedRange<Int>) throws -> Int? {
+            guard let v = t[key] else { return nil }
+            guard let i = v.int else { throw fail(path(section, key), "expected an integer") }
+            guard range.contains(i) else { throw fail(path(section, key), "\(i) is out of range \(range.lowerBound)…\(range.upperBound)") }
+            return i
+        }
+
+        func double(_ t: TOMLTable, _ section: String, _ key: String, range: ClosedRange<Double>) throws -> Double? {
+            guard let v = t[key] else { return nil }
+            guard let d = v.double ?? v.int.map(Double.init) else { throw fail(path(section, key), "expected a number") }
+            guard range.contains(d) else { throw fail(path(section, key), "\(d) is out of range \(range.lowerBound)…\(range.upperBound)") }
+            return d
+        }
+
+        /// `<key>_env` or `<key>_file`, exactly one; a literal secret in the file is refused.
+        func secret(_ t: TOMLTable, _ section: String, _ key: String) throws -> SecretSource? {
+            let e = try string(t, section, key + "_env"), f = try string(t, section, key + "_file")
+            if e != nil && f != nil { throw fail(path(section, key + "_env"), "set \(key)_env or \(key)_file, not both") }
+            if let e { return .env(e) }
+            if let f { return .file(f) }
+            return nil
+        }
+
+        /// Applies `BRIDGE_<SECTION>_<KEY>` environment overrides for one section.
+        func overrides(section: String, into c: inout BridgeConfig) throws {
+            let prefix = "BRIDGE_\(section.uppercased())_"
+            for (k, v) in env.sorted(by: { $0.key < $1.key }) where k.hasPrefix(prefix) {
+                let key = k.dropFirst(prefix.count).lowercased()
+                let field = "\(section).\(key) (from \(k))"
+                func num<T: LosslessStringConvertible>(_: T.Type) throws -> T {
+                    guard let x = T(v) else { throw fail(field, "expected a number, got \"\(v)\"") }
+                    return x
+                }
+                func flag() throws -> Bool {
+                    switch v.lowercased() { case "true", "1", "yes": return true; case "false", "0", "no": return false
+                    default: throw fail(field, "expected true or false") }
+                }
+                switch (section, key) {
+                case ("bridge", "instance"): c.instance = v
+                case ("bridge", "log_level"):
+                    guard ["trace", "debug", "info", "notice", "warning", "error", "critical"].contains(v) else { throw fail(field, "unknown level \"\(v)\"") }
+                    c.logLevel = v
+                case ("bridge", "log_format"):
+                    guard let f = LogFormat(rawValue: v) else { throw fail(field, "expected json or logfmt") }
+                    c.logFormat = f
+                case ("bridge", "reveal_sensitive"): c.revealSensitive = try flag()
+                case ("database", "url_env"): c.databaseURL = .env(v)
+                case ("database", "url_file"): c.databaseURL = .file(v)
+                case ("database", "batch_max_rows"): c.batchMaxRows = try num(Int.self)
+                case ("database", "batch_max_wait_ms"): c.batchMaxWaitMillis = try num(Double.self)
+                case ("database", "commit_deadline_ms"): c.commitDeadlineMillis = try num(Double.self)
+                case ("database", "connections"): c.writerConnections = try num(Int.self)
+                case ("database", "apply_migrations"): c.applyMigrations = try flag()
+                case ("metrics", "listen"): c.metricsListen = v
+                case ("metrics", "allow_non_loopback"): c.metricsAllowNonLoopback = try flag()
+                case ("routing", "reassembly_timeout_s"): c.reassemblyTimeoutSeconds = try num(Double.self)
+                case ("routing", "otp_rules_file"): c.otpRulesFile = v
+                // BRIDGE_DATABASE_URL itself is the default place of the database URL, not an override.
+                case ("database", "url"): break
+                default: throw fail("\(section).\(key) (from \(k))", "unknown setting")
+                }
+            }
+        }
+
+        static let carrierKeys: Set<String> = [
+            "name", "host", "port", "system_id", "password_env", "password_file", "system_type", "bind_type", "binds",
+            "enquire_link_s", "response_timeout_s", "window", "max_unacked", "address_range", "number_plan", "tls",
+        ]
+
+        func carrier(_ t: TOMLTable, index i: Int) throws -> CarrierConfig {
+            let s = "carrier[\(i)]"
+            try keys(t, s, allowed: Self.carrierKeys)
+            guard let name = try string(t, s, "name") else { throw fail("\(s).name", "required") }
+            guard name.range(of: #"^[A-Za-z0-9][A-Za-z0-9_-]{0,39}$"#, options: .regularExpression) != nil else {
+                throw fail("\(s).name", "use letters, digits, - and _ (up to 40), got \"\(name)\"")
+            }
+            let sec = "carrier[\(i)] (\(name))"
+            var ov: [String: String] = [:]
+            let prefix = "BRIDGE_CARRIER_\(name.uppercased().replacingOccurrences(of: "-", with: "_"))_"
+            for (k, v) in env where k.hasPrefix(prefix) { ov[String(k.dropFirst(prefix.count)).lowercased()] = v }
+            for k in ov.keys where !Self.carrierKeys.contains(k) || k == "tls" || k == "name" {
+                throw fail("\(sec).\(k) (from \(prefix)\(k.uppercased()))", "unknown setting")
+            }
+            func str(_ k: String) throws -> String? { try ov[k] ?? string(t, sec, k) }
+            func integer(_ k: String, _ range: ClosedRange<Int>) throws -> Int? {
+                if let v = ov[k] {
+                    guard let x = Int(v), range.contains(x) else { throw fail("\(sec).\(k) (from environment)", "expected an integer in \(range)") }
+                    return x
+                }
+                return try int(t, sec, k, range: range)
+            }
+            func number(_ k: String, _ range: ClosedRange<Double>) throws -> Double? {
+                if let v = ov[k] {
+                    guard let x = Double(v), range.contains(x) else { throw fail("\(sec).\(k) (from environment)", "expected a number in \(range)") }
+                    return x
+                }
+                return try double(t, sec, k, range: range)
+            }
+            guard let host = try str("host"), !host.isEmpty else { throw fail("\(sec).host", "required") }
+            guard let port = try integer("port", 1...65535) else { throw fail("\(sec).port", "required") }
+            guard let systemID = try str("system_id"), !systemID.isEmpty else { throw fail("\(sec).system_id", "required") }
+            guard systemID.utf8.count <= 15 else { throw fail("\(sec).system_id", "at most 15 characters (SMPP 3.4 system_id)") }
+            let pe = try str("password_env"), pf = try str("password_file")
+            let source: SecretSource
+            switch (pe, pf) {
+            case (let e?, nil): source = .env(e)
+            case (nil, let f?): source = .file(f)
+            case (nil, nil): throw fail("\(sec).password_env", "required: the name of an environment variable (or password_file) holding the password")
+            default: throw fail("\(sec).password_env", "set password_env or password_file, not both")
+            }
+            var c = CarrierConfig(name: name, host: host, port: port, systemID: systemID, passwordSource: source)
+            c.systemType = try str("system_type") ?? ""
+            guard c.systemType.utf8.count <= 12 else { throw fail("\(sec).system_type", "at most 12 characters") }
+            if let b = try str("bind_type") {
+                guard let bt = BindType(rawValue: b), bt != .transmitter else {
+                    throw fail("\(sec).bind_type", "expected receiver or transceiver, got \"\(b)\" (the bridge only receives)")
+                }
+                c.bindType = bt
+            }
+            c.binds = try integer("binds", 1...64) ?? c.binds
+            c.enquireLinkSeconds = try number("enquire_link_s", 1...3600) ?? c.enquireLinkSeconds
+            c.responseTimeoutSeconds = try number("response_timeout_s", 0.5...600) ?? c.responseTimeoutSeconds
+            c.window = try integer("window", 1...1024) ?? c.window
+            c.maxUnacked = try integer("max_unacked", 1...100_000) ?? c.maxUnacked
+            c.addressRange = try str("address_range") ?? ""
+            if let p = try str("number_plan") {
+                guard CarrierConfig.plans[p] != nil else {
+                    throw fail("\(sec).number_plan", "\"\(p)\" is not one of \(CarrierConfig.plans.keys.sorted().joined(separator: ", "))")
+                }
+                c.numberPlan = p
+            }
+            if let v = t["tls"] {
+                guard let tt = v.table else { throw fail("\(sec).tls", "expected a table [carrier.tls]") }
+                let ts = "\(sec).tls"
+                try keys(tt, ts, allowed: ["enabled", "ca_file", "server_name", "cert_file", "key_file", "insecure"])
+                if try bool(tt, ts, "enabled") ?? true {
+                    var tls = TLSConfig(caFile: try string(tt, ts, "ca_file"), serverName: try string(tt, ts, "server_name"),
+                                        certificateFile: try string(tt, ts, "cert_file"), keyFile: try string(tt, ts, "key_file"),
+                                        insecure: try bool(tt, ts, "insecure") ?? false)
+                    if (tls.certificateFile == nil) != (tls.keyFile == nil) { throw fail("\(ts).cert_file", "cert_file and key_file go together (mutual TLS)") }
+                    for (k, f) in [("ca_file", tls.caFile), ("cert_file", tls.certificateFile), ("key_file", tls.keyFile)] {
+                        if let f, !FileManager.default.isReadableFile(atPath: f) { throw fail("\(ts).\(k)", "cannot read \(f)") }
+                    }
+                    if tls.serverName == nil { tls.serverName = nil }
+                    c.tls = tls
+                }
+            }
+            return c
+        }
+    }
+}

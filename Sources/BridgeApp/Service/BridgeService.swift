@@ -1,0 +1,275 @@
+import Dispatch
+import Foundation
+import Logging
+import Routing
+import SMPPSession
+import SMPPWire
+import Store
+
+struct StartupError: Error, CustomStringConvertible { var description: String }
+
+/// The running bridge: start order migrate check → lease load → restored parts →
+/// writer → binds; SIGHUP-style reload of rules and carriers; graceful shutdown
+/// (binds stop reading and wait for their acks, the writer drains, final flush).
+final class BridgeService: @unchecked Sendable {
+    private(set) var config: BridgeConfig
+    let logger: Logger
+    let metrics = MetricsRegistry()
+    let events = EventHub()
+    let table = LeaseTable()
+    let reassembler: Reassembler
+    private(set) var writer: BatchWriter!
+    private(set) var leaseSync: LeaseSync!
+    private let lock = NSLock()
+    private var carriers: [String: (config: CarrierConfig, binds: CarrierBinds, pipeline: MessagePipeline)] = [:]
+    private var rules: RoutingRules
+    private var sweeper: (any DispatchSourceTimer)?
+    private let sweepQueue = DispatchQueue(label: "smpp.bridge.sweep")
+    private var stage = "starting"
+    private var databaseURL = ""
+    private var writerMetrics: WriterMetrics?
+
+    init(config: BridgeConfig, logger: Logger) throws {
+        self.config = config
+        self.logger = logger
+        reassembler = Reassembler(timeoutMillis: UInt64(config.reassemblyTimeoutSeconds * 1000), maxPendingBytes: config.reassemblyMaxBytes)
+        rules = RoutingRules(extractor: OTPExtractor(rules: try Self.loadRules(config.otpRulesFile)), generation: 1)
+        M.defineAll(metrics)
+    }
+
+    static func loadRules(_ path: String?) throws -> OTPRules {
+        guard let path else { return .defaults }
+        guard let data = FileManager.default.contents(atPath: path) else { throw StartupError(description: "routing.otp_rules_file: cannot read \(path)") }
+        do { return try JSONDecoder().decode(OTPRules.self, from: data) } catch {
+            throw StartupError(description: "routing.otp_rules_file: \(path): not a valid rules file (\(error))")
+        }
+    }
+
+    var mask: Mask { Mask(reveal: config.revealSensitive) }
+    var isReady: Bool { lock.withLock { stage == "ready" } }
+    var stageName: String { lock.withLock { stage } }
+    private func setStage(_ s: String) { lock.withLock { stage = s }; logger.info("stage", metadata: ["stage": "\(s)"]) }
+
+    /// Runs the start order. Throws (and binds nothing) when the schema is not
+    /// current or the database cannot be reached for the lease load.
+    func start() throws {
+        do { databaseURL = try config.databaseURL.read() } catch {
+            throw StartupError(description: "database.url: \(error) (\(config.databaseURL.describe))")
+        }
+        setStage("migrate-check")
+        let db: PostgresConnection
+        do { db = try PostgresConnection(databaseURL, applicationName: "smpp-bridge-start") } catch {
+            throw StartupError(description: "database: cannot connect: \(error)")
+        }
+        if config.applyMigrations { _ = try Migrator.migrate(db) }
+        let pending = try Migrator.pending(db)
+        guard pending.isEmpty else {
+            throw StartupError(description: "database: schema migrations pending (\(pending.map(String.init).joined(separator: ", "))): run `smpp-bridge migrate` or set database.apply_migrations = true")
+        }
+        setStage("lease-load")
+        leaseSync = LeaseSync(url: databaseURL, table: table, reconcileInterval: config.leaseReconcileSeconds)
+        try leaseSync.start()
+        logger.info("leases loaded", metadata: ["entries": "\(table.count)"])
+        var w = BatchWriter.Config(url: databaseURL)
+        w.maxRows = config.batchMaxRows
+        w.maxWait = config.batchMaxWaitMillis / 1000
+        w.commitDeadline = config.commitDeadlineMillis / 1000
+        w.connections = config.writerConnections
+        w.statementTimeoutMillis = config.statementTimeoutMillis
+        writer = BatchWriter(config: w)
+        writerMetrics = WriterMetrics(metrics: metrics, logger: logger)
+        writer.observer = writerMetrics
+        // Reassembly survives restarts: pending parts come back from the store.
+        let restored = try PartStore.pending(db)
+        let completedOnRestore = reassembler.restore(restored)
+        logger.info("reassembly restored", metadata: ["parts": "\(restored.count)", "completed": "\(completedOnRestore.count)"])
+        installCollectors()
+        setStage("binding")
+        for c in config.carriers { try addCarrier(c) }
+        for m in completedOnRestore { storeAssembled(m) }
+        startSweeper()
+        setStage("ready")
+    }
+
+    private func addCarrier(_ c: CarrierConfig) throws {
+        let pipeline = MessagePipeline(carrier: c, table: table, reassembler: reassembler, writer: writer, rules: lock.withLock { rules },
+                                       metrics: metrics, events: events, logger: logger, mask: mask)
+        let password: String
+        do { password = try c.passwordSource.read() } catch {
+            throw StartupError(description: "carrier \(c.name): password: \(error) (\(c.passwordSource.describe))")
+        }
+        var s = SessionConfig(name: c.name, host: c.host, port: c.port, systemID: c.systemID, password: password)
+        s.systemType = c.systemType
+        s.bindType = c.bindType
+        s.enquireLinkInterval = c.enquireLinkSeconds
+        s.responseTimeout = c.responseTimeoutSeconds
+        s.window = c.window
+        s.maxUnackedInbound = c.maxUnacked
+        s.addressRange = c.addressRange
+        s.tls = c.tls
+        let binds = CarrierBinds(config: s, count: c.binds, handler: pipeline)
+        for session in binds.sessions {
+            let name = session.config.name
+            session.onEvent = { [logger] event, detail in
+                let level: Logger.Level = ["connect_failed", "bind_refused", "bind_refused_credentials", "link_dead", "closed", "tls_insecure", "auth_backoff"].contains(event) ? .warning : .info
+                logger.log(level: level, "session", metadata: ["carrier": "\(c.name)", "bind": "\(name)", "event": "\(event)", "detail": "\(detail)"])
+            }
+        }
+        lock.withLock { carriers[c.name] = (c, binds, pipeline) }
+        binds.start()
+        logger.info("carrier started", metadata: ["carrier": "\(c.name)", "host": "\(c.host)", "port": "\(c.port)", "binds": "\(c.binds)",
+                                                   "tls": "\(c.tls != nil)", "password": "\(c.passwordSource.describe)"])
+    }
+
+    private func removeCarrier(_ name: String, done: @escaping @Sendable () -> Void) {
+        guard let entry = lock.withLock({ carriers.removeValue(forKey: name) }) else { return done() }
+        logger.info("carrier stopping", metadata: ["carrier": "\(name)"])
+        entry.binds.shutdown(deadline: config.shutdownGraceSeconds, done: done)
+    }
+
+    /// SIGHUP: new OTP rules and carrier list. Unchanged carriers keep their binds;
+    /// removed ones are shut down gracefully, added or changed ones (re)started.
+    /// Database, metrics and log settings need a restart (logged if they changed).
+    func reload(_ new: BridgeConfig) throws -> (added: [String], removed: [String], restarted: [String]) {
+        let newRules = RoutingRules(extractor: OTPExtractor(rules: try Self.loadRules(new.otpRulesFile)), generation: lock.withLock { rules.generation } + 1)
+        let old = lock.withLock { carriers.mapValues(\.config) }
+        let newByName = Dictionary(uniqueKeysWithValues: new.carriers.map { ($0.name, $0) })
+        let removed = old.keys.filter { newByName[$0] == nil }.sorted()
+        let added = newByName.keys.filter { old[$0] == nil }.sorted()
+        let changed = newByName.keys.filter { old[$0] != nil && old[$0] != newByName[$0] }.sorted()
+        if new.databaseURL != config.databaseURL || new.metricsListen != config.metricsListen || new.batchMaxRows != config.batchMaxRows {
+            logger.warning("reload: database and metrics settings take effect after a restart")
+        }
+        lock.withLock {
+            rules = newRules
+            for (_, e) in carriers { e.pipeline.swap(rules: newRules) }
+        }
+        let group = DispatchGroup()
+        for name in removed + changed {
+            group.enter()
+            removeCarrier(name) { group.leave() }
+        }
+        _ = group.wait(timeout: .now() + config.shutdownGraceSeconds + 2)
+        var keep = config
+        keep.carriers = new.carriers
+        keep.otpRulesFile = new.otpRulesFile
+        keep.revealSensitive = new.revealSensitive
+        config = keep
+        for name in added + changed { try addCarrier(newByName[name]!) }
+        logger.notice("reloaded", metadata: ["added": "\(added)", "removed": "\(removed)", "restarted": "\(changed)",
+                                            "rules_generation": "\(newRules.generation)"])
+        return (added, removed, changed)
+    }
+
+    /// Stops taking messages, waits for in-flight acks, drains the writer.
+    func shutdown() {
+        setStage("stopping")
+        let all = lock.withLock { Array(carriers.values) }
+        let group = DispatchGroup()
+        for e in all {
+            group.enter()
+            e.binds.shutdown(deadline: config.shutdownGraceSeconds) { group.leave() }
+        }
+        _ = group.wait(timeout: .now() + config.shutdownGraceSeconds + 2)
+        sweeper?.cancel()
+        writer?.stop(timeout: config.shutdownGraceSeconds)
+        leaseSync?.stop()
+        setStage("stopped")
+        logger.info("stopped", metadata: ["rows_committed": "\(writer?.stats.rowsCommitted ?? 0)"])
+    }
+
+    /// Incomplete multi-part messages are stored, marked with their gaps, once the timeout passes.
+    private func startSweeper() {
+        let t = DispatchSource.makeTimerSource(queue: sweepQueue)
+        t.schedule(deadline: .now() + 1, repeating: 1)
+        t.setEventHandler { [weak self] in
+            guard let self else { return }
+            for m in self.reassembler.expire(now: wallClockMillis()) { self.storeAssembled(m) }
+        }
+        sweeper = t
+        t.resume()
+    }
+
+    private func anyRouter(for carrier: String) -> SessionRouter? {
+        lock.withLock { carriers[carrier]?.pipeline }?.detachedRouter()
+    }
+
+    /// A message rebuilt outside a session (restored or timed out); its TONs come
+    /// from its first part's PDU.
+    private func storeAssembled(_ a: AssembledMessage) {
+        guard let router = anyRouter(for: a.key.carrier) else { return }
+        var tons: (TON, TON) = (.unknown, .unknown)
+        if let raw = a.parts.compactMap({ $0 }).first?.rawPDU {
+            raw.withUnsafeBytes { b in
+                if let f = try? PDUFrame(b) {
+                    if let v = try? ShortMessageView(f) { tons = (v.sourceAddrTON, v.destAddrTON) } else if let v = try? DataSMView(f) { tons = (v.sourceAddrTON, v.destAddrTON) }
+                }
+            }
+        }
+        storeDetached(router.message(from: a, sourceTON: tons.0, destTON: tons.1))
+    }
+
+    private func storeDetached(_ m: InboundMessage) {
+        guard let carrierName = m.parts.first?.key.carrier, let pipeline = lock.withLock({ carriers[carrierName]?.pipeline }) else { return }
+        let router = pipeline.detachedRouter()
+        pipeline.store(router.decide(m), m, sourceTON: m.sourceTON, destTON: m.destTON, bind: "reassembly", token: nil, session: nil,
+                       partKeys: m.parts.map(DedupKey.part))
+    }
+
+    private func installCollectors() {
+        metrics.addCollector { [weak self] r in
+            guard let self else { return }
+            let entries = self.lock.withLock { Array(self.carriers.values) }
+            for g in [M.bindState, M.bindStateInfo, M.window, M.unacked] { r.reset(g) }
+            for e in entries {
+                for s in e.binds.sessions {
+                    let st = s.snapshot
+                    let l = [("carrier", e.config.name), ("bind", s.config.name)]
+                    r.set(M.bindState, l, st.state == .bound ? 1 : 0)
+                    r.set(M.bindStateInfo, l + [("state", st.state.rawValue)], 1)
+                    r.set(M.window, l, Double(st.windowInUse))
+                    r.set(M.unacked, l, Double(st.unackedInbound))
+                    r.set(M.backpressure, l, Double(st.backpressurePauses))
+                    for (reason, n) in st.reconnectReasons { r.set(M.reconnects, l + [("reason", reason)], Double(n)) }
+                    r.set(M.pdusIn, l + [("command", "all")], Double(st.pdusIn))
+                    r.set(M.pdusOut, l + [("command", "all"), ("status", "all")], Double(st.pdusOut))
+                    r.set(M.pdusOut, l + [("command", "generic_nack"), ("status", "error")], Double(st.genericNacksSent))
+                    r.set(M.pdusOut, l + [("command", "enquire_link"), ("status", "ESME_ROK")], Double(st.enquireLinksSent))
+                }
+            }
+            r.set(M.reassemblyPending, [], Double(self.reassembler.pendingCount))
+            r.set(M.reassemblyEvicted, [], Double(self.reassembler.evictedCount))
+            if let w = self.writer {
+                r.set(M.queueDepth, [], Double(w.queueDepth))
+                let st = w.stats
+                r.set(M.dbReconnects, [], Double(st.reconnects))
+            }
+            if let ls = self.leaseSync {
+                let st = ls.stats
+                r.set(M.leaseEntries, [], Double(st.entries))
+                r.set(M.leaseLag, [], Double(st.lastLagMillis) / 1000)
+                r.set(M.leaseLoaded, [], st.loaded ? 1 : 0)
+            }
+            r.set(M.ready, [], self.isReady ? 1 : 0)
+        }
+    }
+}
+
+/// Writer batches into histograms; failures into a counter and the log (PostgreSQL's
+/// message never holds the connection string).
+final class WriterMetrics: WriterObserver, @unchecked Sendable {
+    let metrics: MetricsRegistry
+    let logger: Logger
+    init(metrics: MetricsRegistry, logger: Logger) {
+        self.metrics = metrics
+        self.logger = logger
+    }
+    func writer(committed rows: Int, duplicates: Int, commitMicros: Int) {
+        metrics.observe(M.batchSize, [], Double(rows))
+        metrics.observe(M.commitLatency, [], Double(commitMicros) / 1e6)
+    }
+    func writerFailed(_ error: PostgresError) {
+        metrics.inc(M.dbFailures, [("kind", error.isConnectionFailure ? "connection" : "statement")])
+        logger.error("database batch failed", metadata: ["error": "\(error.description)"])
+    }
+}

@@ -1,0 +1,101 @@
+import Foundation
+import Logging
+
+/// One line per event on stderr, JSON or logfmt. Values that may hold a phone
+/// number or a code are masked by the code that logs them (see `Mask`); this
+/// handler only formats.
+struct LineLogHandler: LogHandler {
+    var label: String
+    var format: LogFormat
+    var logLevel: Logger.Level
+    var metadata: Logger.Metadata = [:]
+    let sink: LogSink
+
+    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { metadata[key] }
+        set { metadata[key] = newValue }
+    }
+
+    func log(event: LogEvent) {
+        var fields: [(String, String)] = [
+            ("ts", LineLogHandler.timestamp()), ("level", event.level.rawValue), ("logger", label), ("msg", event.message.description),
+        ]
+        var merged = metadata
+        if let m = event.metadata { merged.merge(m) { _, new in new } }
+        for (k, v) in merged.sorted(by: { $0.key < $1.key }) { fields.append((k, "\(v)")) }
+        sink.write(format == .json ? Self.json(fields) : Self.logfmt(fields))
+    }
+
+    static func json(_ f: [(String, String)]) -> String {
+        "{" + f.map { "\"\(jsonEscape($0.0))\":\"\(jsonEscape($0.1))\"" }.joined(separator: ",") + "}"
+    }
+
+    static func logfmt(_ f: [(String, String)]) -> String {
+        f.map { k, v in
+            let needsQuotes = v.isEmpty || v.contains(where: { $0 == " " || $0 == "=" || $0 == "\"" || $0.isNewline })
+            return "\(k)=" + (needsQuotes ? "\"\(jsonEscape(v))\"" : v)
+        }.joined(separator: " ")
+    }
+
+    static func timestamp() -> String {
+        var ts = timespec()
+        clock_gettime(CLOCK_REALTIME, &ts)
+        var t = time_t(ts.tv_sec)
+        var parts = tm()
+        gmtime_r(&t, &parts)
+        return String(format: "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", parts.tm_year + 1900, parts.tm_mon + 1, parts.tm_mday,
+                      parts.tm_hour, parts.tm_min, parts.tm_sec, ts.tv_nsec / 1_000_000)
+    }
+}
+
+func jsonEscape(_ s: String) -> String {
+    var out = ""
+    out.reserveCapacity(s.utf8.count)
+    for u in s.unicodeScalars {
+        switch u {
+        case "\"": out += "\\\""
+        case "\\": out += "\\\\"
+        case "\n": out += "\\n"
+        case "\r": out += "\\r"
+        case "\t": out += "\\t"
+        default:
+            if u.value < 0x20 { out += String(format: "\\u%04x", u.value) } else { out.unicodeScalars.append(u) }
+        }
+    }
+    return out
+}
+
+/// Where log lines go (stderr, or a buffer in tests); one lock so lines never interleave.
+final class LogSink: @unchecked Sendable {
+    private let lock = NSLock()
+    private let handle: FileHandle?
+    private var captured: [String]?
+
+    init(handle: FileHandle? = .standardError, capture: Bool = false) {
+        self.handle = handle
+        captured = capture ? [] : nil
+    }
+
+    func write(_ line: String) {
+        lock.withLock {
+            captured?.append(line)
+            handle?.write(Data((line + "\n").utf8))
+        }
+    }
+
+    var lines: [String] { lock.withLock { captured ?? [] } }
+}
+
+/// Masking for logs, events and errors: on unless the config reveals.
+struct Mask: Sendable {
+    var reveal: Bool
+    func number(_ s: String) -> String { reveal ? s : Redact.number(s) }
+    func text(_ s: String) -> String { reveal ? s : Redact.text(s) }
+    func code(_ s: String?) -> String? { s.map { reveal ? $0 : String(repeating: "*", count: $0.count) } }
+}
+
+import Routing
+
+extension Logger.Level {
+    init(config s: String) { self = Logger.Level(rawValue: s) ?? .info }
+}

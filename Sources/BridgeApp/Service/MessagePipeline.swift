@@ -1,0 +1,193 @@
+import Dispatch
+import Foundation
+import Logging
+import Routing
+import SMPPSession
+import SMPPWire
+import Store
+
+/// What every carrier's pipeline shares and what a reload swaps.
+final class RoutingRules: @unchecked Sendable {
+    let extractor: OTPExtractor
+    let generation: Int
+    init(extractor: OTPExtractor, generation: Int) {
+        self.extractor = extractor
+        self.generation = generation
+    }
+}
+
+/// The path of one inbound deliver_sm / data_sm, on its session's queue:
+/// decode (zero-copy view) → reassembly → routing decision → the writer, and
+/// deliver_sm_resp only from the writer's completion, after COMMIT.
+final class MessagePipeline: InboundHandler, @unchecked Sendable {
+    let carrier: CarrierConfig
+    let table: LeaseTable
+    let reassembler: Reassembler
+    let writer: BatchWriter
+    let metrics: MetricsRegistry
+    let events: EventHub
+    let logger: Logger
+    let mask: Mask
+    private let rulesLock = NSLock()
+    private var rules: RoutingRules
+    private var routers: [ObjectIdentifier: SessionRouter] = [:]
+
+    init(carrier: CarrierConfig, table: LeaseTable, reassembler: Reassembler, writer: BatchWriter, rules: RoutingRules,
+         metrics: MetricsRegistry, events: EventHub, logger: Logger, mask: Mask) {
+        self.carrier = carrier
+        self.table = table
+        self.reassembler = reassembler
+        self.writer = writer
+        self.rules = rules
+        self.metrics = metrics
+        self.events = events
+        self.logger = logger
+        self.mask = mask
+    }
+
+    var profile: CarrierProfile { CarrierProfile(name: carrier.name, plan: carrier.plan) }
+
+    /// New OTP rules: each session builds a new router on its next message.
+    func swap(rules r: RoutingRules) { rulesLock.withLock { rules = r; routers = [:] } }
+
+    /// One router per session: it owns a lease-table reader, used only on that session's queue.
+    private func router(for session: ESMESession) -> SessionRouter {
+        rulesLock.withLock {
+            let id = ObjectIdentifier(session)
+            if let r = routers[id] { return r }
+            let r = SessionRouter(carrier: profile, table: table, reassembler: reassembler, extractor: rules.extractor)
+            routers[id] = r
+            return r
+        }
+    }
+
+    /// A router for work outside any session (timed-out reassembly).
+    func detachedRouter() -> SessionRouter {
+        rulesLock.withLock { SessionRouter(carrier: profile, table: table, reassembler: reassembler, extractor: rules.extractor) }
+    }
+
+    func session(_ session: ESMESession, received frame: PDUFrame, token: AckToken) {
+        let bind = session.config.name
+        let now = wallClockMillis()
+        let router = router(for: session)
+        var evicted: [InboundMessage] = []
+        let accepted: Accepted
+        let sourceTON: TON, destTON: TON
+        let raw: [UInt8]
+        let command: String
+        if frame.commandID == .dataSM, let v = try? DataSMView(frame) {
+            accepted = router.accept(v, receivedAt: now, evicted: &evicted)
+            sourceTON = v.sourceAddrTON
+            destTON = v.destAddrTON
+            raw = Array(frame.bytes)
+            command = "data_sm"
+        } else if let v = try? ShortMessageView(frame) {
+            accepted = router.accept(v, receivedAt: now, evicted: &evicted)
+            sourceTON = v.sourceAddrTON
+            destTON = v.destAddrTON
+            raw = Array(frame.bytes)
+            command = "deliver_sm"
+        } else {
+            // The session validated the PDU already; anything else is answered, never stored.
+            session.ack(token, status: .systemError)
+            return
+        }
+        let labels = [("carrier", carrier.name), ("bind", bind)]
+        metrics.inc(M.deliverSM, labels)
+        metrics.inc(M.pdusIn, labels + [("command", command)])
+        for m in evicted { store(router.decide(m), m, sourceTON: sourceTON, destTON: destTON, bind: bind, token: nil, session: nil) }
+        switch accepted {
+        case .message(var m):
+            m.parts = []
+            store(router.decide(m), m, sourceTON: sourceTON, destTON: destTON, bind: bind, token: token, session: session, raw: [raw])
+        case .part(let part, let key, let completed):
+            if let m = completed {
+                // The last part completes the message: store the message (with every
+                // part's PDU) and mark the stored parts consumed, in one transaction;
+                // this part is acked when that commits.
+                store(router.decide(m), m, sourceTON: sourceTON, destTON: destTON, bind: bind, token: token, session: session,
+                      partKeys: m.parts.map(DedupKey.part), completing: part)
+            } else {
+                storePart(part, key, token: token, session: session, bind: bind)
+            }
+        case .duplicatePart(let part, let key):
+            storePart(part, key, token: token, session: session, bind: bind)
+        }
+    }
+
+    func session(_ session: ESMESession, rejected frame: PDUFrame, error: DecodeError) {
+        metrics.inc(M.malformed, [("carrier", carrier.name), ("bind", session.config.name), ("error", error.code)])
+        metrics.inc(M.outcomes, [("carrier", carrier.name), ("outcome", "invalid")])
+        logger.warning("malformed PDU answered", metadata: ["bind": "\(session.config.name)", "error": "\(error.code)",
+                                                            "command_status": "\(error.commandStatus)"])
+    }
+
+    private func storePart(_ part: Part, _ key: DedupKey, token: AckToken, session: ESMESession, bind: String) {
+        writer.submit(.part(part, dedupKey: key)) { [metrics, carrier] r in
+            session.ack(token, status: r.status)
+            self.countAck(token, r.status, bind: bind)
+            if r.status != .ok { metrics.inc(M.outcomes, [("carrier", carrier.name), ("outcome", "temp_failed")]) }
+        }
+    }
+
+    /// Hands a whole message to the writer; acks `token` (if any) with the result.
+    func store(_ d: RoutingDecision, _ m: InboundMessage, sourceTON: TON, destTON: TON, bind: String, token: AckToken?,
+               session: ESMESession?, raw: [[UInt8]] = [], partKeys: [DedupKey] = [], completing: Part? = nil) {
+        var pdus = raw
+        if pdus.isEmpty { pdus = m.parts.map(\.rawPDU) + (completing.map { [$0.rawPDU] } ?? []) }
+        var keys = partKeys
+        if let c = completing { keys.removeAll { $0 == DedupKey.part(c) } }
+        let stored = StoredMessage(decision: d, bind: bind, sourceTON: sourceTON, destTON: destTON, rawPDUs: pdus, partKeys: keys)
+        let started = token?.receivedAt
+        writer.submit(.message(stored)) { [self] r in
+            if let token, let session { session.ack(token, status: r.status) }
+            let outcome = r.status != .ok ? "temp_failed" : (r.duplicate ? "duplicate" : d.outcome.rawValue)
+            metrics.inc(M.outcomes, [("carrier", carrier.name), ("outcome", outcome)])
+            if r.status == .ok && !r.duplicate { metrics.inc(M.otp, [("carrier", carrier.name), ("extracted", d.code == nil ? "no" : "yes")]) }
+            if !d.missingParts.isEmpty && r.status == .ok { metrics.inc(M.reassemblyTimedOut, [("carrier", carrier.name)]) }
+            var latencyMs: Double?
+            if let token { latencyMs = countAck(token, r.status, bind: bind) }
+            if r.status != .ok, let c = completing {
+                // Not stored: put the earlier parts back so the SMSC's retry of this one completes it again.
+                _ = reassembler.restore(m.parts.filter { DedupKey.part($0) != DedupKey.part(c) })
+            }
+            publish(d, outcome: outcome, bind: bind, latencyMs: latencyMs ?? started.map { Double(monotonicNanos() - $0) / 1e6 })
+        }
+    }
+
+    @discardableResult
+    private func countAck(_ token: AckToken, _ status: CommandStatus, bind: String) -> Double {
+        let seconds = Double(monotonicNanos() &- token.receivedAt) / 1e9
+        metrics.observe(M.ackLatency, [("carrier", carrier.name), ("bind", bind)], seconds)
+        metrics.inc(M.pdusOut, [("carrier", carrier.name), ("bind", bind), ("command", token.commandID == .dataSM ? "data_sm_resp" : "deliver_sm_resp"),
+                                ("status", status.description)])
+        return seconds * 1000
+    }
+
+    private func publish(_ d: RoutingDecision, outcome: String, bind: String, latencyMs: Double?) {
+        let dest: String
+        switch d.destination {
+        case .msisdn(let s), .alphanumeric(let s), .shortCode(let s): dest = s
+        case .invalid: dest = d.destinationRaw
+        }
+        var line = "{\"time\":\"\(LineLogHandler.timestamp())\",\"carrier\":\"\(jsonEscape(d.carrier))\",\"bind\":\"\(jsonEscape(bind))\","
+        line += "\"source\":\"\(jsonEscape(mask.number(d.sourceRaw)))\",\"destination\":\"\(jsonEscape(mask.number(dest)))\","
+        line += "\"order_id\":\(d.orderID.map(String.init) ?? "null"),\"outcome\":\"\(outcome)\",\"service\":\(d.service.map { "\"\(jsonEscape($0))\"" } ?? "null"),"
+        line += "\"code_present\":\(d.code != nil),\"parts\":\(d.partCount),"
+        if mask.reveal, let c = d.code { line += "\"code\":\"\(jsonEscape(c))\"," }
+        line += "\"latency_ms\":\(latencyMs.map { String(format: "%.3f", $0) } ?? "null")}"
+        events.publish(line)
+    }
+}
+
+func wallClockMillis() -> UInt64 {
+    var ts = timespec()
+    clock_gettime(CLOCK_REALTIME, &ts)
+    return UInt64(ts.tv_sec) * 1000 + UInt64(ts.tv_nsec) / 1_000_000
+}
+
+func monotonicNanos() -> UInt64 {
+    var ts = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &ts)
+    return UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)
+}

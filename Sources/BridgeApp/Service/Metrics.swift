@@ -1,0 +1,201 @@
+import Foundation
+
+/// Counters, gauges and histograms in the Prometheus text format, with bounded
+/// labels (carrier, bind, command, status, outcome, reason: never a number).
+/// Hot-path updates take one short lock; gauges that mirror other components'
+/// state are refreshed by collectors at scrape time.
+final class MetricsRegistry: @unchecked Sendable {
+    enum Kind: String { case counter, gauge, histogram }
+
+    struct Family {
+        var kind: Kind
+        var help: String
+        var buckets: [Double] = []
+        var values: [String: Double] = [:]          // labels -> value (counter, gauge)
+        var histograms: [String: Histogram] = [:]   // labels -> histogram
+    }
+
+    struct Histogram {
+        var counts: [UInt64]
+        var sum: Double = 0
+        var count: UInt64 = 0
+    }
+
+    private let lock = NSLock()
+    private var families: [String: Family] = [:]
+    private var order: [String] = []
+    private var collectors: [@Sendable (MetricsRegistry) -> Void] = []
+
+    static let latencyBuckets: [Double] = [0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30]
+    static let batchBuckets: [Double] = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000]
+
+    func define(_ name: String, _ kind: Kind, _ help: String, buckets: [Double] = []) {
+        lock.withLock {
+            if families[name] == nil { order.append(name) }
+            families[name] = Family(kind: kind, help: help, buckets: buckets)
+        }
+    }
+
+    func addCollector(_ c: @escaping @Sendable (MetricsRegistry) -> Void) { lock.withLock { collectors.append(c) } }
+
+    static func labels(_ l: [(String, String)]) -> String {
+        l.isEmpty ? "" : "{" + l.map { "\($0.0)=\"\(escape($0.1))\"" }.joined(separator: ",") + "}"
+    }
+
+    static func escape(_ s: String) -> String {
+        s.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"").replacingOccurrences(of: "\n", with: "\\n")
+    }
+
+    func inc(_ name: String, _ labels: [(String, String)] = [], by v: Double = 1) {
+        let key = Self.labels(labels)
+        lock.withLock { families[name]?.values[key, default: 0] += v }
+    }
+
+    func set(_ name: String, _ labels: [(String, String)] = [], _ v: Double) {
+        let key = Self.labels(labels)
+        lock.withLock { families[name]?.values[key] = v }
+    }
+
+    /// Drops every series of a gauge (before a collector writes the current set, so
+    /// a removed bind disappears).
+    func reset(_ name: String) { lock.withLock { families[name]?.values = [:] } }
+
+    func observe(_ name: String, _ labels: [(String, String)] = [], _ v: Double) {
+        let key = Self.labels(labels)
+        lock.withLock {
+            guard var f = families[name] else { return }
+            var h = f.histograms[key] ?? Histogram(counts: Array(repeating: 0, count: f.buckets.count))
+            if let i = f.buckets.firstIndex(where: { v <= $0 }) { h.counts[i] += 1 }
+            h.sum += v
+            h.count += 1
+            f.histograms[key] = h
+            families[name] = f
+        }
+    }
+
+    func value(_ name: String, _ labels: [(String, String)] = []) -> Double {
+        lock.withLock { families[name]?.values[Self.labels(labels)] ?? 0 }
+    }
+
+    func render() -> String {
+        let cs = lock.withLock { collectors }
+        for c in cs { c(self) }
+        return lock.withLock {
+            var out = ""
+            for name in order {
+                guard let f = families[name] else { continue }
+                out += "# HELP \(name) \(f.help)\n# TYPE \(name) \(f.kind.rawValue)\n"
+                if f.kind == .histogram {
+                    for (key, h) in f.histograms.sorted(by: { $0.key < $1.key }) {
+                        let inner = key.isEmpty ? "" : String(key.dropFirst().dropLast()) + ","
+                        var cum: UInt64 = 0
+                        for (i, b) in f.buckets.enumerated() {
+                            cum += h.counts[i]
+                            out += "\(name)_bucket{\(inner)le=\"\(fmt(b))\"} \(cum)\n"
+                        }
+                        out += "\(name)_bucket{\(inner)le=\"+Inf\"} \(h.count)\n"
+                        out += "\(name)_sum\(key) \(fmt(h.sum))\n\(name)_count\(key) \(h.count)\n"
+                    }
+                } else {
+                    for (key, v) in f.values.sorted(by: { $0.key < $1.key }) { out += "\(name)\(key) \(fmt(v))\n" }
+                }
+            }
+            return out
+        }
+    }
+
+    func fmt(_ v: Double) -> String {
+        if v == v.rounded(), abs(v) < 1e15 { return String(Int64(v)) }
+        return String(v)
+    }
+}
+
+/// The bridge's series. Names follow Prometheus conventions (`_total`, `_seconds`).
+enum M {
+    static let bindState = "smpp_bridge_bind_up"
+    static let bindStateInfo = "smpp_bridge_bind_state"
+    static let pdusIn = "smpp_bridge_pdus_in_total"
+    static let pdusOut = "smpp_bridge_pdus_out_total"
+    static let deliverSM = "smpp_bridge_deliver_sm_total"
+    static let outcomes = "smpp_bridge_routing_outcomes_total"
+    static let otp = "smpp_bridge_otp_total"
+    static let reassemblyPending = "smpp_bridge_reassembly_pending"
+    static let reassemblyEvicted = "smpp_bridge_reassembly_evicted_total"
+    static let reassemblyTimedOut = "smpp_bridge_reassembly_timed_out_total"
+    static let window = "smpp_bridge_window_in_use"
+    static let unacked = "smpp_bridge_unacked_inbound"
+    static let backpressure = "smpp_bridge_backpressure_pauses_total"
+    static let ackLatency = "smpp_bridge_ack_latency_seconds"
+    static let batchSize = "smpp_bridge_db_batch_size"
+    static let commitLatency = "smpp_bridge_db_commit_seconds"
+    static let queueDepth = "smpp_bridge_db_queue_depth"
+    static let dbFailures = "smpp_bridge_db_failures_total"
+    static let dbReconnects = "smpp_bridge_db_reconnects_total"
+    static let leaseEntries = "smpp_bridge_lease_entries"
+    static let leaseLag = "smpp_bridge_lease_sync_lag_seconds"
+    static let leaseLoaded = "smpp_bridge_lease_loaded"
+    static let reconnects = "smpp_bridge_reconnects_total"
+    static let malformed = "smpp_bridge_malformed_pdus_total"
+    static let ready = "smpp_bridge_ready"
+
+    static func defineAll(_ r: MetricsRegistry) {
+        r.define(bindState, .gauge, "1 when the bind is bound, else 0.")
+        r.define(bindStateInfo, .gauge, "The bind's state (1 for the current one).")
+        r.define(pdusIn, .counter, "PDUs received, by command and status.")
+        r.define(pdusOut, .counter, "PDUs sent, by command and status.")
+        r.define(deliverSM, .counter, "deliver_sm and data_sm received.")
+        r.define(outcomes, .counter, "Routing outcomes: routed, unmatched, expired, duplicate, invalid, temp_failed.")
+        r.define(otp, .counter, "Stored messages with and without an extracted OTP code.")
+        r.define(reassemblyPending, .gauge, "Multi-part messages waiting for parts.")
+        r.define(reassemblyEvicted, .counter, "Incomplete multi-part messages given up (memory bound).")
+        r.define(reassemblyTimedOut, .counter, "Incomplete multi-part messages stored after the timeout.")
+        r.define(window, .gauge, "Our requests outstanding on the bind (window in use).")
+        r.define(unacked, .gauge, "Inbound PDUs received and not yet answered (waiting for commit).")
+        r.define(backpressure, .counter, "Times the bind stopped reading because too much was unanswered.")
+        r.define(ackLatency, .histogram, "deliver_sm received to deliver_sm_resp queued, seconds.", buckets: MetricsRegistry.latencyBuckets)
+        r.define(batchSize, .histogram, "Rows per committed database batch.", buckets: MetricsRegistry.batchBuckets)
+        r.define(commitLatency, .histogram, "Database batch transaction time (BEGIN..COMMIT), seconds.", buckets: MetricsRegistry.latencyBuckets)
+        r.define(queueDepth, .gauge, "Items waiting for the database writer.")
+        r.define(dbFailures, .counter, "Failed database batches (each is retried or answered with a temporary error).")
+        r.define(dbReconnects, .counter, "Database writer reconnects.")
+        r.define(leaseEntries, .gauge, "Leases in the lookup table.")
+        r.define(leaseLag, .gauge, "Storefront lease change to lookup table, seconds (last change).")
+        r.define(leaseLoaded, .gauge, "1 once the lease table was loaded.")
+        r.define(reconnects, .counter, "Bind reconnects, by reason.")
+        r.define(malformed, .counter, "Malformed PDUs answered with an error, by error.")
+        r.define(ready, .gauge, "1 when migrations are current, leases loaded and binds started.")
+    }
+}
+
+/// Recent routing events for `tail` and `top`: a ring buffer plus live
+/// subscribers. Numbers are masked unless the config reveals them.
+final class EventHub: @unchecked Sendable {
+    private let lock = NSLock()
+    private var recent: [String] = []
+    private var subscribers: [UUID: AsyncStream<String>.Continuation] = [:]
+    let capacity: Int
+
+    init(capacity: Int = 200) { self.capacity = capacity }
+
+    func publish(_ line: String) {
+        let subs: [AsyncStream<String>.Continuation] = lock.withLock {
+            recent.append(line)
+            if recent.count > capacity { recent.removeFirst(recent.count - capacity) }
+            return Array(subscribers.values)
+        }
+        for s in subs { s.yield(line) }
+    }
+
+    func last(_ n: Int) -> [String] { lock.withLock { Array(recent.suffix(n)) } }
+
+    /// A live stream of events; ends when the subscriber goes away.
+    func subscribe() -> AsyncStream<String> {
+        let id = UUID()
+        let (stream, cont) = AsyncStream<String>.makeStream(bufferingPolicy: .bufferingNewest(10_000))
+        cont.onTermination = { [weak self] _ in self?.lock.withLock { _ = self?.subscribers.removeValue(forKey: id) } }
+        lock.withLock { subscribers[id] = cont }
+        return stream
+    }
+
+    var subscriberCount: Int { lock.withLock { subscribers.count } }
+}

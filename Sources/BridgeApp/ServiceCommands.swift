@@ -1,0 +1,143 @@
+import ArgumentParser
+import Dispatch
+import FlyingFox
+import Foundation
+import Logging
+
+/// `smpp-bridge run --config bridge.toml`: the service.
+struct RunCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "run", abstract: "Run the bridge: bind to the configured carriers, route and store every message.")
+    @Option(help: "Config file (TOML). Environment variables BRIDGE_* override it.") var config: String
+
+    func run() throws {
+        let cfg: BridgeConfig
+        do { cfg = try ConfigLoader.load(path: config) } catch let e as ConfigError {
+            FileHandle.standardError.write(Data("smpp-bridge: config error: \(e)\n".utf8))
+            throw ExitCode(2)
+        }
+        try BridgeRunner(config: cfg, configPath: config).runUntilSignalled()
+    }
+}
+
+/// Wires the service, the metrics server and the signals. Nonisolated on purpose:
+/// Dispatch handlers created in main-actor code trap when run on another queue.
+final class BridgeRunner: @unchecked Sendable {
+    let configPath: String?
+    let service: BridgeService
+    let logger: Logger
+    let metricsServer: MetricsServer
+    private let signals = DispatchQueue(label: "smpp.bridge.signals")
+    private var sources: [any DispatchSourceSignal] = []
+    private let stopped = DispatchSemaphore(value: 0)
+
+    init(config: BridgeConfig, configPath: String?, sink: LogSink = LogSink()) throws {
+        self.configPath = configPath
+        let level = Logger.Level(config: config.logLevel)
+        let format = config.logFormat
+        var l = Logger(label: "smpp-bridge") { label in LineLogHandler(label: label, format: format, logLevel: level, sink: sink) }
+        l[metadataKey: "instance"] = "\(config.instance)"
+        logger = l
+        service = try BridgeService(config: config, logger: l)
+        let svc = service
+        metricsServer = try MetricsServer(host: config.metricsHost, port: config.metricsPort, metrics: service.metrics, events: service.events,
+                                          health: { (svc.isReady, svc.stageName) })
+    }
+
+    /// Metrics first (health and readiness answer during start-up), then the start order.
+    func start() throws {
+        let server = metricsServer
+        let log = logger
+        Task.detached {
+            do { try await server.run() } catch is CancellationError {} catch {
+                log.critical("metrics server failed", metadata: ["error": "\(error)"])
+            }
+        }
+        let ready = DispatchSemaphore(value: 0)
+        Task.detached {
+            try? await server.waitUntilListening()
+            ready.signal()
+        }
+        _ = ready.wait(timeout: .now() + 10)
+        logger.info("metrics listening", metadata: ["address": "\(metricsServer.host):\(metricsServer.port)"])
+        try service.start()
+    }
+
+    func stop() {
+        service.shutdown()
+        let done = DispatchSemaphore(value: 0)
+        let server = metricsServer
+        Task.detached {
+            await server.stop()
+            done.signal()
+        }
+        _ = done.wait(timeout: .now() + 3)
+    }
+
+    func runUntilSignalled() throws {
+        for s in [SIGTERM, SIGINT, SIGHUP] { signal(s, SIG_IGN) }
+        installSignals()
+        do { try start() } catch {
+            logger.critical("start failed", metadata: ["error": "\(error)"])
+            service.shutdown()
+            throw ExitCode(1)
+        }
+        stopped.wait()
+        stop()
+    }
+
+    private func installSignals() {
+        for sig in [SIGTERM, SIGINT] {
+            let s = DispatchSource.makeSignalSource(signal: sig, queue: signals)
+            s.setEventHandler { [weak self] in
+                self?.logger.notice("signal: shutting down", metadata: ["signal": "\(sig == SIGTERM ? "SIGTERM" : "SIGINT")"])
+                self?.stopped.signal()
+            }
+            s.resume()
+            sources.append(s)
+        }
+        let hup = DispatchSource.makeSignalSource(signal: SIGHUP, queue: signals)
+        hup.setEventHandler { [weak self] in self?.reload() }
+        hup.resume()
+        sources.append(hup)
+    }
+
+    func reload() {
+        guard let path = configPath else { return }
+        do {
+            let new = try ConfigLoader.load(path: path)
+            _ = try service.reload(new)
+        } catch {
+            logger.error("reload refused: the running config stays", metadata: ["error": "\(error)"])
+        }
+    }
+}
+
+/// `smpp-bridge check-config`: validates without connecting to anything.
+struct CheckConfigCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "check-config", abstract: "Validate a config file (and BRIDGE_* overrides) without connecting.")
+    @Option(help: "Config file (TOML).") var config: String
+
+    func run() throws {
+        let c: BridgeConfig
+        do { c = try ConfigLoader.load(path: config) } catch let e as ConfigError {
+            print("config error: \(e)")
+            throw ExitCode(2)
+        }
+        var warnings: [String] = []
+        if (try? c.databaseURL.read()) == nil { warnings.append("database.url: \(c.databaseURL.describe) is not readable here (needed at run time)") }
+        for k in c.carriers where (try? k.passwordSource.read()) == nil {
+            warnings.append("carrier \(k.name): password \(k.passwordSource.describe) is not readable here (needed at run time)")
+        }
+        for k in c.carriers where k.tls?.insecure == true { warnings.append("carrier \(k.name): TLS certificate verification is OFF (tls.insecure = true)") }
+        if c.revealSensitive { warnings.append("bridge.reveal_sensitive = true: numbers and codes appear unmasked in logs and tail") }
+        print("\(config): ok")
+        print("  instance \(c.instance), log \(c.logLevel)/\(c.logFormat.rawValue), metrics on \(c.metricsListen)")
+        print("  database: url from \(c.databaseURL.describe), batches ≤ \(c.batchMaxRows) rows / \(c.batchMaxWaitMillis) ms, \(c.writerConnections) connections, deadline \(Int(c.commitDeadlineMillis)) ms")
+        for k in c.carriers {
+            print("  carrier \(k.name): \(k.host):\(k.port) as \(k.systemID), \(k.binds)× \(k.bindType.rawValue), window \(k.window), tls \(k.tls == nil ? "off" : (k.tls!.insecure ? "on (NOT verified)" : "on (verified)")), password from \(k.passwordSource.describe), plan \(k.numberPlan)")
+        }
+        for w in warnings { print("warning: \(w)") }
+    }
+}

@@ -1,0 +1,194 @@
+import ArgumentParser
+import Foundation
+
+/// `smpp-bridge top`: a live view of a running bridge, from its /metrics and /events.
+struct TopCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "top", abstract: "Live view of a running bridge: binds, outcomes, latency, database, leases, recent events.")
+    @Option(help: "The bridge's metrics address.") var url = "http://127.0.0.1:9464"
+    @Option(help: "Seconds between refreshes (rates are over this interval).") var interval: Double = 2
+    @Flag(help: "Print one snapshot (two samples, one interval apart) and exit.") var once = false
+    @Option(help: "Recent routing events shown.") var events = 5
+
+    func validate() throws {
+        if interval < 0.1 { throw ValidationError("--interval must be at least 0.1 s") }
+    }
+
+    func run() throws {
+        let fancy = !once && isatty(STDOUT_FILENO) == 1 && (ProcessInfo.processInfo.environment["TERM"] ?? "dumb") != "dumb"
+        var previous: [MetricSample]
+        do { previous = try fetch() } catch {
+            FileHandle.standardError.write(Data("smpp-bridge top: \(error)\n".utf8))
+            throw ExitCode(1)
+        }
+        var last = Date()
+        while true {
+            Thread.sleep(forTimeInterval: interval)
+            let current: [MetricSample]
+            do { current = try fetch() } catch {
+                if once { FileHandle.standardError.write(Data("smpp-bridge top: \(error)\n".utf8)); throw ExitCode(1) }
+                print("smpp-bridge top: \(error); retrying")
+                continue
+            }
+            let now = Date()
+            let recent = (try? HTTPGet.get(url, path: "/events?recent=\(events)").body) ?? ""
+            let view = TopView(previous: previous, current: current, seconds: now.timeIntervalSince(last),
+                               events: recent.split(separator: "\n").map(String.init))
+            let text = view.render(url: url)
+            writeOut(fancy ? "\u{1B}[H\u{1B}[2J" + text : text + "\n")
+            if once { return }
+            previous = current
+            last = now
+        }
+    }
+
+    func fetch() throws -> [MetricSample] {
+        let r = try HTTPGet.get(url, path: "/metrics")
+        guard r.status == 200 else { throw HTTPGet.Failure(description: "/metrics answered \(r.status)") }
+        return MetricSample.parse(r.body)
+    }
+}
+
+/// Rates and quantiles from two scrapes.
+struct TopView {
+    var previous: [MetricSample]
+    var current: [MetricSample]
+    var seconds: Double
+    var events: [String]
+
+    func values(_ s: [MetricSample], _ name: String, _ match: [String: String] = [:]) -> [MetricSample] {
+        s.filter { x in x.name == name && match.allSatisfy { k, v in x.labels[k] == v } }
+    }
+
+    func sum(_ s: [MetricSample], _ name: String, _ match: [String: String] = [:]) -> Double {
+        values(s, name, match).reduce(0) { $0 + $1.value }
+    }
+
+    func delta(_ name: String, _ match: [String: String] = [:]) -> Double {
+        max(0, sum(current, name, match) - sum(previous, name, match))
+    }
+
+    /// A quantile over the interval, interpolated inside the bucket.
+    func quantile(_ name: String, _ match: [String: String], _ q: Double) -> Double? {
+        func buckets(_ s: [MetricSample]) -> [(Double, Double)] {
+            var byLe: [Double: Double] = [:]
+            for x in values(s, name + "_bucket", match) {
+                guard let le = x.labels["le"] else { continue }
+                byLe[le == "+Inf" ? .infinity : Double(le) ?? .infinity, default: 0] += x.value
+            }
+            return byLe.sorted { $0.key < $1.key }
+        }
+        let cur = buckets(current), prev = Dictionary(uniqueKeysWithValues: buckets(previous))
+        let d = cur.map { ($0.0, $0.1 - (prev[$0.0] ?? 0)) }
+        guard let total = d.last?.1, total > 0 else { return nil }
+        let target = q * total
+        var lower = 0.0, below = 0.0
+        for (le, cum) in d {
+            if cum >= target {
+                if le.isInfinite { return lower }
+                let inBucket = cum - below
+                return inBucket > 0 ? lower + (le - lower) * (target - below) / inBucket : le
+            }
+            lower = le.isInfinite ? lower : le
+            below = cum
+        }
+        return lower
+    }
+
+    func ms(_ v: Double?) -> String { v.map { String(format: "%.2f ms", $0 * 1000) } ?? "-" }
+
+    func render(url: String) -> String {
+        var out = "smpp-bridge top — \(url) — every \(String(format: "%.1f", seconds)) s\n"
+        let ready = sum(current, M.ready) == 1
+        out += "ready: \(ready ? "yes" : "NO")\n\n"
+        out += "BINDS\n"
+        out += pad("carrier", 16) + pad("bind", 20) + pad("state", 12) + pad("msgs/s", 10) + pad("ack p50", 11) + pad("ack p99", 11) + pad("window", 8) + "unacked\n"
+        let binds = values(current, M.bindState).map { ($0.labels["carrier"] ?? "", $0.labels["bind"] ?? "") }.sorted { $0 < $1 }
+        for (c, b) in binds {
+            let l = ["carrier": c, "bind": b]
+            let state = values(current, M.bindStateInfo, l).first { $0.value == 1 }?.labels["state"] ?? "?"
+            let rate = delta(M.deliverSM, l) / max(seconds, 0.001)
+            out += pad(c, 16) + pad(b, 20) + pad(state, 12) + pad(String(format: "%.0f", rate), 10)
+            out += pad(ms(quantile(M.ackLatency, l, 0.5)), 11) + pad(ms(quantile(M.ackLatency, l, 0.99)), 11)
+            out += pad(String(Int(sum(current, M.window, l))), 8) + String(Int(sum(current, M.unacked, l))) + "\n"
+        }
+        if binds.isEmpty { out += "  (no carriers configured)\n" }
+        out += "\nOUTCOMES (this interval / total)\n"
+        let carriers = Set(values(current, M.outcomes).compactMap { $0.labels["carrier"] }).sorted()
+        for c in carriers {
+            let parts = ["routed", "unmatched", "expired", "duplicate", "invalid", "temp_failed"].map { o -> String in
+                let m = ["carrier": c, "outcome": o]
+                return "\(o) \(Int(delta(M.outcomes, m)))/\(Int(sum(current, M.outcomes, m)))"
+            }
+            out += "  " + pad(c, 16) + parts.joined(separator: "  ") + "\n"
+        }
+        let codes = delta(M.otp, ["extracted": "yes"]), noCodes = delta(M.otp, ["extracted": "no"])
+        out += "  otp extracted \(Int(codes)), not \(Int(noCodes)) this interval\n"
+        out += "\nDATABASE\n"
+        out += "  commit p50 \(ms(quantile(M.commitLatency, [:], 0.5)))  p99 \(ms(quantile(M.commitLatency, [:], 0.99)))"
+        let batches = delta(M.batchSize + "_count"), rows = delta(M.batchSize + "_sum")
+        out += "  batches/s \(String(format: "%.1f", batches / max(seconds, 0.001)))  mean batch \(batches > 0 ? String(format: "%.0f", rows / batches) : "-")"
+        out += "  queue \(Int(sum(current, M.queueDepth)))  failures \(Int(sum(current, M.dbFailures)))\n"
+        out += "\nLEASES\n"
+        out += "  entries \(Int(sum(current, M.leaseEntries)))  sync lag \(String(format: "%.3f", sum(current, M.leaseLag))) s  loaded \(sum(current, M.leaseLoaded) == 1 ? "yes" : "no")\n"
+        out += "\nRECENT EVENTS (redacted)\n"
+        if events.isEmpty { out += "  (none yet)\n" }
+        for e in events { out += "  " + e + "\n" }
+        return out
+    }
+
+    func pad(_ s: String, _ n: Int) -> String { s.count >= n ? s + " " : s + String(repeating: " ", count: n - s.count) }
+}
+
+/// `smpp-bridge tail`: routing events as JSON lines, as they happen.
+struct TailCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "tail", abstract: "Stream routing events as JSON lines (numbers masked, codes never shown by default).")
+    @Option(help: "The bridge's metrics address.") var url = "http://127.0.0.1:9464"
+    @Option(help: "Only this carrier.") var carrier: String?
+    @Option(help: "Only this outcome (routed, unmatched, expired, duplicate, invalid, temp_failed).") var outcome: String?
+    @Option(help: "Only this order id.") var order: UInt64?
+    @Option(help: "Stop after N events.") var count: Int?
+    @Option(help: "Print the last N events first.") var recent = 0
+
+    func validate() throws {
+        if let o = outcome, !["routed", "unmatched", "expired", "duplicate", "invalid", "temp_failed"].contains(o) {
+            throw ValidationError("--outcome: \(o) is not an outcome")
+        }
+    }
+
+    func run() throws {
+        var q: [String] = []
+        if let carrier { q.append("carrier=" + (carrier.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? carrier)) }
+        if let outcome { q.append("outcome=\(outcome)") }
+        if let order { q.append("order_id=\(order)") }
+        let query = q.isEmpty ? "" : "?" + q.joined(separator: "&")
+        var printed = 0
+        if recent > 0, let r = try? HTTPGet.get(url, path: "/events" + (query.isEmpty ? "?" : query + "&") + "recent=\(recent)") {
+            for line in r.body.split(separator: "\n") {
+                writeOut(line + "\n")
+                printed += 1
+            }
+        }
+        if let count, printed >= count { return }
+        var partial: [UInt8] = []
+        do {
+            try HTTPGet.stream(url, path: "/events" + query, timeout: 86_400) { bytes in
+                partial += bytes
+                while let nl = partial.firstIndex(of: 10) {
+                    writeOut(String(decoding: partial[...nl], as: UTF8.self))
+                    partial.removeFirst(nl + 1)
+                    printed += 1
+                    if let count, printed >= count { return false }
+                }
+                return true
+            }
+        } catch {
+            FileHandle.standardError.write(Data("smpp-bridge tail: \(error)\n".utf8))
+            throw ExitCode(1)
+        }
+    }
+}
+
+/// Unbuffered stdout: each refresh or event reaches a pipe at once.
+func writeOut(_ s: String) { FileHandle.standardOutput.write(Data(s.utf8)) }
