@@ -3,23 +3,38 @@ import Foundation
 import Routing
 import SMPPWire
 
-/// `smpp-bridge demo`: the main job on the embedded default. For now it pushes
-/// the bundled capture through the framer in ragged chunks (as TCP would deliver
-/// it) and decodes every PDU; later issues grow it into the full bridge against
-/// the simulator and a throwaway PostgreSQL.
+/// `smpp-bridge demo`: the main job on the embedded default. A throwaway
+/// PostgreSQL, the simulator pushing a realistic OTP stream over loopback, and the
+/// bridge bound to it; then the simulator's log is compared with the table.
+/// `--capture` only decodes the bundled capture (no database).
 struct DemoCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "demo", abstract: "Decode the bundled capture and print a summary (numbers and codes masked).")
+        commandName: "demo", abstract: "Run the bridge end to end against the simulator and a throwaway PostgreSQL, and summarize.")
 
-    @Flag(help: "Print the summary as one JSON object.")
-    var json = false
+    @Flag(help: "Print the summary as one JSON object.") var json = false
+    @Flag(help: "Show texts and numbers unmasked.") var showText = false
+    @Flag(help: "Only decode the bundled capture through the routing core (no database, no sessions).") var capture = false
+    @Option(help: "Messages the simulator pushes.") var count = 50_000
+    @Option(help: "Share of multi-part messages.") var multipart = 0.2
+    @Option(help: "Binds to the simulator.") var binds = 2
+    @Option(help: "Window per bind.") var window = 64
+    @Option(help: "Give up after this many seconds.") var timeout: Double = 600
 
-    @Flag(help: "Show texts and numbers unmasked.")
-    var showText = false
+    func validate() throws {
+        if count < 1 { throw ValidationError("--count must be at least 1") }
+        if !(0...1).contains(multipart) { throw ValidationError("--multipart must be between 0 and 1") }
+    }
 
     func run() throws {
-        let report = DemoRun.run(showText: showText)
-        print(json ? report.json : report.text)
+        if capture {
+            let report = DemoRun.run(showText: showText)
+            print(json ? report.json : report.text)
+            return
+        }
+        if !json { FileHandle.standardError.write(Data("smpp-bridge demo: starting a throwaway PostgreSQL, the simulator and the bridge (\(count) messages)…\n".utf8)) }
+        let summary = try EndToEndDemo(count: count, multipart: multipart, binds: binds, window: window, timeout: timeout, showText: showText).run()
+        print(json ? summary.json : summary.text)
+        if summary.lost > 0 || summary.duplicated > 0 || summary.acked < summary.sent { throw ExitCode(1) }
     }
 }
 
