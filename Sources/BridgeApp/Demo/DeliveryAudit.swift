@@ -17,6 +17,9 @@ struct DeliveryAudit: Sendable {
     var unexpected = 0
     var neverAcked = 0
     var lostIDs: [Int] = []
+    /// Simulated messages identical in content (carrier, sender, number, text) to an
+    /// earlier one: the bridge stores such a message once, as it would a redelivery.
+    var contentDuplicates = 0
 
     static func run(simLog: String, mix: TrafficMix, count: Int, carrier: String, db: PostgresConnection) throws -> DeliveryAudit {
         var a = DeliveryAudit()
@@ -29,14 +32,15 @@ struct DeliveryAudit: Sendable {
             guard let msg = f.int("msg"), msg >= 0, let part = f.int("part") else { continue }
             okParts[msg, default: []].insert(part)
         }
-        var keys: [String: Int] = [:]
+        var idsByKey: [String: [Int]] = [:]
         let router = SessionRouter(carrier: CarrierProfile(name: carrier, plan: .uk), table: LeaseTable(), reassembler: Reassembler(), extractor: OTPExtractor())
         var ackedIDs: Set<Int> = []
         for id in 0..<count {
             let m = mix.message(id)
             if okParts[id]?.count == m.parts.count { ackedIDs.insert(id) }
-            if let k = expectedKey(m, router: router) { keys[k] = id }
+            if let k = expectedKey(m, router: router) { idsByKey[k, default: []].append(id) }
         }
+        a.contentDuplicates = idsByKey.values.reduce(0) { $0 + $1.count - 1 }
         a.acked = ackedIDs.count
         a.neverAcked = count - a.acked
         let rows = try db.execute("SELECT replace(dedup_key::text, '-', ''), count(*) FROM messages GROUP BY 1").rows
@@ -44,7 +48,7 @@ struct DeliveryAudit: Sendable {
         for r in rows {
             guard let k = r[0], let n = r[1].flatMap({ Int($0) }) else { continue }
             if n > 1 { a.duplicated += n - 1 }
-            if let id = keys[k] { storedIDs.insert(id) } else { a.unexpected += 1 }
+            if let ids = idsByKey[k] { storedIDs.formUnion(ids) } else { a.unexpected += 1 }
         }
         a.stored = storedIDs.count
         let lost = ackedIDs.subtracting(storedIDs)

@@ -14,6 +14,7 @@ struct DemoSummary {
     var msgsPerSecond = 0.0
     var ackP50 = 0.0, ackP99 = 0.0
     var retried = 0
+    var contentDuplicates = 0
     var seconds = 0.0
     var samples: [String] = []
     var storefrontSQL = ""
@@ -25,7 +26,7 @@ struct DemoSummary {
             ("routed", "\(outcomes["routed"] ?? 0)"), ("unmatched", "\(outcomes["unmatched"] ?? 0)"), ("expired", "\(outcomes["expired"] ?? 0)"),
             ("invalid", "\(outcomes["invalid"] ?? 0)"), ("codes_extracted", "\(codesExtracted)"), ("multipart", "\(multipart)"),
             ("msgs_per_s", String(format: "%.1f", msgsPerSecond)), ("ack_p50_ms", String(format: "%.3f", ackP50)),
-            ("ack_p99_ms", String(format: "%.3f", ackP99)), ("retried_pdus", "\(retried)"), ("seconds", String(format: "%.2f", seconds)),
+            ("ack_p99_ms", String(format: "%.3f", ackP99)), ("retried_pdus", "\(retried)"), ("content_duplicates", "\(contentDuplicates)"), ("seconds", String(format: "%.2f", seconds)),
         ]
         f.append(("samples", "[" + samples.map { "\"\(jsonEscape($0))\"" }.joined(separator: ",") + "]"))
         f.append(("storefront_sql", "\"\(jsonEscape(storefrontSQL))\""))
@@ -35,6 +36,9 @@ struct DemoSummary {
     var text: String {
         var s = "\n== smpp-bridge demo: simulator → bridge → PostgreSQL (fsync on), \(sent) messages in \(String(format: "%.1f", seconds)) s\n\n"
         s += "delivery   sent \(sent)  acked \(acked)  stored \(stored)  lost \(lost)  duplicated \(duplicated)  (SMSC retries: \(retried) PDUs)\n"
+        if contentDuplicates > 0 {
+            s += "           \(contentDuplicates) simulated message(s) repeat an earlier one byte for byte (same sender, number and code): stored once, like a redelivery\n"
+        }
         s += "outcomes   " + ["routed", "unmatched", "expired", "invalid"].map { "\($0) \(outcomes[$0] ?? 0)" }.joined(separator: "  ") + "\n"
         s += "codes      \(codesExtracted) extracted; \(multipart) multi-part messages reassembled\n"
         s += "throughput \(String(format: "%.0f", msgsPerSecond)) msgs/s acknowledged after commit\n"
@@ -123,6 +127,7 @@ struct EndToEndDemo {
         s.stored = audit.stored
         s.lost = audit.lost
         s.duplicated = audit.duplicated
+        s.contentDuplicates = audit.contentDuplicates
         s.seconds = elapsed
         s.msgsPerSecond = simSummary.rate
         let lat = simSummary.ackLatencyMicros.sorted()
