@@ -41,7 +41,7 @@ final class BridgeRunner: @unchecked Sendable {
         service = try BridgeService(config: config, logger: l)
         let svc = service
         metricsServer = try MetricsServer(host: config.metricsHost, port: config.metricsPort, metrics: service.metrics, events: service.events,
-                                          health: { (svc.isReady, svc.stageName) })
+                                          logger: l, health: { (svc.isReady, svc.stageName) })
     }
 
     /// Metrics first (health and readiness answer during start-up), then the start order.

@@ -1,6 +1,7 @@
 import FlyingFox
 import FlyingSocks
 import Foundation
+import Logging
 
 /// `/metrics` (Prometheus text), `/healthz`, `/readyz`, `/events` (routing events
 /// as JSON lines, streamed; filters `carrier`, `outcome`, `order_id`; `recent=N`
@@ -11,11 +12,13 @@ final class MetricsServer: @unchecked Sendable {
     let port: UInt16
     private let routes: @Sendable (HTTPServer) async -> Void
 
-    init(host: String, port: Int, metrics: MetricsRegistry, events: EventHub, health: @escaping @Sendable () -> (ready: Bool, stage: String)) throws {
+    init(host: String, port: Int, metrics: MetricsRegistry, events: EventHub, logger: Logger? = nil,
+         health: @escaping @Sendable () -> (ready: Bool, stage: String)) throws {
         self.host = host
         self.port = UInt16(port)
         let address: any SocketAddress = host.contains(":") ? try sockaddr_in6.inet6(ip6: host, port: UInt16(port)) : try sockaddr_in.inet(ip4: host == "localhost" ? "127.0.0.1" : host, port: UInt16(port))
-        server = HTTPServer(address: address, timeout: 3600)
+        // FlyingFox's own logger prints to stdout: ours gets its warnings and errors instead.
+        server = HTTPServer(address: address, timeout: 3600, logger: FlyingFoxLogs(logger: logger))
         let text: HTTPHeaders = [.contentType: "text/plain; charset=utf-8"]
         routes = { server in
             await server.appendRoute("GET /metrics") { _ in
@@ -97,5 +100,20 @@ struct EventBytes: AsyncBufferedSequence, Sendable {
             }
             return nil
         }
+    }
+}
+
+/// FlyingFox's log lines into swift-log (warnings and up; connection chatter dropped;
+/// the cancellation at shutdown is not an error).
+struct FlyingFoxLogs: FlyingSocks.Logging {
+    let logger: Logger?
+    func logDebug(_ debug: @autoclosure () -> String) {}
+    func logInfo(_ info: @autoclosure () -> String) {}
+    func logWarning(_ warning: @autoclosure () -> String) { logger?.warning("metrics server", metadata: ["detail": "\(warning())"]) }
+    func logError(_ error: @autoclosure () -> String) { logger?.error("metrics server", metadata: ["detail": "\(error())"]) }
+    func logCritical(_ critical: @autoclosure () -> String) {
+        let m = critical()
+        if m.contains("CancellationError") { return }
+        logger?.critical("metrics server", metadata: ["detail": "\(m)"])
     }
 }
