@@ -1,9 +1,11 @@
 # TrueOTP SMPP bridge. The README's two commands: `make demo` and `make test`.
 SWIFT       ?= swift
-SYSTEM_PKGS ?= libssl-dev libpq-dev postgresql
+SYSTEM_PKGS ?= libssl-dev libpq-dev postgresql curl
 FUZZ_SECONDS ?= 300
+DEMO_COUNT ?= 50000
+DEMO_ARGS ?=
 
-.PHONY: all deps build test tsan interop demo fuzz bench-codec bench-routing bench-session bench-store clean
+.PHONY: all deps build test tsan interop demo demo-ci fuzz bench-codec bench-routing bench-session bench-store clean
 
 all: build
 
@@ -33,6 +35,8 @@ test: deps
 	$(SWIFT) test
 	$(MAKE) tsan
 	$(MAKE) interop
+	$(MAKE) demo-ci
+	python3 Tests/Support/check-deploy.py .build/debug/smpp-bridge
 
 # Interop with SMPP implementations this project did not write (PyPI smpplib and smppy).
 interop:
@@ -43,10 +47,16 @@ interop:
 tsan:
 	$(SWIFT) test --scratch-path .build-tsan --sanitize=thread --filter 'LeaseTableTests|SessionTests|SessionCornerCaseTests'
 
-# The main job on the embedded default.
+# The main job on the embedded default: a throwaway PostgreSQL, the simulator and
+# the bridge, 50,000 messages, then the summary (DEMO_COUNT, DEMO_ARGS=--json).
 demo: deps
 	$(SWIFT) build -c release --product smpp-bridge
-	.build/release/smpp-bridge demo
+	.build/release/smpp-bridge demo --count $(DEMO_COUNT) $(DEMO_ARGS)
+
+# make demo in a short mode, its summary checked (part of make test).
+demo-ci:
+	$(MAKE) --no-print-directory demo DEMO_COUNT=5000 DEMO_ARGS=--json > .build/demo-ci.json
+	python3 Tests/Support/check-demo.py .build/demo-ci.json
 
 # libFuzzer over framing + decode + text decoding, seeded from protocol-fixtures.
 fuzz:

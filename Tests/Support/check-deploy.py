@@ -1,0 +1,38 @@
+#!/usr/bin/env python3
+"""make test: deploy/ stays valid: YAML and JSON parse, every alert and dashboard query
+names a series the bridge exports, the TOML configs pass `smpp-bridge check-config`."""
+import json, re, subprocess, sys, glob
+try:
+    import yaml
+except ImportError:
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "PyYAML"], check=True)
+    import yaml
+
+bridge = sys.argv[1]
+problems = []
+exported = set(re.findall(r'"(smpp_bridge_[a-z_]+)"', open("Sources/BridgeApp/Service/Metrics.swift").read()))
+def check_series(where, expr):
+    for name in re.findall(r"smpp_bridge_[a-z_]+", expr):
+        base = re.sub(r"_(bucket|sum|count)$", "", name)
+        if name not in exported and base not in exported:
+            problems.append(f"{where}: {name} is not exported")
+alerts = yaml.safe_load(open("deploy/alerts.yml"))
+for g in alerts["groups"]:
+    for r in g["rules"]:
+        check_series(f"alerts.yml {r['alert']}", r["expr"])
+        if "runbook" not in r.get("annotations", {}): problems.append(f"alerts.yml {r['alert']}: no runbook")
+        anchor = r["annotations"]["runbook"].split("#")[1]
+        if anchor not in open("docs/operations.md").read().lower().replace(" ", ""):
+            problems.append(f"alerts.yml {r['alert']}: docs/operations.md has no section {anchor}")
+yaml.safe_load(open("deploy/prometheus.yml"))
+yaml.safe_load(open("deploy/docker-compose.yml"))
+dash = json.load(open("deploy/grafana-dashboard.json"))
+for p in dash["panels"]:
+    for t in p["targets"]:
+        check_series(f"grafana {p['title']}", t["expr"])
+for toml in glob.glob("deploy/*.toml"):
+    r = subprocess.run([bridge, "check-config", "--config", toml], capture_output=True, text=True)
+    if r.returncode != 0: problems.append(f"{toml}: {r.stdout.strip()} {r.stderr.strip()}")
+if problems:
+    sys.exit("check-deploy FAILED:\n  " + "\n  ".join(problems))
+print(f"check-deploy: {sum(len(g['rules']) for g in alerts['groups'])} alerts, {len(dash['panels'])} panels, {len(glob.glob('deploy/*.toml'))} configs ok")
