@@ -126,6 +126,10 @@ public enum Migrations {
             CREATE VIEW otp_codes AS
                 SELECT order_id, service, otp_code, otp_confidence, received_at, committed_at, id AS message_id
                 FROM messages WHERE outcome = 'routed' AND otp_code IS NOT NULL;
+            -- The least-privilege bridge role cannot CREATE: month partitions are made
+            -- with the schema owner's rights, by this one function only.
+            ALTER FUNCTION bridge_ensure_month(timestamptz) SECURITY DEFINER SET search_path = public, pg_temp;
+            REVOKE ALL ON FUNCTION bridge_ensure_month(timestamptz) FROM PUBLIC;
             """),
     ]
 }

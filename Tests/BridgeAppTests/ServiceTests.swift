@@ -215,11 +215,18 @@ final class ServiceTests: XCTestCase {
         XCTAssertFalse(log.contains("simpass"), "a password leaked")
     }
 
+    /// /metrics through curl: a real HTTP client, not ours.
     func metrics(_ base: String) throws -> String {
-        let r = try HTTPGet.get(base, path: "/metrics")
-        XCTAssertEqual(r.status, 200)
-        // Read it once with curl too: a real HTTP client, not ours.
-        return r.body
+        let curl = Process()
+        curl.executableURL = URL(fileURLWithPath: "/usr/bin/curl")
+        curl.arguments = ["-sS", "--fail", "--max-time", "10", base + "/metrics"]
+        let pipe = Pipe()
+        curl.standardOutput = pipe
+        try curl.run()
+        let body = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        curl.waitUntilExit()
+        XCTAssertEqual(curl.terminationStatus, 0, "curl /metrics")
+        return body
     }
 
     func metricValue(_ page: String, _ name: String, _ labels: [String: String]) -> Double {

@@ -1,5 +1,6 @@
 import Dispatch
 import Foundation
+import Routing
 import Store
 import XCTest
 
@@ -121,4 +122,52 @@ final class Box: @unchecked Sendable {
     private var items: [String] = []
     func add(_ x: [String]) { lock.withLock { items += x } }
     var values: [String] { lock.withLock { items } }
+}
+
+/// The GRANTs of docs/storefront-contract.md, run as written, are enough for the
+/// bridge's writer and lease sync, and the bridge role cannot touch leases.
+final class LeastPrivilegeTests: XCTestCase {
+    func testTheDocumentedGrantsAreEnoughAndNoMore() throws {
+        guard case .success(let h) = PostgresHarness.shared else { return XCTFail("no PostgreSQL") }
+        let url = try PostgresHarness.database()
+        let owner = try PostgresConnection(url)
+        try Migrator.migrate(owner)
+        let dbName = String(url.split(separator: "=").last!)
+        let role = "smpp_bridge_t\(getpid())"
+        let doc = try String(contentsOfFile: URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+            .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("docs/storefront-contract.md").path, encoding: .utf8)
+        let section = doc.components(separatedBy: "## Least-privilege role")[1]
+        let sql = section.components(separatedBy: "```sql")[1].components(separatedBy: "```")[0]
+        for line in sql.split(separator: "\n") where !line.hasPrefix("--") && !line.trimmingCharacters(in: .whitespaces).isEmpty {
+            let stmt = line.replacingOccurrences(of: "smpp_bridge", with: role).replacingOccurrences(of: "trueotp", with: dbName)
+                .replacingOccurrences(of: "'…'", with: "'unused'").components(separatedBy: "--")[0]
+            try owner.execute(stmt)
+        }
+        let asBridge = "host=127.0.0.1 port=\(h.port) user=\(role) dbname=\(dbName)"
+        try owner.execute("INSERT INTO leases (order_id, msisdn, service, starts_at, expires_at) VALUES (1001, '447700900123', 'whatsapp', now() - interval '1 minute', now() + interval '1 hour')")
+        let table = LeaseTable()
+        let sync = LeaseSync(url: asBridge, table: table, reconcileInterval: 3600)
+        try sync.start()
+        defer { sync.stop() }
+        XCTAssertEqual(table.count, 1)
+        let writer = BatchWriter(config: .init(url: asBridge))
+        defer { writer.stop() }
+        let acks = Acks()
+        var old = Traffic().message(1)
+        old.decision.receivedAt = 1_700_000_000_000  // November 2023: a month with no partition yet
+        writer.submit(.message(Traffic().message(2))) { acks.add($0) }
+        writer.submit(.message(old)) { acks.add($0) }
+        let part = Part(key: PartKey(carrier: "c1", source: "Google", destination: "447700900123", reference: 9, referenceBits: 8, total: 2),
+                        sequence: 1, dataCoding: 0, body: [0x41], rawPDU: [1], receivedAt: 1_800_000_000_000)
+        writer.submit(.part(part, dedupKey: DedupKey.part(part))) { acks.add($0) }
+        XCTAssertTrue(waitFor { acks.count == 3 })
+        XCTAssertEqual(acks.all, [.ok, .ok, .ok], "\(writer.stats)")
+        XCTAssertEqual(try owner.execute("SELECT count(*) FROM messages").rows.first?.first, "2")
+        let bridge = try PostgresConnection(asBridge)
+        XCTAssertThrowsError(try bridge.execute("UPDATE leases SET status = 'ended'")) { e in
+            XCTAssertEqual((e as? PostgresError)?.sqlState, "42501", "the bridge never writes leases")
+        }
+        XCTAssertThrowsError(try bridge.execute("CREATE TABLE x (a int)"))
+        XCTAssertEqual(try bridge.execute("SELECT count(*) FROM otp_codes").rows.first?.first, "2")
+    }
 }
