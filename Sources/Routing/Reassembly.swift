@@ -68,6 +68,12 @@ public struct AssembledMessage: Hashable, Sendable {
     public var isComplete: Bool { missing.isEmpty }
     public var firstReceivedAt: UInt64 { parts.compactMap { $0?.receivedAt }.min() ?? 0 }
 
+    public init(key: PartKey, parts: [Part?], missing: [Int]) {
+        self.key = key
+        self.parts = parts
+        self.missing = missing
+    }
+
     /// Decodes the text: bytes of consecutive parts are joined first, so a
     /// character split across parts decodes whole. A gap shows as
     /// "[…part N of M missing…]".
@@ -135,15 +141,44 @@ public final class Reassembler: @unchecked Sendable {
         var pendingBytes = 0
         var evicted = 0
         var timedOut = 0
+        /// Parts of messages already completed or given up (by content key, with the
+        /// time): a redelivered part of such a message is a duplicate, not the first
+        /// part of a phantom message. A new message that reuses the reference has
+        /// other content, hence other keys.
+        var done: [DedupKey: UInt64] = [:]
+        var doneFIFO: [DedupKey] = []
+        var doneHead = 0
+        /// When each pending message was last looked up in the store (other bridges' parts).
+        var checkedAt: [PartKey: UInt64] = [:]
+
+        mutating func markDone(_ parts: [Part?], at now: UInt64, cap: Int) {
+            for case let p? in parts {
+                let k = DedupKey.part(p)
+                if done.updateValue(now, forKey: k) == nil { doneFIFO.append(k) }
+            }
+            while done.count > cap, doneHead < doneFIFO.count {
+                done.removeValue(forKey: doneFIFO[doneHead])
+                doneHead += 1
+            }
+            if doneHead > 4096, doneHead * 2 > doneFIFO.count {
+                doneFIFO.removeFirst(doneHead)
+                doneHead = 0
+            }
+        }
     }
+
+    /// How long, and how many, finished parts are remembered to recognise redeliveries.
+    public let rememberMillis: UInt64
+    public let rememberCount = 200_000
 
     public let timeoutMillis: UInt64
     public let maxPendingBytes: Int
     private let state = Locked(State())
 
-    public init(timeoutMillis: UInt64 = 120_000, maxPendingBytes: Int = 64 << 20) {
+    public init(timeoutMillis: UInt64 = 120_000, maxPendingBytes: Int = 64 << 20, rememberMillis: UInt64 = 3_600_000) {
         self.timeoutMillis = timeoutMillis
         self.maxPendingBytes = maxPendingBytes
+        self.rememberMillis = rememberMillis
     }
 
     public var pendingCount: Int { state.withLock { $0.pending.count } }
@@ -165,6 +200,9 @@ public final class Reassembler: @unchecked Sendable {
         let size = part.body.count + part.rawPDU.count + 64
         var out: [AssembledMessage] = []
         let result: AddResult = state.withLock { s in
+            if s.pending[part.key] == nil, let t = s.done[DedupKey.part(part)], part.receivedAt < t + rememberMillis {
+                return .duplicate  // a redelivered part of a message already finished
+            }
             var entry = s.pending[part.key] ?? Pending(parts: Array(repeating: nil, count: total), have: 0, bytes: 0, firstAt: part.receivedAt)
             let idx = Int(part.sequence) - 1
             if entry.parts[idx] != nil { return .duplicate }
@@ -174,6 +212,8 @@ public final class Reassembler: @unchecked Sendable {
             entry.firstAt = min(entry.firstAt, part.receivedAt)
             if entry.have == total {
                 if let old = s.pending.removeValue(forKey: part.key) { s.pendingBytes -= old.bytes }
+                s.checkedAt.removeValue(forKey: part.key)
+                s.markDone(entry.parts, at: part.receivedAt, cap: rememberCount)
                 return .complete(AssembledMessage(key: part.key, parts: entry.parts, missing: []))
             }
             if let old = s.pending[part.key] { s.pendingBytes -= old.bytes }
@@ -181,6 +221,8 @@ public final class Reassembler: @unchecked Sendable {
             s.pendingBytes += entry.bytes
             while s.pendingBytes > maxPendingBytes, let oldest = s.pending.min(by: { $0.value.firstAt < $1.value.firstAt }) {
                 s.pending.removeValue(forKey: oldest.key)
+                s.checkedAt.removeValue(forKey: oldest.key)
+                s.markDone(oldest.value.parts, at: part.receivedAt, cap: rememberCount)
                 s.pendingBytes -= oldest.value.bytes
                 s.evicted += 1
                 out.append(Self.incomplete(oldest.key, oldest.value))
@@ -200,15 +242,45 @@ public final class Reassembler: @unchecked Sendable {
             }
             for m in out {
                 if let v = s.pending.removeValue(forKey: m.key) { s.pendingBytes -= v.bytes }
+                s.checkedAt.removeValue(forKey: m.key)
+                s.markDone(m.parts, at: now, cap: rememberCount)
             }
             s.timedOut += out.count
             return out.sorted { $0.firstReceivedAt < $1.firstReceivedAt }
         }
     }
 
+    /// Pending messages older than `age` that were not looked up in the store within
+    /// `recheck` (snapshots, left pending): the bridge asks the store whether another
+    /// bridge holds their other parts. Marks them checked at `now`.
+    public func stale(olderThan age: UInt64, now: UInt64, recheck: UInt64) -> [AssembledMessage] {
+        state.withLock { s in
+            var out: [AssembledMessage] = []
+            for (k, v) in s.pending where now >= v.firstAt + age && now >= (s.checkedAt[k] ?? 0) + recheck {
+                s.checkedAt[k] = now
+                out.append(Self.incomplete(k, v))
+            }
+            return out
+        }
+    }
+
+    /// Takes a pending message out (it was finished elsewhere, or is being stored now);
+    /// its parts are remembered as done. Nil if it is no longer pending.
+    @discardableResult
+    public func claim(_ key: PartKey, now: UInt64) -> AssembledMessage? {
+        state.withLock { s in
+            guard let v = s.pending.removeValue(forKey: key) else { return nil }
+            s.pendingBytes -= v.bytes
+            s.checkedAt.removeValue(forKey: key)
+            s.markDone(v.parts, at: now, cap: rememberCount)
+            return Self.incomplete(key, v)
+        }
+    }
+
     /// Rebuilds pending state from persisted parts (after a restart). Parts that
     /// complete a message are returned, to be routed now.
     public func restore(_ parts: [Part]) -> [AssembledMessage] {
+        state.withLock { s in for p in parts { s.done.removeValue(forKey: DedupKey.part(p)) } }
         var done: [AssembledMessage] = []
         var evicted: [AssembledMessage] = []
         for p in parts.sorted(by: { $0.receivedAt < $1.receivedAt }) {

@@ -15,11 +15,27 @@ public struct SimulatorFaults: Sendable, Hashable {
     public var duplicateEvery: Int?
     /// Stop reading and answering after this many deliver_sm (a stalled socket). Once per run.
     public var stallAfter: Int?
-    public init(dropAfter: Int? = nil, malformedEvery: Int? = nil, duplicateEvery: Int? = nil, stallAfter: Int? = nil) {
+    /// The bad PDUs `malformedEvery` interleaves, in turn (default: one sm_length overrun).
+    /// Those that break framing make the ESME close the connection; the SMSC reconnects
+    /// and redelivers what was in flight, as a real one would.
+    public var injectedPDUs: [[UInt8]] = []
+    /// Never send the last part of every Nth multi-part message (the ESME must store
+    /// it as incomplete after its reassembly timeout). The message counts as done.
+    public var omitPartEvery: Int?
+    public init(dropAfter: Int? = nil, malformedEvery: Int? = nil, duplicateEvery: Int? = nil, stallAfter: Int? = nil,
+                injectedPDUs: [[UInt8]] = [], omitPartEvery: Int? = nil) {
         self.dropAfter = dropAfter
         self.malformedEvery = malformedEvery
         self.duplicateEvery = duplicateEvery
         self.stallAfter = stallAfter
+        self.injectedPDUs = injectedPDUs
+        self.omitPartEvery = omitPartEvery
+    }
+
+    /// Whether message `id` (with `parts` parts) has its last part withheld.
+    public func omitsLastPart(of id: Int, parts: Int) -> Bool {
+        guard let n = omitPartEvery, n > 0 else { return false }
+        return parts > 1 && id % n == 0
     }
 }
 
@@ -133,8 +149,11 @@ public final class SMSCSimulator: @unchecked Sendable {
             }
             messages = (0..<config.count).map { config.mix.message($0) }
             summary.messages = messages.count
-            partsLeft = messages.map { $0.parts.count }
-            for m in messages { for k in 0..<m.parts.count { pending.append((m.id, k, 0)) } }
+            partsLeft = messages.map { $0.parts.count - (config.faults.omitsLastPart(of: $0.id, parts: $0.parts.count) ? 1 : 0) }
+            for m in messages {
+                let n = m.parts.count - (config.faults.omitsLastPart(of: m.id, parts: m.parts.count) ? 1 : 0)
+                for k in 0..<n { pending.append((m.id, k, 0)) }
+            }
             started = now()
             lastRefill = started
             let a = DispatchSource.makeReadSource(fileDescriptor: fd, queue: queue)
@@ -372,14 +391,22 @@ public final class SMSCSimulator: @unchecked Sendable {
         return false
     }
 
+    private var injectedNext = 0
+
     private func sendMalformed(_ peer: Peer) {
-        var b = TrafficMix.pdu(sender: "Malformed", ton: .alphanumeric, dest: "447700900000", dc: .smscDefault, esm: 0, message: Array("ABCD".utf8), tlvs: [])
-        b[b.count - 5] = 0xFF
+        var b: [UInt8]
+        if !config.faults.injectedPDUs.isEmpty {
+            b = config.faults.injectedPDUs[injectedNext % config.faults.injectedPDUs.count]
+            injectedNext += 1
+        } else {
+            b = TrafficMix.pdu(sender: "Malformed", ton: .alphanumeric, dest: "447700900000", dc: .smscDefault, esm: 0, message: Array("ABCD".utf8), tlvs: [])
+            b[b.count - 5] = 0xFF
+        }
         let seq = peer.nextSeq
         peer.nextSeq += 1
-        b[12] = UInt8(seq >> 24); b[13] = UInt8((seq >> 16) & 0xFF); b[14] = UInt8((seq >> 8) & 0xFF); b[15] = UInt8(seq & 0xFF)
+        if b.count >= 16 { b[12] = UInt8(seq >> 24); b[13] = UInt8((seq >> 16) & 0xFF); b[14] = UInt8((seq >> 8) & 0xFF); b[15] = UInt8(seq & 0xFF) }
         peer.connection.send(b)
-        logEvent("sent_malformed", -1, 0, seq, 0)
+        logEvent("sent_malformed", -1, injectedNext, seq, 0)
     }
 
     private func checkDone() {

@@ -16,7 +16,13 @@ public struct StoredMessage: Sendable {
     /// For a multi-part message: its parts' dedup keys. The persisted parts are marked
     /// as consumed in the same transaction, so a restart does not rebuild them.
     public var partKeys: [DedupKey]
-    public init(decision: RoutingDecision, bind: String, sourceTON: TON, destTON: TON, rawPDUs: [[UInt8]], partKeys: [DedupKey] = []) {
+    /// For a multi-part message: every part. Their rows are written (or updated) as
+    /// consumed by this message in the same transaction, so a bridge that holds one
+    /// of them, stored or still arriving, sees that the message is stored.
+    public var parts: [Part] = []
+    public init(decision: RoutingDecision, bind: String, sourceTON: TON, destTON: TON, rawPDUs: [[UInt8]], partKeys: [DedupKey] = [],
+                parts: [Part] = []) {
+        self.parts = parts
         self.decision = decision
         self.bind = bind
         self.sourceTON = sourceTON
@@ -228,6 +234,7 @@ public final class BatchWriter: @unchecked Sendable {
             try c.prepare("insert_messages", BatchWriter.insertMessages)
             try c.prepare("insert_parts", BatchWriter.insertParts)
             try c.prepare("consume_parts", BatchWriter.consumeParts)
+            try c.prepare("upsert_consumed_parts", BatchWriter.upsertConsumedParts)
             if everConnected { writer.statsLock.withLock { $0.reconnects += 1 } }
             everConnected = true
             db = c
@@ -259,7 +266,22 @@ public final class BatchWriter: @unchecked Sendable {
             var statements: [PostgresStatement] = [.sql("BEGIN")]
             if !messages.isEmpty { statements.append(.prepared("insert_messages", BatchWriter.columns(messages))) }
             if !parts.isEmpty { statements.append(.prepared("insert_parts", BatchWriter.columns(parts))) }
-            let consumed = messages.filter { !$0.partKeys.isEmpty }
+            var upserts: [(Part, DedupKey)] = [], owners: [DedupKey] = [], upserted: Set<DedupKey> = []
+            for m in messages {
+                for p in m.parts {
+                    let k = DedupKey.part(p)
+                    if upserted.insert(k).inserted { upserts.append((p, k)); owners.append(m.decision.dedupKey) }
+                }
+            }
+            if !upserts.isEmpty {
+                let order = upserts.indices.sorted { upserts[$0].1 < upserts[$1].1 }
+                var cols = BatchWriter.columns(order.map { upserts[$0] })
+                var owner = ArrayLiteral()
+                for i in order { owner.append(owners[i]) }
+                cols.append(owner.value)
+                statements.append(.prepared("upsert_consumed_parts", cols))
+            }
+            let consumed = messages.filter { $0.parts.isEmpty && !$0.partKeys.isEmpty }
             if !consumed.isEmpty {
                 var partKey = ArrayLiteral(), messageKey = ArrayLiteral()
                 for m in consumed {
@@ -331,6 +353,16 @@ public final class BatchWriter: @unchecked Sendable {
                 AS u(k, c, s, d, r, rb, t, q, dc, b, ls, ss, raw, ms)
             ON CONFLICT DO NOTHING RETURNING dedup_key)
         SELECT dedup_key FROM p
+        """
+
+    static let upsertConsumedParts = """
+        INSERT INTO message_parts (dedup_key, carrier, source_addr, destination_addr, reference, reference_bits, total,
+            sequence, data_coding, body, locking_shift, single_shift, raw_pdu, received_at, message_dedup_key)
+        SELECT k, c, s, d, r, rb, t, q, dc, b, ls, ss, raw, to_timestamp(ms / 1000.0), m
+        FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::integer[], $6::smallint[], $7::smallint[],
+                    $8::smallint[], $9::smallint[], $10::bytea[], $11::smallint[], $12::smallint[], $13::bytea[], $14::bigint[], $15::uuid[])
+            AS u(k, c, s, d, r, rb, t, q, dc, b, ls, ss, raw, ms, m)
+        ON CONFLICT (dedup_key) DO UPDATE SET message_dedup_key = EXCLUDED.message_dedup_key
         """
 
     static let consumeParts = """
@@ -548,6 +580,32 @@ func monotonic() -> UInt64 {
 
 /// Reads persisted parts back, to rebuild reassembly state after a restart.
 public enum PartStore {
+    /// The stored parts of one message (from any bridge): those not yet part of a
+    /// stored message, and the dedup keys of those that are.
+    public static func parts(of key: PartKey, _ db: PostgresConnection) throws -> (open: [Part], consumed: Set<DedupKey>) {
+        var open: [Part] = []
+        var consumed: Set<DedupKey> = []
+        try db.stream("""
+            SELECT sequence, data_coding, encode(body, 'hex'), locking_shift, single_shift, encode(raw_pdu, 'hex'),
+                   (extract(epoch FROM received_at) * 1000)::bigint, dedup_key::text, message_dedup_key IS NOT NULL
+            FROM message_parts
+            WHERE destination_addr = $1 AND reference = $2::integer AND carrier = $3 AND source_addr = $4
+              AND total = $5::smallint AND reference_bits = $6::smallint
+            """, [.text(key.destination), .text(String(key.reference)), .text(key.carrier), .text(key.source),
+                  .text(String(key.total)), .text(String(key.referenceBits))]) { r in
+            func i(_ k: Int) -> Int { Int(r[k] ?? "0") ?? 0 }
+            if r[8] == "t" {
+                if let k = r[7].flatMap(DedupKey.init(uuid:)) { consumed.insert(k) }
+            } else {
+                open.append(Part(key: key, sequence: UInt8(i(0)), dataCoding: UInt8(i(1)), body: unhex(r[2] ?? ""),
+                                 lockingShift: r[3].flatMap { UInt8($0) }, singleShift: r[4].flatMap { UInt8($0) },
+                                 rawPDU: unhex(r[5] ?? ""), receivedAt: UInt64(i(6))))
+            }
+            return true
+        }
+        return (open, consumed)
+    }
+
     public static func pending(_ db: PostgresConnection) throws -> [Part] {
         var out: [Part] = []
         try db.stream("""

@@ -131,6 +131,10 @@ public enum Migrations {
             ALTER FUNCTION bridge_ensure_month(timestamptz) SECURITY DEFINER SET search_path = public, pg_temp;
             REVOKE ALL ON FUNCTION bridge_ensure_month(timestamptz) FROM PUBLIC;
             """),
+        // Bridges sharing a database look up each other's parts of one message.
+        Migration(version: 3, name: "parts by message", sql: """
+            CREATE INDEX message_parts_message_idx ON message_parts (destination_addr, reference, carrier, source_addr, total, reference_bits);
+            """),
     ]
 }
 

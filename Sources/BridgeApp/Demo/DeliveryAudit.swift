@@ -21,7 +21,13 @@ struct DeliveryAudit: Sendable {
     /// earlier one: the bridge stores such a message once, as it would a redelivery.
     var contentDuplicates = 0
 
-    static func run(simLog: String, mix: TrafficMix, count: Int, carrier: String, db: PostgresConnection) throws -> DeliveryAudit {
+    /// Messages whose last part the simulator withheld, and how many of them are stored
+    /// as incomplete (with `missing_parts`).
+    var withheld = 0
+    var incompleteStored = 0
+
+    static func run(simLog: String, mix: TrafficMix, count: Int, carrier: String, db: PostgresConnection,
+                    faults: SimulatorFaults = SimulatorFaults()) throws -> DeliveryAudit {
         var a = DeliveryAudit()
         a.sent = count
         // Parts acked with ESME_ROK, per message.
@@ -35,26 +41,52 @@ struct DeliveryAudit: Sendable {
         var idsByKey: [String: [Int]] = [:]
         let router = SessionRouter(carrier: CarrierProfile(name: carrier, plan: .uk), table: LeaseTable(), reassembler: Reassembler(), extractor: OTPExtractor())
         var ackedIDs: Set<Int> = []
+        var withheldIDs: Set<Int> = []
         for id in 0..<count {
-            let m = mix.message(id)
+            var m = mix.message(id)
+            if faults.omitsLastPart(of: id, parts: m.parts.count) {
+                m.parts.removeLast()
+                withheldIDs.insert(id)
+            }
             if okParts[id]?.count == m.parts.count { ackedIDs.insert(id) }
-            if let k = expectedKey(m, router: router) { idsByKey[k, default: []].append(id) }
+            let k = withheldIDs.contains(id) ? incompleteKey(m, carrier: carrier) : expectedKey(m, router: router)
+            if let k { idsByKey[k, default: []].append(id) }
         }
+        a.withheld = withheldIDs.count
         a.contentDuplicates = idsByKey.values.reduce(0) { $0 + $1.count - 1 }
         a.acked = ackedIDs.count
         a.neverAcked = count - a.acked
-        let rows = try db.execute("SELECT replace(dedup_key::text, '-', ''), count(*) FROM messages GROUP BY 1").rows
+        let rows = try db.execute("SELECT replace(dedup_key::text, '-', ''), count(*), bool_or(missing_parts <> '{}') FROM messages WHERE carrier = $1 GROUP BY 1",
+                                  [.text(carrier)]).rows
         var storedIDs: Set<Int> = []
         for r in rows {
             guard let k = r[0], let n = r[1].flatMap({ Int($0) }) else { continue }
             if n > 1 { a.duplicated += n - 1 }
-            if let ids = idsByKey[k] { storedIDs.formUnion(ids) } else { a.unexpected += 1 }
+            if let ids = idsByKey[k] {
+                storedIDs.formUnion(ids)
+                if r[2] == "t" { a.incompleteStored += ids.filter(withheldIDs.contains).count }
+            } else { a.unexpected += 1 }
         }
         a.stored = storedIDs.count
         let lost = ackedIDs.subtracting(storedIDs)
         a.lost = lost.count
         a.lostIDs = Array(lost.sorted().prefix(20))
         return a
+    }
+
+    /// The key of a message given up with parts missing: what the reassembler's timeout produces.
+    static func incompleteKey(_ m: TrafficMix.Message, carrier: String) -> String? {
+        let reassembler = Reassembler(timeoutMillis: 1)
+        let router = SessionRouter(carrier: CarrierProfile(name: carrier, plan: .uk), table: LeaseTable(), reassembler: reassembler, extractor: OTPExtractor())
+        var ev: [InboundMessage] = []
+        for pdu in m.parts {
+            _ = pdu.withUnsafeBytes { b -> Accepted? in
+                guard let f = try? PDUFrame(b), let v = try? ShortMessageView(f) else { return nil }
+                return router.accept(v, receivedAt: 0, evicted: &ev)
+            }
+        }
+        guard let given = reassembler.expire(now: .max / 2).first else { return nil }
+        return router.message(from: given, sourceTON: .alphanumeric, destTON: .international).dedupKey.hex
     }
 
     static func expectedKey(_ m: TrafficMix.Message, router: SessionRouter) -> String? {

@@ -184,10 +184,49 @@ final class BridgeService: @unchecked Sendable {
         t.schedule(deadline: .now() + 1, repeating: 1)
         t.setEventHandler { [weak self] in
             guard let self else { return }
-            for m in self.reassembler.expire(now: wallClockMillis()) { self.storeAssembled(m) }
+            let now = wallClockMillis()
+            // Given up locally: first see whether another bridge holds the rest.
+            for m in self.reassembler.expire(now: now) { self.resolveWithStore(m, timedOut: true) }
+            // Parts of one message can reach different bridges (binds): after 2 s, look.
+            for m in self.reassembler.stale(olderThan: 2000, now: now, recheck: 3000) { self.resolveWithStore(m, timedOut: false) }
         }
         sweeper = t
         t.resume()
+    }
+
+    private var sweepDB: PostgresConnection?
+
+    /// Completes a pending multi-part message from parts other bridges stored, drops
+    /// it when another bridge already stored it, or (timed out) stores what there is,
+    /// marked with its gaps. Runs on the sweep queue.
+    private func resolveWithStore(_ m: AssembledMessage, timedOut: Bool) {
+        let now = wallClockMillis()
+        let stored: (open: [Part], consumed: Set<DedupKey>)
+        do {
+            if sweepDB == nil || sweepDB?.isHealthy == false { sweepDB = try PostgresConnection(databaseURL, applicationName: "smpp-bridge-reassembly") }
+            stored = try PartStore.parts(of: m.key, sweepDB!)
+        } catch {
+            sweepDB = nil
+            if timedOut { storeAssembled(m) }  // the database will dedup if it was stored after all
+            return
+        }
+        let mine = m.parts.compactMap { $0 }
+        if mine.contains(where: { stored.consumed.contains(DedupKey.part($0)) }) {
+            if !timedOut { reassembler.claim(m.key, now: now) }  // another bridge stored this message
+            return
+        }
+        var parts = m.parts
+        for p in stored.open where Int(p.sequence) >= 1 && Int(p.sequence) <= parts.count && parts[Int(p.sequence) - 1] == nil {
+            parts[Int(p.sequence) - 1] = p
+        }
+        let missing = parts.indices.filter { parts[$0] == nil }.map { $0 + 1 }
+        let merged = AssembledMessage(key: m.key, parts: parts, missing: missing)
+        if missing.isEmpty {
+            if !timedOut { guard reassembler.claim(m.key, now: now) != nil else { return } }
+            storeAssembled(merged)
+        } else if timedOut {
+            storeAssembled(merged)
+        }
     }
 
     private func anyRouter(for carrier: String) -> SessionRouter? {
@@ -212,8 +251,7 @@ final class BridgeService: @unchecked Sendable {
     private func storeDetached(_ m: InboundMessage) {
         guard let carrierName = m.parts.first?.key.carrier, let pipeline = lock.withLock({ carriers[carrierName]?.pipeline }) else { return }
         let router = pipeline.detachedRouter()
-        pipeline.store(router.decide(m), m, sourceTON: m.sourceTON, destTON: m.destTON, bind: "reassembly", token: nil, session: nil,
-                       partKeys: m.parts.map(DedupKey.part))
+        pipeline.store(router.decide(m), m, sourceTON: m.sourceTON, destTON: m.destTON, bind: "reassembly", token: nil, session: nil)
     }
 
     private func installCollectors() {

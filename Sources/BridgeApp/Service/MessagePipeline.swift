@@ -106,7 +106,7 @@ final class MessagePipeline: InboundHandler, @unchecked Sendable {
                 // part's PDU) and mark the stored parts consumed, in one transaction;
                 // this part is acked when that commits.
                 store(router.decide(m), m, sourceTON: sourceTON, destTON: destTON, bind: bind, token: token, session: session,
-                      partKeys: m.parts.map(DedupKey.part), completing: part)
+                      completing: part)
             } else {
                 storePart(part, key, token: token, session: session, bind: bind)
             }
@@ -132,12 +132,11 @@ final class MessagePipeline: InboundHandler, @unchecked Sendable {
 
     /// Hands a whole message to the writer; acks `token` (if any) with the result.
     func store(_ d: RoutingDecision, _ m: InboundMessage, sourceTON: TON, destTON: TON, bind: String, token: AckToken?,
-               session: ESMESession?, raw: [[UInt8]] = [], partKeys: [DedupKey] = [], completing: Part? = nil) {
-        var pdus = raw
-        if pdus.isEmpty { pdus = m.parts.map(\.rawPDU) + (completing.map { [$0.rawPDU] } ?? []) }
-        var keys = partKeys
-        if let c = completing { keys.removeAll { $0 == DedupKey.part(c) } }
-        let stored = StoredMessage(decision: d, bind: bind, sourceTON: sourceTON, destTON: destTON, rawPDUs: pdus, partKeys: keys)
+               session: ESMESession?, raw: [[UInt8]] = [], completing: Part? = nil) {
+        // A multi-part message carries every part (the completing one included): its
+        // PDUs are the evidence, and its part rows are marked consumed with it.
+        let pdus = raw.isEmpty ? m.parts.map(\.rawPDU) : raw
+        let stored = StoredMessage(decision: d, bind: bind, sourceTON: sourceTON, destTON: destTON, rawPDUs: pdus, parts: m.parts)
         let started = token?.receivedAt
         writer.submit(.message(stored)) { [self] r in
             if let token, let session { session.ack(token, status: r.status) }
