@@ -5,7 +5,7 @@ FUZZ_SECONDS ?= 300
 DEMO_COUNT ?= 50000
 DEMO_ARGS ?=
 
-.PHONY: all deps build test tsan interop demo demo-ci fuzz bench-codec bench-routing bench-session bench-store clean
+.PHONY: all deps build test tsan interop demo demo-ci soak fuzz bench-codec bench-routing bench-session bench-store clean
 
 all: build
 
@@ -80,3 +80,8 @@ bench-session: deps
 # Store benchmark: the group-commit writer vs raw libpq from C, fsync and synchronous_commit on.
 bench-store: deps
 	bash Tests/Benchmarks/bench-store.sh
+
+# The fault suite's long form: more messages, a 30 s database outage (the short form runs in make test).
+soak: deps
+	$(SWIFT) build --build-tests
+	SMPP_SOAK=1 $(SWIFT) test --filter FaultTests

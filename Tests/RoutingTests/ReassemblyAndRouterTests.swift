@@ -58,6 +58,43 @@ final class ReassemblyTests: XCTestCase {
         XCTAssertEqual(r.pendingCount, 0)
     }
 
+    /// An SMSC that never saw our ack redelivers a part of a message we already
+    /// finished: absorbed, not the first part of a phantom message. A new message that
+    /// reuses the reference (other text) is a new message.
+    func testRedeliveredPartOfAFinishedMessageIsADuplicate() {
+        let r = Reassembler(timeoutMillis: 60_000)
+        let k = key(total: 2)
+        var ev: [AssembledMessage] = []
+        _ = r.add(part(1, [0x41], key: k, at: 1_000), evicted: &ev)
+        guard case .complete = r.add(part(2, [0x42], key: k, at: 1_100), evicted: &ev) else { return XCTFail("not completed") }
+        XCTAssertEqual(r.add(part(2, [0x42], key: k, at: 5_000), evicted: &ev), .duplicate)
+        XCTAssertEqual(r.add(part(1, [0x41], key: k, at: 6_000), evicted: &ev), .duplicate)
+        XCTAssertEqual(r.pendingCount, 0, "no phantom message")
+        XCTAssertEqual(r.add(part(1, [0x51], key: k, at: 7_000), evicted: &ev), .pending(have: 1, total: 2),
+                       "a new message reusing the reference is a new message")
+        // Remembered for an hour by default, then forgotten.
+        let r2 = Reassembler(timeoutMillis: 60_000)
+        _ = r2.add(part(1, [0x41], key: k, at: 1_000), evicted: &ev)
+        _ = r2.add(part(2, [0x42], key: k, at: 1_100), evicted: &ev)
+        XCTAssertEqual(r2.add(part(2, [0x42], key: k, at: 1_100 + 3_600_001), evicted: &ev), .pending(have: 1, total: 2))
+    }
+
+    /// Pending messages are offered for a store lookup once old enough, then only
+    /// again after the recheck interval; a claimed message is gone and remembered.
+    func testStaleAndClaimForCrossBridgeCompletion() {
+        let r = Reassembler(timeoutMillis: 60_000)
+        var ev: [AssembledMessage] = []
+        _ = r.add(part(1, [0x41], at: 1_000), evicted: &ev)
+        XCTAssertTrue(r.stale(olderThan: 2_000, now: 2_500, recheck: 3_000).isEmpty)
+        XCTAssertEqual(r.stale(olderThan: 2_000, now: 3_000, recheck: 3_000).map(\.missing), [[2, 3]])
+        XCTAssertTrue(r.stale(olderThan: 2_000, now: 4_000, recheck: 3_000).isEmpty, "not again before the recheck")
+        XCTAssertEqual(r.stale(olderThan: 2_000, now: 6_000, recheck: 3_000).count, 1)
+        XCTAssertNotNil(r.claim(part(1, [0x41]).key, now: 6_100))
+        XCTAssertNil(r.claim(part(1, [0x41]).key, now: 6_200))
+        XCTAssertEqual(r.pendingCount, 0)
+        XCTAssertEqual(r.add(part(1, [0x41], at: 7_000), evicted: &ev), .duplicate)
+    }
+
     func testMemoryCapEvictsOldestAndCounts() {
         let r = Reassembler(maxPendingBytes: 2_000)
         var ev: [AssembledMessage] = []
