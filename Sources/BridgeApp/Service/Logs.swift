@@ -37,14 +37,25 @@ struct LineLogHandler: LogHandler {
         }.joined(separator: " ")
     }
 
+    /// RFC 3339 UTC with milliseconds, formatted by hand (it runs for every routing event).
     static func timestamp() -> String {
         var ts = timespec()
         clock_gettime(CLOCK_REALTIME, &ts)
         var t = time_t(ts.tv_sec)
-        var parts = tm()
-        gmtime_r(&t, &parts)
-        return String(format: "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", parts.tm_year + 1900, parts.tm_mon + 1, parts.tm_mday,
-                      parts.tm_hour, parts.tm_min, parts.tm_sec, ts.tv_nsec / 1_000_000)
+        var p = tm()
+        gmtime_r(&t, &p)
+        var out: [UInt8] = []
+        out.reserveCapacity(24)
+        func put(_ v: Int, _ width: Int) {
+            var d = [UInt8](repeating: 0x30, count: width)
+            var x = v
+            for i in stride(from: width - 1, through: 0, by: -1) { d[i] = 0x30 + UInt8(x % 10); x /= 10 }
+            out += d
+        }
+        put(Int(p.tm_year) + 1900, 4); out.append(0x2D); put(Int(p.tm_mon) + 1, 2); out.append(0x2D); put(Int(p.tm_mday), 2)
+        out.append(0x54); put(Int(p.tm_hour), 2); out.append(0x3A); put(Int(p.tm_min), 2); out.append(0x3A); put(Int(p.tm_sec), 2)
+        out.append(0x2E); put(Int(ts.tv_nsec) / 1_000_000, 3); out.append(0x5A)
+        return String(decoding: out, as: UTF8.self)
     }
 }
 
