@@ -71,7 +71,7 @@ let package = Package(
         .testTarget(
             name: "SMPPSessionTests", dependencies: ["SMPPSession", "SMPPSimulator", "SMPPWire"],
             exclude: ["make-certs.py"], swiftSettings: strict),
-        .testTarget(name: "StoreTests", dependencies: ["Store", "Routing", "SMPPWire"], swiftSettings: strict),
+        .testTarget(name: "StoreTests", dependencies: ["Store", "Routing", "SMPPWire", "BridgeApp"], swiftSettings: strict),
         .testTarget(name: "BridgeAppTests", dependencies: ["BridgeApp", "SMPPWire", "Routing"], swiftSettings: strict),
     ],
     swiftLanguageModes: [.v6]

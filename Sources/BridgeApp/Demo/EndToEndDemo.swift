@@ -1,4 +1,5 @@
 import Foundation
+import SMPPWire
 import Logging
 import Routing
 import SMPPSession
@@ -28,8 +29,8 @@ struct DemoSummary {
             ("msgs_per_s", String(format: "%.1f", msgsPerSecond)), ("ack_p50_ms", String(format: "%.3f", ackP50)),
             ("ack_p99_ms", String(format: "%.3f", ackP99)), ("retried_pdus", "\(retried)"), ("content_duplicates", "\(contentDuplicates)"), ("seconds", String(format: "%.2f", seconds)),
         ]
-        f.append(("samples", "[" + samples.map { "\"\(jsonEscape($0))\"" }.joined(separator: ",") + "]"))
-        f.append(("storefront_sql", "\"\(jsonEscape(storefrontSQL))\""))
+        f.append(("samples", "[" + samples.map { "\"\(jsonEscaped($0))\"" }.joined(separator: ",") + "]"))
+        f.append(("storefront_sql", "\"\(jsonEscaped(storefrontSQL))\""))
         return "{" + f.map { "\"\($0.0)\":\($0.1)" }.joined(separator: ",") + "}"
     }
 

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import SMPPWire
 
 /// One line per event on stderr, JSON or logfmt. Values that may hold a phone
 /// number or a code are masked by the code that logs them (see `Mask`); this
@@ -27,13 +28,13 @@ struct LineLogHandler: LogHandler {
     }
 
     static func json(_ f: [(String, String)]) -> String {
-        "{" + f.map { "\"\(jsonEscape($0.0))\":\"\(jsonEscape($0.1))\"" }.joined(separator: ",") + "}"
+        "{" + f.map { "\"\(jsonEscaped($0.0))\":\"\(jsonEscaped($0.1))\"" }.joined(separator: ",") + "}"
     }
 
     static func logfmt(_ f: [(String, String)]) -> String {
         f.map { k, v in
             let needsQuotes = v.isEmpty || v.contains(where: { $0 == " " || $0 == "=" || $0 == "\"" || $0.isNewline })
-            return "\(k)=" + (needsQuotes ? "\"\(jsonEscape(v))\"" : v)
+            return "\(k)=" + (needsQuotes ? "\"\(jsonEscaped(v))\"" : v)
         }.joined(separator: " ")
     }
 
@@ -59,22 +60,6 @@ struct LineLogHandler: LogHandler {
     }
 }
 
-func jsonEscape(_ s: String) -> String {
-    var out = ""
-    out.reserveCapacity(s.utf8.count)
-    for u in s.unicodeScalars {
-        switch u {
-        case "\"": out += "\\\""
-        case "\\": out += "\\\\"
-        case "\n": out += "\\n"
-        case "\r": out += "\\r"
-        case "\t": out += "\\t"
-        default:
-            if u.value < 0x20 { out += String(format: "\\u%04x", u.value) } else { out.unicodeScalars.append(u) }
-        }
-    }
-    return out
-}
 
 /// Where log lines go (stderr, or a buffer in tests); one lock so lines never interleave.
 final class LogSink: @unchecked Sendable {

@@ -169,11 +169,11 @@ final class MessagePipeline: InboundHandler, @unchecked Sendable {
         case .msisdn(let s), .alphanumeric(let s), .shortCode(let s): dest = s
         case .invalid: dest = d.destinationRaw
         }
-        var line = "{\"time\":\"\(LineLogHandler.timestamp())\",\"carrier\":\"\(jsonEscape(d.carrier))\",\"bind\":\"\(jsonEscape(bind))\","
-        line += "\"source\":\"\(jsonEscape(mask.number(d.sourceRaw)))\",\"destination\":\"\(jsonEscape(mask.number(dest)))\","
-        line += "\"order_id\":\(d.orderID.map(String.init) ?? "null"),\"outcome\":\"\(outcome)\",\"service\":\(d.service.map { "\"\(jsonEscape($0))\"" } ?? "null"),"
+        var line = "{\"time\":\"\(LineLogHandler.timestamp())\",\"carrier\":\"\(jsonEscaped(d.carrier))\",\"bind\":\"\(jsonEscaped(bind))\","
+        line += "\"source\":\"\(jsonEscaped(mask.number(d.sourceRaw)))\",\"destination\":\"\(jsonEscaped(mask.number(dest)))\","
+        line += "\"order_id\":\(d.orderID.map(String.init) ?? "null"),\"outcome\":\"\(outcome)\",\"service\":\(d.service.map { "\"\(jsonEscaped($0))\"" } ?? "null"),"
         line += "\"code_present\":\(d.code != nil),\"parts\":\(d.partCount),"
-        if mask.reveal, let c = d.code { line += "\"code\":\"\(jsonEscape(c))\"," }
+        if mask.reveal, let c = d.code { line += "\"code\":\"\(jsonEscaped(c))\"," }
         line += "\"latency_ms\":\(latencyMs.map { millis3($0) } ?? "null")}"
         events.publish(line)
     }

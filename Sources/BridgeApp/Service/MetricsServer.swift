@@ -1,6 +1,7 @@
 import FlyingFox
 import FlyingSocks
 import Foundation
+import SMPPWire
 import Logging
 
 /// `/metrics` (Prometheus text), `/healthz`, `/readyz`, `/events` (routing events
@@ -68,8 +69,8 @@ struct EventFilter: Sendable {
     }
 
     func matches(_ line: String) -> Bool {
-        if let c = carrier, !line.contains("\"carrier\":\"\(jsonEscape(c))\"") { return false }
-        if let o = outcome, !line.contains("\"outcome\":\"\(jsonEscape(o))\"") { return false }
+        if let c = carrier, !line.contains("\"carrier\":\"\(jsonEscaped(c))\"") { return false }
+        if let o = outcome, !line.contains("\"outcome\":\"\(jsonEscaped(o))\"") { return false }
         if let id = orderID, !line.contains("\"order_id\":\(id),") { return false }
         return true
     }

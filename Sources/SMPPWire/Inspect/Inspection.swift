@@ -80,6 +80,15 @@ public func bytesFromHex(_ text: String) -> [UInt8]? {
 
 func jsonString(_ t: String, into s: inout String) {
     s += "\""
+    s += jsonEscaped(t)
+    s += "\""
+}
+
+/// A string's JSON escaping (without the quotes): shared by every layer that
+/// writes JSON lines (decode, logs, routing events).
+public func jsonEscaped(_ t: String) -> String {
+    var s = ""
+    s.reserveCapacity(t.utf8.count)
     for u in t.unicodeScalars {
         switch u {
         case "\"": s += "\\\""
@@ -95,7 +104,7 @@ func jsonString(_ t: String, into s: inout String) {
             }
         }
     }
-    s += "\""
+    return s
 }
 
 /// Describes a PDU, field by field, with the spec's snake_case names.
