@@ -2,10 +2,11 @@
 SWIFT       ?= swift
 SYSTEM_PKGS ?= libssl-dev libpq-dev postgresql curl
 FUZZ_SECONDS ?= 300
+FUZZ_SESSION_SECONDS ?= 600
 DEMO_COUNT ?= 50000
 DEMO_ARGS ?=
 
-.PHONY: all deps build test tsan interop demo demo-ci soak fuzz bench-codec bench-routing bench-session bench-store clean
+.PHONY: all deps build test tsan interop demo demo-ci soak fuzz fuzz-session bench-codec bench-routing bench-session bench-store clean
 
 all: build
 
@@ -85,3 +86,7 @@ bench-store: deps
 soak: deps
 	$(SWIFT) build --build-tests
 	SMPP_SOAK=1 $(SWIFT) test --filter FaultTests
+
+# libFuzzer + ASan over the framing and the session state machine (live sessions over loopback).
+fuzz-session: deps
+	bash Tests/FuzzSession/run.sh $(FUZZ_SESSION_SECONDS)

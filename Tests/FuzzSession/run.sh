@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# make fuzz-session: libFuzzer + AddressSanitizer over the framing and the ESME
+# session state machine (Tests/FuzzSession), $1 seconds (default 600), seeded from
+# every fixture in protocol-fixtures (whole, byte by byte, ragged; each ack status).
+# A crash, leak or hang is written to fuzz-out/session/; turn it into a fixture.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+SECONDS_TO_RUN=${1:-600}
+OUT=fuzz-out/session
+mkdir -p "$OUT/corpus"
+python3 - "$OUT/corpus" <<'PY'
+import json, glob, os, sys, hashlib
+out = sys.argv[1]
+for f in glob.glob("protocol-fixtures/**/*.json", recursive=True):
+    if "/tools/" in f:
+        continue
+    b = bytes.fromhex(json.load(open(f))["hex"])
+    for chunk, status in ((255, 0), (0, 1), (6, 2), (40, 3)):
+        data = bytes([chunk, status]) + b
+        open(os.path.join(out, hashlib.sha1(data).hexdigest()), "wb").write(data)
+PY
+(cd Tests/FuzzSession && swift build -c release --sanitize=fuzzer --sanitize=address 2>&1 | grep -v "Cannot export local symbol" | tail -1)
+BIN=$(cd Tests/FuzzSession && swift build -c release --sanitize=fuzzer --sanitize=address --show-bin-path)/FuzzSession
+echo "running the session fuzzer for ${SECONDS_TO_RUN}s"
+start=$(date +%s)
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 "$BIN" -max_total_time="$SECONDS_TO_RUN" -max_len=4200 -timeout=20 \
+  -print_final_stats=1 -artifact_prefix="$OUT/" "$OUT/corpus" 2>&1 | tee "$OUT/last-run.log" \
+  | grep -E "^#[0-9]+ +(INITED|DONE|pulse)|stat::number_of_executed_units|stat::peak_rss|ERROR|Done" || true
+end=$(date +%s)
+if ls "$OUT"/crash-* "$OUT"/leak-* "$OUT"/timeout-* >/dev/null 2>&1; then
+  echo "session fuzzing found a failure: see $OUT/"; exit 1
+fi
+grep -q "^Done" "$OUT/last-run.log" || { echo "the session fuzzer did not finish cleanly: see $OUT/last-run.log"; exit 1; }
+echo "session fuzzing ran clean for $((end - start))s"
