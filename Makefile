@@ -6,7 +6,7 @@ FUZZ_SESSION_SECONDS ?= 600
 DEMO_COUNT ?= 50000
 DEMO_ARGS ?=
 
-.PHONY: all deps build test tsan interop demo demo-ci soak fuzz fuzz-session bench-codec bench-routing bench-session bench-store clean
+.PHONY: all deps build test tsan interop demo demo-ci soak fuzz fuzz-session bench bench-codec bench-routing bench-session bench-store clean
 
 all: build
 
@@ -90,3 +90,10 @@ soak: deps
 # libFuzzer + ASan over the framing and the session state machine (live sessions over loopback).
 fuzz-session: deps
 	bash Tests/FuzzSession/run.sh $(FUZZ_SESSION_SECONDS)
+
+# End to end: simulator -> bridge -> PostgreSQL (1M leases, 8 binds), vs Kannel and a Python ESME, same run.
+bench: deps
+	@command -v bearerbox >/dev/null || { [ "$$(id -u)" = 0 ] && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq kannel >/dev/null; }
+	@python3 -c "import smpplib, psycopg2" 2>/dev/null || python3 -m pip install -q "smpplib==2.2.4" psycopg2-binary
+	$(SWIFT) build -c release --product smpp-bridge
+	python3 Tests/Benchmarks/bench-e2e.py

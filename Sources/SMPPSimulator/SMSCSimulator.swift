@@ -85,7 +85,7 @@ public struct SimulatorSummary: Sendable, Hashable {
         var s = "{\"messages\":\(messages),\"sent\":\(pdusSent),\"acked\":{\(acked)},\"retried\":\(retried),\"failed\":\(failed),"
         s += "\"unacked\":\(unacked),\"done\":\(messagesDone),\"binds\":\(binds),\"binds_refused\":\(bindsRefused),"
         s += "\"elapsed_s\":\(fixed(elapsed, 3)),\"rate\":\(fixed(rate, 1)),"
-        s += "\"ack_p50_ms\":\(fixed(pct(0.5), 3)),\"ack_p99_ms\":\(fixed(pct(0.99), 3))}"
+        s += "\"ack_p50_ms\":\(fixed(pct(0.5), 3)),\"ack_p99_ms\":\(fixed(pct(0.99), 3)),\"ack_p999_ms\":\(fixed(pct(0.999), 3))}"
         return s
     }
 }

@@ -1,0 +1,278 @@
+#!/usr/bin/env python3
+"""make bench: the whole path on this machine, and the baselines in the same run.
+
+simulator (`smpp-bridge sim`, own process) --deliver_sm over loopback, 8 binds, window 64,
+20% multi-part--> bridge (`smpp-bridge run`, release) with 1M leases --> PostgreSQL on this
+host (fsync and synchronous_commit on).
+
+Figures: msgs/s acknowledged after commit (saturation); ack latency p50/p99/p99.9 at a fixed
+10,000 msgs/s and at saturation (seen by the SMSC); CPU-seconds per 100k messages for the
+bridge and for PostgreSQL; the bridge's peak RSS; loss and duplicates (`smpp-bridge audit`:
+the simulator's log against the table). Baselines, same stream and database: Kannel's
+bearerbox bound to the simulator as an ESME (8 binds), MO delivered by smsbox to a minimal
+HTTP sink; a Python ESME on PyPI smpplib inserting one row per message with psycopg2.
+Writes JSON lines and a plot (throughput and latency over time) to BENCH_OUT."""
+import json, os, signal, socket, subprocess, sys, threading, time, http.server
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+OUT = os.environ.get("BENCH_OUT", "/tmp/smpp-bench/e2e")
+BIN = os.path.join(ROOT, ".build/release/smpp-bridge")
+SAT_N = int(os.environ.get("SAT_N", "200000"))
+RATE_N = int(os.environ.get("RATE_N", "100000"))
+KANNEL_N = int(os.environ.get("KANNEL_N", "50000"))
+PY_N = int(os.environ.get("PY_N", "5000"))
+BINDS = int(os.environ.get("BINDS", "8"))
+DEST = ("447700000000", "447700999999")
+os.makedirs(OUT, exist_ok=True)
+results = []
+
+
+def free_port():
+    s = socket.socket(); s.bind(("127.0.0.1", 0)); p = s.getsockname()[1]; s.close(); return p
+
+
+def cpu_of(pids):
+    total = 0.0
+    for pid in pids:
+        try:
+            f = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+            total += (int(f[11]) + int(f[12])) / os.sysconf("SC_CLK_TCK")
+        except (FileNotFoundError, ProcessLookupError, IndexError):
+            pass
+    return total
+
+
+def pg_pids(postmaster):
+    out = subprocess.run(["ps", "-o", "pid=", "--ppid", str(postmaster)], capture_output=True, text=True).stdout.split()
+    return [postmaster] + [int(p) for p in out]
+
+
+def rss_peak_mib(pid):
+    for line in open(f"/proc/{pid}/status"):
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return 0
+
+
+def wait_http(url, timeout=60):
+    end = time.time() + timeout
+    while time.time() < end:
+        try:
+            import urllib.request
+            if urllib.request.urlopen(url, timeout=1).status == 200:
+                return True
+        except Exception:
+            time.sleep(0.2)
+    return False
+
+
+def psql(url, sql):
+    return subprocess.run(["psql", url, "-qAtc", sql], capture_output=True, text=True, check=True).stdout.strip()
+
+
+def sim(port, count, rate, log, seed):
+    env = dict(os.environ, SIM_PASSWORD="benchpw")
+    return subprocess.Popen([BIN, "sim", "--port", str(port), "--count", str(count), "--rate", str(rate), "--window", "64",
+                             "--multipart", "0.2", "--dest-from", DEST[0], "--dest-to", DEST[1], "--seed", str(seed),
+                             "--log", log, "--timeout", "900"], env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+
+
+def timeline(log):
+    """Per second: messages acked, and p99 ack latency (sent -> acked of the same part)."""
+    sent, per_s = {}, {}
+    for line in open(log):
+        e = json.loads(line)
+        key = (e["msg"], e["part"])
+        if e["event"] == "sent":
+            sent[key] = e["t_ms"]
+        elif e["event"] == "acked" and key in sent:
+            sec = e["t_ms"] // 1000
+            per_s.setdefault(sec, []).append(e["t_ms"] - sent[key])
+    rows = []
+    for sec in sorted(per_s):
+        lat = sorted(per_s[sec])
+        rows.append((sec, len(lat), lat[min(len(lat) - 1, int(len(lat) * 0.99))]))
+    return rows
+
+
+def run_bridge(name, pg_url, postmaster, count, rate, seed):
+    psql(pg_url, "TRUNCATE messages, message_dedup, message_parts")
+    psql(pg_url, "CHECKPOINT")
+    sim_port, metrics_port = free_port(), free_port()
+    log = os.path.join(OUT, f"{name}-sim.jsonl")
+    s = sim(sim_port, count, rate, log, seed)
+    time.sleep(0.3)
+    cfg = os.path.join(OUT, f"{name}.toml")
+    open(cfg, "w").write(f"""[bridge]\ninstance = "bench"\nlog_level = "warning"\n[metrics]\nlisten = "127.0.0.1:{metrics_port}"\n
+[[carrier]]\nname = "sim"\nhost = "127.0.0.1"\nport = {sim_port}\nsystem_id = "trueotp"\npassword_env = "SIM_PASSWORD"\nbinds = {BINDS}\nwindow = 64\nmax_unacked = 256\n""")
+    env = dict(os.environ, BRIDGE_DATABASE_URL=pg_url, SIM_PASSWORD="benchpw")
+    b = subprocess.Popen([BIN, "run", "--config", cfg], env=env, stdout=subprocess.DEVNULL, stderr=open(os.path.join(OUT, f"{name}-bridge.log"), "w"))
+    assert wait_http(f"http://127.0.0.1:{metrics_port}/readyz"), "bridge not ready"
+    c0_b, c0_pg = cpu_of([b.pid]), cpu_of(pg_pids(postmaster))
+    summary = json.loads(s.communicate(timeout=900)[0].strip().splitlines()[-1])
+    c1_b, c1_pg = cpu_of([b.pid]), cpu_of(pg_pids(postmaster))
+    rss = rss_peak_mib(b.pid)
+    b.send_signal(signal.SIGTERM); b.wait(timeout=60)
+    audit = json.loads(subprocess.run([BIN, "audit", "--sim-log", log, "--count", str(count), "--seed", str(seed), "--dest-from", DEST[0],
+                                       "--dest-to", DEST[1]], env=env, capture_output=True, text=True).stdout)
+    done = summary["done"]
+    r = {"what": name, "rate_offered": rate, "messages": count, "msgs_per_s": summary["rate"], "ack_p50_ms": summary["ack_p50_ms"],
+         "ack_p99_ms": summary["ack_p99_ms"], "ack_p999_ms": summary["ack_p999_ms"],
+         "bridge_cpu_s_per_100k": round((c1_b - c0_b) / max(done, 1) * 1e5, 2), "postgres_cpu_s_per_100k": round((c1_pg - c0_pg) / max(done, 1) * 1e5, 2),
+         "bridge_peak_rss_mib": round(rss, 1), "lost": audit["lost"], "duplicated": audit["duplicated"], "acked": audit["acked"], "stored": audit["stored"]}
+    print(json.dumps(r)); results.append(r)
+    return r, log
+
+
+class Sink(http.server.BaseHTTPRequestHandler):
+    count = 0
+    def do_GET(self):
+        Sink.count += 1
+        self.send_response(200); self.send_header("Content-Length", "0"); self.end_headers()
+    def log_message(self, *a): pass
+
+
+def run_kannel(count, seed):
+    sink = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Sink)
+    threading.Thread(target=sink.serve_forever, daemon=True).start()
+    sim_port = free_port()
+    log = os.path.join(OUT, "kannel-sim.jsonl")
+    s = sim(sim_port, count, 0, log, seed)
+    time.sleep(0.3)
+    admin, smsbox_port, sendsms = free_port(), free_port(), free_port()
+    d = os.path.join(OUT, "kannel"); os.makedirs(d, exist_ok=True)
+    conf = f"""group = core
+admin-port = {admin}
+admin-password = bench
+smsbox-port = {smsbox_port}
+log-level = 4
+log-file = "{d}/bearerbox.log"
+box-allow-ip = "127.0.0.1"
+dlr-storage = internal
+"""
+    for i in range(BINDS):
+        conf += f"""
+group = smsc
+smsc = smpp
+smsc-id = sim
+host = 127.0.0.1
+port = 0
+receive-port = {sim_port}
+smsc-username = trueotp
+smsc-password = benchpw
+system-type = ""
+transceiver-mode = false
+enquire-link-interval = 30
+max-pending-submits = 64
+"""
+    conf += f"""
+group = smsbox
+bearerbox-host = 127.0.0.1
+sendsms-port = {sendsms}
+log-file = "{d}/smsbox.log"
+log-level = 4
+
+group = sms-service
+keyword = default
+get-url = "http://127.0.0.1:{sink.server_address[1]}/mo?from=%p&to=%P&text=%a"
+max-messages = 0
+catch-all = true
+"""
+    open(f"{d}/kannel.conf", "w").write(conf)
+    bb = subprocess.Popen(["bearerbox", f"{d}/kannel.conf"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    time.sleep(1)
+    sb = subprocess.Popen(["smsbox", f"{d}/kannel.conf"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    pids = lambda: [bb.pid, sb.pid] + [int(x) for x in subprocess.run(["pgrep", "-f", f"{d}/kannel.conf"], capture_output=True, text=True).stdout.split()]
+    c0 = cpu_of(set(pids()))
+    try:
+        summary = json.loads(s.communicate(timeout=900)[0].strip().splitlines()[-1])
+        # smsbox delivers MO to the sink after bearerbox acked it: wait until it stops.
+        last, still = -1, time.time()
+        while time.time() - still < 5:
+            if Sink.count != last: last, still = Sink.count, time.time()
+            time.sleep(0.5)
+    finally:
+        c1 = cpu_of(set(pids()))
+        for p in (sb, bb):
+            p.terminate()
+            try: p.wait(timeout=10)
+            except subprocess.TimeoutExpired: p.kill()
+        sink.shutdown()
+    r = {"what": "Kannel 1.4.5 bearerbox+smsbox (baseline)", "messages": count, "msgs_per_s": summary["rate"], "ack_p50_ms": summary["ack_p50_ms"],
+         "ack_p99_ms": summary["ack_p99_ms"], "ack_p999_ms": summary["ack_p999_ms"], "kannel_cpu_s_per_100k": round((c1 - c0) / max(summary["done"], 1) * 1e5, 2),
+         "mo_at_sink": Sink.count}
+    print(json.dumps(r)); results.append(r)
+
+
+def run_python(pg_url, count, seed):
+    psql(pg_url, "TRUNCATE messages, message_dedup, message_parts")
+    sim_port = free_port()
+    log = os.path.join(OUT, "python-sim.jsonl")
+    s = sim(sim_port, count, 0, log, seed)
+    time.sleep(0.3)
+    p = subprocess.Popen([sys.executable, os.path.join(ROOT, "Tests/Benchmarks/baseline/python_esme.py"), str(sim_port), str(count), "benchpw", pg_url],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    summary = json.loads(s.communicate(timeout=900)[0].strip().splitlines()[-1])
+    out, err = p.communicate(timeout=60)
+    r = {"what": "Python smpplib + psycopg2, one row per message (baseline)", "messages": count, "msgs_per_s": summary["rate"],
+         "ack_p50_ms": summary["ack_p50_ms"], "ack_p99_ms": summary["ack_p99_ms"], "ack_p999_ms": summary["ack_p999_ms"],
+         "rows": int(psql(pg_url, "SELECT count(*) FROM messages"))}
+    print(json.dumps(r)); results.append(r)
+
+
+def plot(rows_sat, rows_rate):
+    try:
+        import matplotlib
+    except ImportError:
+        subprocess.run([sys.executable, "-m", "pip", "install", "-q", "matplotlib"], check=True)
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    fig, ax = plt.subplots(2, 1, figsize=(9, 6), sharex=False)
+    for rows, label in ((rows_sat, "saturation"), (rows_rate, "fixed 10k msgs/s")):
+        t0 = rows[0][0] if rows else 0
+        ax[0].plot([r[0] - t0 for r in rows], [r[1] for r in rows], label=label)
+        ax[1].plot([r[0] - t0 for r in rows], [r[2] for r in rows], label=label)
+    ax[0].set_ylabel("PDUs acked / s"); ax[0].legend(); ax[0].grid(True)
+    ax[1].set_ylabel("ack p99 (ms), per second"); ax[1].set_xlabel("seconds"); ax[1].legend(); ax[1].grid(True)
+    fig.suptitle("smpp-bridge end to end: simulator -> bridge -> PostgreSQL (fsync on), 2 cores")
+    fig.tight_layout()
+    path = os.path.join(ROOT, "docs/perf-e2e.png")
+    fig.savefig(path, dpi=90)
+    print("plot:", path)
+
+
+def main():
+    env = subprocess.run([os.path.join(ROOT, "Tests/Support/throwaway-pg.sh"), "start"], capture_output=True, text=True, check=True).stdout
+    vals = dict(l.split("=", 1) for l in env.strip().splitlines())
+    pgtmp, pg_url = vals["PGTMP"], vals["PG_URL"].strip("'")
+    try:
+        postmaster = int(open(os.path.join(pgtmp, "data/postmaster.pid")).readline())
+        subprocess.run([BIN, "migrate"], env=dict(os.environ, BRIDGE_DATABASE_URL=pg_url), check=True, capture_output=True)
+        psql(pg_url, f"""INSERT INTO leases (order_id, msisdn, service, starts_at, expires_at)
+            SELECT g, ({DEST[0]}::bigint + g)::text, (ARRAY['whatsapp','google','telegram','microsoft','amazon','uber'])[1 + g % 6],
+                   now() - interval '1 hour', CASE WHEN g % 10 = 0 THEN now() - interval '5 minutes' ELSE now() + interval '6 hours' END
+            FROM generate_series(0, 999999) g""")
+        psql(pg_url, "VACUUM ANALYZE leases")
+        print("leases:", psql(pg_url, "SELECT count(*) FROM leases"))
+        _, log_rate = run_bridge("bridge-fixed-10k", pg_url, postmaster, RATE_N, 10000, 21)
+        _, log_sat = run_bridge("bridge-saturation", pg_url, postmaster, SAT_N, 0, 22)
+        run_kannel(KANNEL_N, 23)
+        run_python(pg_url, PY_N, 24)
+        plot(timeline(log_sat), timeline(log_rate))
+    finally:
+        subprocess.run([os.path.join(ROOT, "Tests/Support/throwaway-pg.sh"), "stop", pgtmp])
+    json.dump(results, open(os.path.join(OUT, "results.json"), "w"), indent=1)
+    sat = next(r for r in results if r["what"] == "bridge-saturation")
+    k = next((r for r in results if r["what"].startswith("Kannel")), None)
+    py = next((r for r in results if r["what"].startswith("Python")), None)
+    print("\n== make bench (2 cores, PostgreSQL on this host, fsync on)")
+    for r in results:
+        print(f"{r['what']:58s} {r['msgs_per_s']:>9.0f} msgs/s  ack p50 {r['ack_p50_ms']:7.2f}  p99 {r['ack_p99_ms']:7.2f}  p99.9 {r['ack_p999_ms']:7.2f} ms")
+    print(f"bridge: CPU {sat['bridge_cpu_s_per_100k']} s/100k, PostgreSQL CPU {sat['postgres_cpu_s_per_100k']} s/100k, peak RSS {sat['bridge_peak_rss_mib']} MiB, lost {sat['lost']}, duplicated {sat['duplicated']}")
+    if k: print(f"vs Kannel: {sat['msgs_per_s'] / max(k['msgs_per_s'], 1):.1f}x")
+    if py: print(f"vs Python: {sat['msgs_per_s'] / max(py['msgs_per_s'], 1):.1f}x")
+
+
+if __name__ == "__main__":
+    main()
