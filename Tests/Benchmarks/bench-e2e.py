@@ -12,7 +12,8 @@ the simulator's log against the table). Baselines, same stream and database: Kan
 bearerbox bound to the simulator as an ESME (8 binds), MO delivered by smsbox to a minimal
 HTTP sink; a Python ESME on PyPI smpplib inserting one row per message with psycopg2.
 Writes JSON lines and a plot (throughput and latency over time) to BENCH_OUT."""
-import json, os, signal, socket, subprocess, sys, threading, time, http.server
+import json, os, signal, socket, subprocess, sys, threading, time, http.server, functools
+print = functools.partial(print, flush=True)
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 OUT = os.environ.get("BENCH_OUT", "/tmp/smpp-bench/e2e")
@@ -211,9 +212,17 @@ def run_python(pg_url, count, seed):
     s = sim(sim_port, count, 0, log, seed)
     time.sleep(0.3)
     p = subprocess.Popen([sys.executable, os.path.join(ROOT, "Tests/Benchmarks/baseline/python_esme.py"), str(sim_port), str(count), "benchpw", pg_url],
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                         stdout=subprocess.PIPE, stderr=open(os.path.join(OUT, "python-esme.err"), "w"), text=True)
+    while s.poll() is None:
+        if p.poll() is not None:  # the baseline died: stop the simulator, record it
+            s.send_signal(signal.SIGINT); time.sleep(1); s.kill()
+            r = {"what": "Python smpplib + psycopg2 (baseline) FAILED", "messages": count, "msgs_per_s": 0, "ack_p50_ms": 0, "ack_p99_ms": 0, "ack_p999_ms": 0,
+                 "error": open(os.path.join(OUT, "python-esme.err")).read()[-500:]}
+            print(json.dumps(r)); results.append(r)
+            return
+        time.sleep(0.2)
     summary = json.loads(s.communicate(timeout=900)[0].strip().splitlines()[-1])
-    out, err = p.communicate(timeout=60)
+    out, _ = p.communicate(timeout=60)
     r = {"what": "Python smpplib + psycopg2, one row per message (baseline)", "messages": count, "msgs_per_s": summary["rate"],
          "ack_p50_ms": summary["ack_p50_ms"], "ack_p99_ms": summary["ack_p99_ms"], "ack_p999_ms": summary["ack_p999_ms"],
          "rows": int(psql(pg_url, "SELECT count(*) FROM messages"))}

@@ -23,6 +23,7 @@ PY
 # left the Swift code without coverage counters here).
 B="$OUT/bin"
 mkdir -p "$B"
+rm -f "$B/fuzz-session"
 FLAGS="-O -sanitize=fuzzer,address -enable-upcoming-feature ExistentialAny -swift-version 6 -parse-as-library"
 quiet() { grep -v "Cannot export local symbol" || true; }
 swiftc $FLAGS -emit-module -emit-library -static -module-name SMPPWire -emit-module-path "$B/SMPPWire.swiftmodule" \
@@ -32,6 +33,7 @@ swiftc $FLAGS -emit-module -emit-library -static -module-name SMPPSession -I "$B
 swiftc $FLAGS -I "$B" -I Sources/COpenSSL Tests/FuzzSession/Sources/FuzzSession/FuzzSession.swift \
   "$B/libSMPPSession.a" "$B/libSMPPWire.a" -lssl -lcrypto -o "$B/fuzz-session" 2>&1 | quiet
 BIN="$B/fuzz-session"
+[ -x "$BIN" ] || { echo "the session fuzzer did not build"; exit 1; }
 echo "running the session fuzzer for ${SECONDS_TO_RUN}s"
 start=$(date +%s)
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 "$BIN" -max_total_time="$SECONDS_TO_RUN" -max_len=4200 -timeout=20 \

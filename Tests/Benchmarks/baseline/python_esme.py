@@ -22,7 +22,7 @@ def handler(pdu):
     cur.execute("""INSERT INTO messages (received_at, carrier, bind, source_addr, source_ton, destination_addr, destination_ton,
                    outcome, data_coding, text, dedup_key, raw_pdus)
                    VALUES (now(), 'sim', 'py-1', %s, 5, %s, 1, 'unmatched', %s, %s, %s::uuid, ARRAY[%s::bytea])""",
-                (src, dest, int(pdu.data_coding or 0), body.decode("latin-1"), key, psycopg2.Binary(body)))
+                (src, dest, int(pdu.data_coding or 0), body.decode("latin-1").replace("\x00", "\ufffd"), key, psycopg2.Binary(body)))
     received += 1
     return 0
 
