@@ -7,17 +7,7 @@ cd "$(dirname "$0")/../.."
 SECONDS_TO_RUN=${1:-300}
 OUT=fuzz-out
 mkdir -p "$OUT/corpus" "$OUT/bin"
-python3 - "$OUT/corpus" <<'PY'
-import json, glob, os, sys, hashlib
-out = sys.argv[1]
-for f in glob.glob("protocol-fixtures/**/*.json", recursive=True):
-    if "/tools/" in f:
-        continue
-    b = bytes.fromhex(json.load(open(f))["hex"])
-    for chunk in (255, 0, 6):  # whole, byte-by-byte, ragged
-        data = bytes([chunk]) + b
-        open(os.path.join(out, hashlib.sha1(data).hexdigest()), "wb").write(data)
-PY
+python3 Tests/Support/seed-corpus.py "$OUT/corpus" ff 00 06  # whole, byte by byte, ragged
 swiftc -O -sanitize=fuzzer,address -parse-as-library -module-name SMPPWire \
   -enable-upcoming-feature ExistentialAny \
   $(find Sources/SMPPWire -name '*.swift') Tests/Fuzz/FuzzTarget.swift -o "$OUT/bin/fuzz-wire" 2>&1 | grep -v "Cannot export local symbol" || true

@@ -8,17 +8,7 @@ cd "$(dirname "$0")/../.."
 SECONDS_TO_RUN=${1:-600}
 OUT=fuzz-out/session
 mkdir -p "$OUT/corpus"
-python3 - "$OUT/corpus" <<'PY'
-import json, glob, os, sys, hashlib
-out = sys.argv[1]
-for f in glob.glob("protocol-fixtures/**/*.json", recursive=True):
-    if "/tools/" in f:
-        continue
-    b = bytes.fromhex(json.load(open(f))["hex"])
-    for chunk, status in ((255, 0), (0, 1), (6, 2), (40, 3)):
-        data = bytes([chunk, status]) + b
-        open(os.path.join(out, hashlib.sha1(data).hexdigest()), "wb").write(data)
-PY
+python3 Tests/Support/seed-corpus.py "$OUT/corpus" ff00 0001 0602 2803  # read size + ack status, then the fixture
 # Built with swiftc, module by module (SwiftPM's --sanitize=fuzzer linked libFuzzer but
 # left the Swift code without coverage counters here).
 B="$OUT/bin"
