@@ -110,32 +110,43 @@ public enum Socket {
         // Completion (or failure) makes the socket writable.
         let ws = DispatchSource.makeWriteSource(fileDescriptor: fd, queue: queue)
         let timer = DispatchSource.makeTimerSource(queue: queue)
-        let done = Once()
+        let outcome = ConnectOutcome()
         ws.setEventHandler {
-            guard done.fire() else { return }
+            guard outcome.settle(with: Self.pendingError(fd)) else { return }
             timer.cancel()
             ws.cancel()
-            var err: Int32 = 0
-            var len = socklen_t(MemoryLayout<Int32>.size)
-            getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len)
+        }
+        timer.setEventHandler {
+            guard outcome.settle(with: ETIMEDOUT) else { return }
+            timer.cancel()
+            ws.cancel()
+        }
+        // The descriptor is closed or handed on only here, once Dispatch has taken it
+        // out of epoll. Closing it under a live source lets the next socket() reuse the
+        // number while the old registration is still being torn down, which libdispatch
+        // answers with a trap (found by `make fuzz-session`).
+        ws.setCancelHandler {
+            let err = outcome.error
             if err == 0 {
                 tune(fd)
                 completion(.success(fd))
-            } else {
-                close(fd)
-                attempt(addrs, i + 1, timeout: timeout, queue: queue, last: Failure(operation: "connect", errno: err), completion: completion)
+                return
             }
-        }
-        timer.setEventHandler {
-            guard done.fire() else { return }
-            ws.cancel()
-            timer.cancel()
             close(fd)
-            attempt(addrs, i + 1, timeout: timeout, queue: queue, last: Failure(operation: "connect timed out", errno: ETIMEDOUT), completion: completion)
+            let why = err == ETIMEDOUT ? "connect timed out" : "connect"
+            attempt(addrs, i + 1, timeout: timeout, queue: queue, last: Failure(operation: why, errno: err), completion: completion)
         }
         timer.schedule(deadline: .now() + timeout)
         ws.resume()
         timer.resume()
+    }
+
+    /// The result of a non-blocking connect, read once the socket turned writable.
+    private static func pendingError(_ fd: Int32) -> Int32 {
+        var err: Int32 = 0
+        var len = socklen_t(MemoryLayout<Int32>.size)
+        if getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0 { return errno }
+        return err
     }
 
     /// A listening socket on host:port (port 0 picks a free one). Returns (fd, port).
@@ -162,12 +173,15 @@ public enum Socket {
     }
 }
 
-/// A flag that can be set exactly once, from the queue that owns it.
-final class Once: @unchecked Sendable {
-    private var fired = false
-    func fire() -> Bool {
-        if fired { return false }
-        fired = true
+/// How one connect attempt ended: set once, by whichever of the write source and
+/// the timer fires first. Touched only on the connecting queue.
+final class ConnectOutcome: @unchecked Sendable {
+    private var settled = false
+    private(set) var error: Int32 = 0
+    func settle(with error: Int32) -> Bool {
+        if settled { return false }
+        settled = true
+        self.error = error
         return true
     }
 }

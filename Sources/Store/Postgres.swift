@@ -331,6 +331,9 @@ public final class PostgresConnection: @unchecked Sendable {
                 onFailure(e)
             } catch {}
         }
+        // The handlers hold the connection, so PQfinish (which closes the socket) can
+        // only run after Dispatch has unregistered the descriptor, never under it.
+        src.setCancelHandler { withExtendedLifetime(self) {} }
         src.resume()
         return src
     }

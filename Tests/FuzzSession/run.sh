@@ -8,6 +8,8 @@ cd "$(dirname "$0")/../.."
 SECONDS_TO_RUN=${1:-600}
 OUT=fuzz-out/session
 mkdir -p "$OUT/corpus"
+# Findings of an earlier run are kept aside, so that this run is judged on its own.
+for f in "$OUT"/crash-* "$OUT"/leak-* "$OUT"/timeout-*; do [ -e "$f" ] && mkdir -p "$OUT/earlier" && mv "$f" "$OUT/earlier/"; done
 python3 Tests/Support/seed-corpus.py "$OUT/corpus" ff00 0001 0602 2803  # read size + ack status, then the fixture
 # Built with swiftc, module by module (SwiftPM's --sanitize=fuzzer linked libFuzzer but
 # left the Swift code without coverage counters here).
@@ -30,7 +32,7 @@ ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 "$BIN" -max_total_time="$SECONDS_TO
   -print_final_stats=1 -artifact_prefix="$OUT/" "$OUT/corpus" 2>&1 | tee "$OUT/last-run.log" \
   | grep -E "^INFO: Loaded|^#[0-9]+ +(INITED|DONE|pulse)|stat::number_of_executed_units|stat::peak_rss|ERROR|Done" || true
 end=$(date +%s)
-if ls "$OUT"/crash-* "$OUT"/leak-* "$OUT"/timeout-* >/dev/null 2>&1; then
+if compgen -G "$OUT/crash-*" >/dev/null || compgen -G "$OUT/leak-*" >/dev/null || compgen -G "$OUT/timeout-*" >/dev/null; then
   echo "session fuzzing found a failure: see $OUT/"; exit 1
 fi
 grep -q "^Done" "$OUT/last-run.log" || { echo "the session fuzzer did not finish cleanly: see $OUT/last-run.log"; exit 1; }

@@ -413,3 +413,52 @@ final class OutbindTests: XCTestCase {
         XCTAssertTrue(seen.isEmpty, "no bind on a refused outbind")
     }
 }
+
+/// Connect attempts that time out, back to back on one queue: each attempt's socket
+/// reuses the descriptor number the previous one closed. The descriptor must only be
+/// closed after its Dispatch source has finished cancelling; closing it under the
+/// source is what libdispatch forbids, and matches the trap `make fuzz-session` hit
+/// after 270k inputs. (This test did not make the old code trap here either: it
+/// pins the timeout path and the descriptor reuse, not the race itself.)
+final class ConnectTimeoutTests: XCTestCase {
+    func testTimedOutConnectsCloseTheirSocketOnlyAfterTheSourceIsGone() throws {
+        // A listener that never accepts, with its accept queue full: further SYNs are
+        // dropped, so every connect stays in progress until our timeout.
+        let (lfd, port) = try Socket.listen(host: "127.0.0.1", port: 0, backlog: 0)
+        defer { close(lfd) }
+        var fillers: [Int32] = []
+        defer { fillers.forEach { close($0) } }
+        for _ in 0..<3 {
+            let q = DispatchQueue(label: "fill")
+            let s = DispatchSemaphore(value: 0)
+            nonisolated(unsafe) var got: Int32 = -1
+            Socket.connect(host: "127.0.0.1", port: port, timeout: 0.2, queue: q) { r in
+                if case .success(let fd) = r { got = fd }
+                s.signal()
+            }
+            s.wait()
+            if got >= 0 { fillers.append(got) }
+        }
+        let queue = DispatchQueue(label: "connects")
+        let done = DispatchSemaphore(value: 0)
+        final class Count: @unchecked Sendable { var timedOut = 0, connected = 0, other = 0 }
+        let count = Count()
+        let attempts = 400
+        @Sendable func one(_ left: Int) {
+            guard left > 0 else { done.signal(); return }
+            Socket.connect(host: "127.0.0.1", port: port, timeout: 0.002, queue: queue) { r in
+                switch r {
+                case .success(let fd): count.connected += 1; close(fd)
+                case .failure(let e) where e.errno == ETIMEDOUT: count.timedOut += 1
+                case .failure: count.other += 1
+                }
+                one(left - 1)
+            }
+        }
+        queue.async { one(attempts) }
+        XCTAssertEqual(done.wait(timeout: .now() + 60), .success)
+        queue.sync {}
+        XCTAssertEqual(count.timedOut + count.connected + count.other, attempts)
+        XCTAssertGreaterThan(count.timedOut, attempts / 2, "the accept queue should have been full")
+    }
+}
