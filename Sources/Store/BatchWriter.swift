@@ -276,14 +276,14 @@ public final class BatchWriter: @unchecked Sendable {
             if !upserts.isEmpty {
                 let order = upserts.indices.sorted { upserts[$0].1 < upserts[$1].1 }
                 var cols = BatchWriter.columns(order.map { upserts[$0] })
-                var owner = ArrayLiteral()
+                var owner = BinaryArray(.uuid, reservingCapacity: order.count * 20)
                 for i in order { owner.append(owners[i]) }
                 cols.append(owner.value)
                 statements.append(.prepared("upsert_consumed_parts", cols))
             }
             let consumed = messages.filter { $0.parts.isEmpty && !$0.partKeys.isEmpty }
             if !consumed.isEmpty {
-                var partKey = ArrayLiteral(), messageKey = ArrayLiteral()
+                var partKey = BinaryArray(.uuid), messageKey = BinaryArray(.uuid)
                 for m in consumed {
                     for k in m.partKeys { partKey.append(k); messageKey.append(m.decision.dedupKey) }
                 }
@@ -307,32 +307,36 @@ public final class BatchWriter: @unchecked Sendable {
         return Int(parts.tm_year) * 12 + Int(parts.tm_mon)
     }
 
-    /// Every batch of messages is this one statement: the columns arrive as arrays,
-    /// the dedup table decides which rows are new, only those become messages, and
-    /// the routed ones are announced on `sms_received` (delivered at COMMIT) as JSON
-    /// arrays of up to 64 `{message_id, order_id}` objects: one NOTIFY per row cost
-    /// 12 µs of server time each, 60% of a 1000-row commit (measured, make bench-store).
+    /// Every batch of messages is this one statement: the columns arrive as arrays
+    /// (binary, see `BinaryArray`), the dedup table decides which rows are new, only
+    /// those become messages, and the routed ones are announced on `sms_received`
+    /// (delivered at COMMIT) as JSON arrays of up to 64 `{message_id, order_id}`
+    /// objects: one NOTIFY per row cost 12 µs of server time each, 60% of a 1000-row
+    /// commit (measured, make bench-store). A one-part message's PDU comes as a bytea
+    /// element ($24); only a multi-part one needs its bytea[] as a text literal ($25),
+    /// since an array cannot hold arrays.
     static let insertMessages = """
         WITH input AS (
-            SELECT * FROM unnest($1::uuid[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::smallint[], $7::text[],
+            SELECT * FROM unnest($1::uuid[], $2::timestamptz[], $3::text[], $4::text[], $5::text[], $6::smallint[], $7::text[],
                 $8::text[], $9::smallint[], $10::text[], $11::bigint[], $12::integer[], $13::text[], $14::text[],
                 $15::boolean[], $16::smallint[], $17::text[], $18::boolean[], $19::text[], $20::real[], $21::text[],
-                $22::smallint[], $23::text[], $24::text[])
-                AS t(dedup_key, received_ms, carrier, bind, source_addr, source_ton, source_normalized, destination_addr,
+                $22::smallint[], $23::text[], $24::bytea[], $25::text[])
+                AS t(dedup_key, received_at, carrier, bind, source_addr, source_ton, source_normalized, destination_addr,
                      destination_ton, destination_normalized, order_id, lease_version, service, outcome, service_mismatch,
-                     data_coding, text, text_invalid, otp_code, otp_confidence, otp_rule, part_count, missing_parts, raw_pdus)),
+                     data_coding, text, text_invalid, otp_code, otp_confidence, otp_rule, part_count, missing_parts,
+                     raw_pdu, raw_pdus)),
         d AS (
             INSERT INTO message_dedup (dedup_key, received_at)
-            SELECT dedup_key, to_timestamp(received_ms / 1000.0) FROM input
+            SELECT dedup_key, received_at FROM input
             ON CONFLICT DO NOTHING RETURNING dedup_key),
         m AS (
             INSERT INTO messages (received_at, carrier, bind, source_addr, source_ton, source_normalized, destination_addr,
                 destination_ton, destination_normalized, order_id, lease_version, service, outcome, service_mismatch,
                 data_coding, text, text_invalid, otp_code, otp_confidence, otp_rule, part_count, missing_parts, dedup_key, raw_pdus)
-            SELECT to_timestamp(received_ms / 1000.0), carrier, bind, source_addr, source_ton, source_normalized, destination_addr,
+            SELECT received_at, carrier, bind, source_addr, source_ton, source_normalized, destination_addr,
                 destination_ton, destination_normalized, order_id, lease_version, service, outcome, service_mismatch,
-                data_coding, text, text_invalid, otp_code, otp_confidence, otp_rule, part_count, missing_parts::smallint[],
-                dedup_key, raw_pdus::bytea[]
+                data_coding, text, text_invalid, otp_code, otp_confidence, otp_rule, part_count,
+                COALESCE(missing_parts::smallint[], '{}'), dedup_key, COALESCE(raw_pdus::bytea[], ARRAY[raw_pdu])
             FROM input JOIN d USING (dedup_key)
             RETURNING id, order_id, outcome, dedup_key)
         SELECT dedup_key,
@@ -347,10 +351,8 @@ public final class BatchWriter: @unchecked Sendable {
         WITH p AS (
             INSERT INTO message_parts (dedup_key, carrier, source_addr, destination_addr, reference, reference_bits, total,
                 sequence, data_coding, body, locking_shift, single_shift, raw_pdu, received_at)
-            SELECT k, c, s, d, r, rb, t, q, dc, b, ls, ss, raw, to_timestamp(ms / 1000.0)
-            FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::integer[], $6::smallint[], $7::smallint[],
-                        $8::smallint[], $9::smallint[], $10::bytea[], $11::smallint[], $12::smallint[], $13::bytea[], $14::bigint[])
-                AS u(k, c, s, d, r, rb, t, q, dc, b, ls, ss, raw, ms)
+            SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::integer[], $6::smallint[], $7::smallint[],
+                        $8::smallint[], $9::smallint[], $10::bytea[], $11::smallint[], $12::smallint[], $13::bytea[], $14::timestamptz[])
             ON CONFLICT DO NOTHING RETURNING dedup_key)
         SELECT dedup_key FROM p
         """
@@ -358,10 +360,8 @@ public final class BatchWriter: @unchecked Sendable {
     static let upsertConsumedParts = """
         INSERT INTO message_parts (dedup_key, carrier, source_addr, destination_addr, reference, reference_bits, total,
             sequence, data_coding, body, locking_shift, single_shift, raw_pdu, received_at, message_dedup_key)
-        SELECT k, c, s, d, r, rb, t, q, dc, b, ls, ss, raw, to_timestamp(ms / 1000.0), m
-        FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::integer[], $6::smallint[], $7::smallint[],
-                    $8::smallint[], $9::smallint[], $10::bytea[], $11::smallint[], $12::smallint[], $13::bytea[], $14::bigint[], $15::uuid[])
-            AS u(k, c, s, d, r, rb, t, q, dc, b, ls, ss, raw, ms, m)
+        SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::integer[], $6::smallint[], $7::smallint[],
+                    $8::smallint[], $9::smallint[], $10::bytea[], $11::smallint[], $12::smallint[], $13::bytea[], $14::timestamptz[], $15::uuid[])
         ON CONFLICT (dedup_key) DO UPDATE SET message_dedup_key = EXCLUDED.message_dedup_key
         """
 
@@ -380,63 +380,91 @@ public final class BatchWriter: @unchecked Sendable {
     /// PostgreSQL text cannot hold NUL: a decoded U+0000 is stored as U+FFFD.
     static func clean(_ s: String) -> String { s.utf8.contains(0) ? s.replacingNUL() : s }
 
-    /// The batch as 24 column arrays, in `insertMessages`' parameter order.
+    /// The batch as 25 binary column arrays, in `insertMessages`' parameter order.
     static func columns(_ ms: [StoredMessage]) -> [PostgresValue] {
-        var c = [ArrayLiteral](repeating: ArrayLiteral(reservingCapacity: ms.count * 8), count: 24)
-        c[16] = ArrayLiteral(reservingCapacity: ms.count * 200)
-        c[23] = ArrayLiteral(reservingCapacity: ms.count * 500)
+        let n = ms.count
+        var key = BinaryArray(.uuid, reservingCapacity: n * 20), at = BinaryArray(.timestamptz, reservingCapacity: n * 12)
+        var carrier = BinaryArray(.text, reservingCapacity: n * 16), bind = BinaryArray(.text, reservingCapacity: n * 16)
+        var src = BinaryArray(.text, reservingCapacity: n * 20), srcTON = BinaryArray(.int2, reservingCapacity: n * 6)
+        var srcNorm = BinaryArray(.text, reservingCapacity: n * 20), dst = BinaryArray(.text, reservingCapacity: n * 20)
+        var dstTON = BinaryArray(.int2, reservingCapacity: n * 6), dstNorm = BinaryArray(.text, reservingCapacity: n * 20)
+        var order = BinaryArray(.int8, reservingCapacity: n * 12), version = BinaryArray(.int4, reservingCapacity: n * 8)
+        var service = BinaryArray(.text, reservingCapacity: n * 16), outcome = BinaryArray(.text, reservingCapacity: n * 12)
+        var mismatch = BinaryArray(.bool, reservingCapacity: n * 5), coding = BinaryArray(.int2, reservingCapacity: n * 6)
+        var text = BinaryArray(.text, reservingCapacity: n * 180), invalid = BinaryArray(.bool, reservingCapacity: n * 5)
+        var code = BinaryArray(.text, reservingCapacity: n * 12), confidence = BinaryArray(.float4, reservingCapacity: n * 8)
+        var rule = BinaryArray(.text, reservingCapacity: n * 16), partCount = BinaryArray(.int2, reservingCapacity: n * 6)
+        var missing = BinaryArray(.text, reservingCapacity: n * 4), raw = BinaryArray(.bytea, reservingCapacity: n * 240)
+        var raws = BinaryArray(.text, reservingCapacity: 16)
         for m in ms {
             let d = m.decision
-            c[0].append(d.dedupKey)
-            c[1].appendBare(d.receivedAt)
-            c[2].append(d.carrier)
-            c[3].append(m.bind)
-            c[4].append(clean(d.sourceRaw))
-            c[5].appendBare(m.sourceTON.rawValue)
-            c[6].append(normalized(d.source))
-            c[7].append(clean(d.destinationRaw))
-            c[8].appendBare(m.destTON.rawValue)
-            c[9].append(normalized(d.destination))
-            c[10].appendBare(d.orderID)
-            c[11].appendBare(d.leaseVersion)
-            c[12].append(d.service)
-            c[13].append(d.outcome.rawValue)
-            c[14].appendBare(d.serviceMismatch ? "t" : "f")
-            c[15].appendBare(d.dataCoding)
-            c[16].append(clean(d.text))
-            c[17].appendBare(d.textInvalid ? "t" : "f")
-            c[18].append(d.code)
-            if let conf = d.confidence { c[19].appendBare(String(conf)) } else { c[19].appendNull() }
-            c[20].append(d.rule)
-            c[21].appendBare(d.partCount)
-            c[22].append("{" + d.missingParts.map(String.init).joined(separator: ",") + "}")
-            // Each row's PDUs as a bytea[] literal, carried as one text element.
-            var pdus = ArrayLiteral(reservingCapacity: m.rawPDUs.reduce(0) { $0 + $1.count * 2 + 8 })
-            for raw in m.rawPDUs { pdus.append(bytea: raw) }
-            c[23].append(utf8: pdus.bytes + [0x7D])
+            key.append(d.dedupKey)
+            at.append(timestampMillis: d.receivedAt)
+            carrier.append(d.carrier)
+            bind.append(m.bind)
+            src.append(clean(d.sourceRaw))
+            srcTON.append(int2: Int16(m.sourceTON.rawValue))
+            srcNorm.append(normalized(d.source))
+            dst.append(clean(d.destinationRaw))
+            dstTON.append(int2: Int16(m.destTON.rawValue))
+            dstNorm.append(normalized(d.destination))
+            if let o = d.orderID { order.append(int8: Int64(bitPattern: o)) } else { order.appendNull() }
+            if let v = d.leaseVersion { version.append(int4: Int32(bitPattern: v)) } else { version.appendNull() }
+            service.append(d.service)
+            outcome.append(d.outcome.rawValue)
+            mismatch.append(bool: d.serviceMismatch)
+            coding.append(int2: Int16(d.dataCoding))
+            text.append(clean(d.text))
+            invalid.append(bool: d.textInvalid)
+            code.append(d.code)
+            if let c = d.confidence { confidence.append(float4: Float(c)) } else { confidence.appendNull() }
+            rule.append(d.rule)
+            partCount.append(int2: Int16(clamping: d.partCount))
+            if d.missingParts.isEmpty { missing.appendNull() } else {
+                missing.append("{" + d.missingParts.map(String.init).joined(separator: ",") + "}")
+            }
+            if m.rawPDUs.count == 1 {
+                raw.append(bytea: m.rawPDUs[0])
+                raws.appendNull()
+            } else {
+                // Several PDUs: a bytea[] literal, carried as one text element.
+                var pdus = ArrayLiteral(reservingCapacity: m.rawPDUs.reduce(0) { $0 + $1.count * 2 + 8 })
+                for p in m.rawPDUs { pdus.append(bytea: p) }
+                raw.appendNull()
+                (pdus.bytes + [0x7D]).withUnsafeBytes { raws.append(raw: $0) }
+            }
         }
-        return c.map(\.value)
+        return [key, at, carrier, bind, src, srcTON, srcNorm, dst, dstTON, dstNorm, order, version, service, outcome,
+                mismatch, coding, text, invalid, code, confidence, rule, partCount, missing, raw, raws].map(\.value)
     }
 
+    /// Parts as 14 binary column arrays, in `insertParts`' parameter order.
     static func columns(_ ps: [(Part, DedupKey)]) -> [PostgresValue] {
-        var c = [ArrayLiteral](repeating: ArrayLiteral(), count: 14)
-        for (p, key) in ps {
-            c[0].append(key)
-            c[1].append(p.key.carrier)
-            c[2].append(clean(p.key.source))
-            c[3].append(clean(p.key.destination))
-            c[4].appendBare(p.key.reference)
-            c[5].appendBare(p.key.referenceBits)
-            c[6].appendBare(p.key.total)
-            c[7].appendBare(p.sequence)
-            c[8].appendBare(p.dataCoding)
-            c[9].append(bytea: p.body)
-            c[10].appendBare(p.lockingShift)
-            c[11].appendBare(p.singleShift)
-            c[12].append(bytea: p.rawPDU)
-            c[13].appendBare(p.receivedAt)
+        let n = ps.count
+        var key = BinaryArray(.uuid, reservingCapacity: n * 20), carrier = BinaryArray(.text, reservingCapacity: n * 16)
+        var src = BinaryArray(.text, reservingCapacity: n * 20), dst = BinaryArray(.text, reservingCapacity: n * 20)
+        var ref = BinaryArray(.int4, reservingCapacity: n * 8), bits = BinaryArray(.int2, reservingCapacity: n * 6)
+        var total = BinaryArray(.int2, reservingCapacity: n * 6), seq = BinaryArray(.int2, reservingCapacity: n * 6)
+        var coding = BinaryArray(.int2, reservingCapacity: n * 6), body = BinaryArray(.bytea, reservingCapacity: n * 150)
+        var locking = BinaryArray(.int2, reservingCapacity: n * 6), single = BinaryArray(.int2, reservingCapacity: n * 6)
+        var raw = BinaryArray(.bytea, reservingCapacity: n * 220), at = BinaryArray(.timestamptz, reservingCapacity: n * 12)
+        for (p, k) in ps {
+            key.append(k)
+            carrier.append(p.key.carrier)
+            src.append(clean(p.key.source))
+            dst.append(clean(p.key.destination))
+            ref.append(int4: Int32(p.key.reference))
+            bits.append(int2: Int16(p.key.referenceBits))
+            total.append(int2: Int16(p.key.total))
+            seq.append(int2: Int16(p.sequence))
+            coding.append(int2: Int16(p.dataCoding))
+            body.append(bytea: p.body)
+            if let l = p.lockingShift { locking.append(int2: Int16(l)) } else { locking.appendNull() }
+            if let x = p.singleShift { single.append(int2: Int16(x)) } else { single.appendNull() }
+            raw.append(bytea: p.rawPDU)
+            at.append(timestampMillis: p.receivedAt)
         }
-        return c.map(\.value)
+        return [key, carrier, src, dst, ref, bits, total, seq, coding, body, locking, single, raw, at].map(\.value)
     }
 }
 
@@ -555,13 +583,9 @@ extension DedupKey {
     }
 }
 
-extension ArrayLiteral {
-    /// A dedup key as a uuid element (32 hex digits, no quotes needed).
-    mutating func append(_ key: DedupKey) {
-        var raw = [UInt8](repeating: 0, count: 16)
-        for i in 0..<8 { raw[i] = UInt8(truncatingIfNeeded: key.high >> UInt64(56 - 8 * i)); raw[8 + i] = UInt8(truncatingIfNeeded: key.low >> UInt64(56 - 8 * i)) }
-        appendBare(hex: raw)
-    }
+extension BinaryArray {
+    /// A dedup key as a uuid element.
+    mutating func append(_ key: DedupKey) { append(uuidHigh: key.high, low: key.low) }
 }
 
 extension String {

@@ -27,17 +27,106 @@ public enum PostgresValue: Sendable, Hashable {
     /// A value already in PostgreSQL's text input form (an array literal built with
     /// `ArrayLiteral`), handed over without another copy into a String.
     case literal([UInt8])
+    /// A value in PostgreSQL's binary wire form (a `BinaryArray`), sent with format 1:
+    /// the server copies it in instead of parsing text.
+    case binary([UInt8])
 
-    /// Appends the text form plus its NUL; false for NULL.
+    /// Appends the text form plus its NUL (the binary form as is); false for NULL.
     func append(to out: inout [UInt8]) -> Bool {
         switch self {
         case .null: return false
         case .text(let s): out.append(contentsOf: s.utf8)
         case .bytes(let b): out.append(0x5C); out.append(0x78); appendHex(b, to: &out)
         case .literal(let b): out.append(contentsOf: b)
+        case .binary(let b): out.append(contentsOf: b); return true
         }
         out.append(0)
         return true
+    }
+
+    var isBinary: Bool { if case .binary = self { true } else { false } }
+}
+
+/// A one-dimensional array in PostgreSQL's binary wire form (`array_send`): a header
+/// (dimensions, null flag, element type), then each element as a 4-byte length and
+/// its bytes. A batch column sent this way skips `array_in` and every element's text
+/// input function on the server, and the hex encoding of bytea on both sides.
+/// `array_recv` checks the element type against the statement's cast, so a column
+/// built for the wrong type is refused rather than misread.
+public struct BinaryArray: Sendable {
+    /// Element type OIDs (pg_type.dat), the ones the writer sends.
+    public struct ElementType: RawRepresentable, Sendable, Hashable {
+        public var rawValue: UInt32
+        public init(rawValue: UInt32) { self.rawValue = rawValue }
+        public static let bool = ElementType(rawValue: 16)
+        public static let bytea = ElementType(rawValue: 17)
+        public static let int8 = ElementType(rawValue: 20)
+        public static let int2 = ElementType(rawValue: 21)
+        public static let int4 = ElementType(rawValue: 23)
+        public static let text = ElementType(rawValue: 25)
+        public static let float4 = ElementType(rawValue: 700)
+        public static let timestamptz = ElementType(rawValue: 1184)
+        public static let uuid = ElementType(rawValue: 2950)
+    }
+
+    public let elementType: ElementType
+    public private(set) var bytes: [UInt8]
+    public private(set) var count = 0
+    private var hasNull = false
+
+    public init(_ elementType: ElementType, reservingCapacity n: Int = 0) {
+        self.elementType = elementType
+        bytes = []
+        bytes.reserveCapacity(20 + n)
+        // ndim 1, has-null flag (patched at the end), element type, then the one
+        // dimension: its length (patched at the end) and lower bound 1.
+        put32(1); put32(0); put32(elementType.rawValue); put32(0); put32(1)
+    }
+
+    @inline(__always) private mutating func put32(_ v: UInt32) {
+        bytes.append(UInt8(truncatingIfNeeded: v >> 24)); bytes.append(UInt8(truncatingIfNeeded: v >> 16))
+        bytes.append(UInt8(truncatingIfNeeded: v >> 8)); bytes.append(UInt8(truncatingIfNeeded: v))
+    }
+    @inline(__always) private mutating func put64(_ v: UInt64) { put32(UInt32(truncatingIfNeeded: v >> 32)); put32(UInt32(truncatingIfNeeded: v)) }
+
+    public mutating func appendNull() { count += 1; hasNull = true; put32(UInt32(bitPattern: -1)) }
+
+    /// Raw element bytes (text as UTF-8, bytea as is).
+    public mutating func append(raw b: UnsafeRawBufferPointer) {
+        count += 1
+        put32(UInt32(b.count))
+        bytes.append(contentsOf: b)
+    }
+    public mutating func append(bytea b: [UInt8]) { b.withUnsafeBytes { append(raw: $0) } }
+    public mutating func append(_ s: String) {
+        var s = s
+        s.withUTF8 { append(raw: UnsafeRawBufferPointer($0)) }
+    }
+    public mutating func append(_ s: String?) { if let s { append(s) } else { appendNull() } }
+
+    public mutating func append(int8 v: Int64) { count += 1; put32(8); put64(UInt64(bitPattern: v)) }
+    public mutating func append(int4 v: Int32) { count += 1; put32(4); put32(UInt32(bitPattern: v)) }
+    public mutating func append(int2 v: Int16) {
+        count += 1; put32(2)
+        bytes.append(UInt8(truncatingIfNeeded: UInt16(bitPattern: v) >> 8)); bytes.append(UInt8(truncatingIfNeeded: v))
+    }
+    public mutating func append(bool v: Bool) { count += 1; put32(1); bytes.append(v ? 1 : 0) }
+    public mutating func append(float4 v: Float) { count += 1; put32(4); put32(v.bitPattern) }
+    /// 16 bytes, network order.
+    public mutating func append(uuidHigh high: UInt64, low: UInt64) { count += 1; put32(16); put64(high); put64(low) }
+    /// Milliseconds since the Unix epoch, as PostgreSQL's microseconds since 2000-01-01.
+    public mutating func append(timestampMillis ms: UInt64) {
+        count += 1; put32(8)
+        put64(UInt64(bitPattern: (Int64(ms) - 946_684_800_000) * 1000))
+    }
+
+    public var value: PostgresValue {
+        var b = bytes
+        let n = UInt32(count)
+        b[7] = hasNull ? 1 : 0
+        b[12] = UInt8(truncatingIfNeeded: n >> 24); b[13] = UInt8(truncatingIfNeeded: n >> 16)
+        b[14] = UInt8(truncatingIfNeeded: n >> 8); b[15] = UInt8(truncatingIfNeeded: n)
+        return .binary(b)
     }
 }
 
@@ -342,6 +431,8 @@ public final class PostgresConnection: @unchecked Sendable {
     /// buffer: one allocation per statement, however many parameters it has.
     private func withParams<R>(_ params: [PostgresValue], _ body: (UnsafePointer<UnsafePointer<CChar>?>?, UnsafePointer<Int32>?, UnsafePointer<Int32>?) -> R) -> R {
         if params.isEmpty { return body(nil, nil, nil) }
+        // All binary: no copy into one buffer; each parameter's own storage is passed.
+        if params.allSatisfy(\.isBinary) { return withBinaryParams(params[...], [], [], body) }
         var buffer: [UInt8] = []
         var offsets: [Int] = []
         offsets.reserveCapacity(params.count)
@@ -349,10 +440,39 @@ public final class PostgresConnection: @unchecked Sendable {
             let start = buffer.count
             offsets.append(p.append(to: &buffer) ? start : -1)
         }
+        let anyBinary = params.contains(where: \.isBinary)
+        let lengths: [Int32] = anyBinary ? params.indices.map { i in
+            guard offsets[i] >= 0 else { return 0 }
+            let end = params.indices.dropFirst(i + 1).first(where: { offsets[$0] >= 0 }).map { offsets[$0] } ?? buffer.count
+            return Int32(end - offsets[i])
+        } : []
+        let formats: [Int32] = anyBinary ? params.map { $0.isBinary ? 1 : 0 } : []
         return buffer.withUnsafeBufferPointer { raw in
             raw.withMemoryRebound(to: CChar.self) { chars in
                 let pointers: [UnsafePointer<CChar>?] = offsets.map { $0 < 0 ? nil : chars.baseAddress! + $0 }
-                return pointers.withUnsafeBufferPointer { body($0.baseAddress, nil, nil) }
+                return pointers.withUnsafeBufferPointer { p in
+                    lengths.withUnsafeBufferPointer { l in
+                        formats.withUnsafeBufferPointer { f in
+                            body(p.baseAddress, anyBinary ? l.baseAddress : nil, anyBinary ? f.baseAddress : nil)
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Pins each binary parameter's bytes in turn, then calls `body` with them all.
+    private func withBinaryParams<R>(_ rest: ArraySlice<PostgresValue>, _ pointers: [UnsafePointer<CChar>?], _ lengths: [Int32],
+                                     _ body: (UnsafePointer<UnsafePointer<CChar>?>?, UnsafePointer<Int32>?, UnsafePointer<Int32>?) -> R) -> R {
+        guard let first = rest.first, case .binary(let b) = first else {
+            let formats = [Int32](repeating: 1, count: pointers.count)
+            return pointers.withUnsafeBufferPointer { p in
+                lengths.withUnsafeBufferPointer { l in formats.withUnsafeBufferPointer { f in body(p.baseAddress, l.baseAddress, f.baseAddress) } }
+            }
+        }
+        return b.withUnsafeBufferPointer { buf in
+            buf.withMemoryRebound(to: CChar.self) { c in
+                withBinaryParams(rest.dropFirst(), pointers + [c.baseAddress], lengths + [Int32(c.count)], body)
             }
         }
     }

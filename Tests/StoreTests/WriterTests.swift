@@ -2,7 +2,7 @@ import Dispatch
 import Foundation
 import Routing
 import SMPPWire
-import Store
+@testable import Store
 import XCTest
 
 /// Builds real routing decisions: PDUs through a SessionRouter against a lease table.
@@ -148,6 +148,60 @@ final class WriterTests: XCTestCase {
         XCTAssertEqual(rows.first?[2], "01")
         XCTAssertEqual(rows.first?[3], "{}")
         XCTAssertEqual(writer.stats.duplicates, 2)
+    }
+
+    /// The columns go over in PostgreSQL's binary array form: every one of them,
+    /// NULLs and edge values included, reads back as it was submitted.
+    func testEveryColumnRoundTripsThroughTheBinaryArrays() throws {
+        let (url, db) = try migrated()
+        var cfg = BatchWriter.Config(url: url)
+        cfg.maxWait = 0.2
+        let writer = BatchWriter(config: cfg)
+        defer { writer.stop() }
+        let t = Traffic()
+        var routed = t.message(1)
+        routed.decision.receivedAt = 1_780_000_123_456  // 2026-05-28T20:28:43.456Z
+        routed.decision.orderID = UInt64(Int64.max)
+        routed.decision.leaseVersion = UInt32(Int32.max)
+        routed.decision.confidence = 0.875
+        routed.decision.partCount = 3
+        routed.decision.missingParts = [2]
+        routed.rawPDUs = [[0x01, 0x02], [0xFF]]
+        var bare = t.message(2, to: "449999999999")
+        bare.decision.orderID = nil
+        bare.decision.leaseVersion = nil
+        bare.decision.service = nil
+        bare.decision.code = nil
+        bare.decision.confidence = nil
+        bare.decision.rule = nil
+        bare.decision.textInvalid = true
+        bare.decision.serviceMismatch = true
+        bare.decision.text = ""
+        let acks = Acks()
+        for m in [routed, bare] { writer.submit(.message(m)) { acks.add($0) } }
+        XCTAssertTrue(waitFor { acks.count == 2 })
+        XCTAssertEqual(acks.all, [.ok, .ok])
+        let cols = """
+            to_char(received_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS'), carrier, bind, source_addr, source_ton,
+            source_normalized, destination_addr, destination_ton, destination_normalized, order_id, lease_version, service,
+            outcome, service_mismatch, data_coding, text, text_invalid, otp_code, otp_confidence, otp_rule, part_count,
+            missing_parts::text, dedup_key::text, array_to_string(ARRAY(SELECT encode(p, 'hex') FROM unnest(raw_pdus) p), ',')
+            """
+        let a = try db.execute("SELECT \(cols) FROM messages WHERE dedup_key = $1::uuid", [.text(routed.decision.dedupKey.hex)]).rows
+        let d = routed.decision
+        func uuid(_ h: String) -> String {
+            let c = Array(h)
+            return [0..<8, 8..<12, 12..<16, 16..<20, 20..<32].map { String(c[$0]) }.joined(separator: "-")
+        }
+        XCTAssertEqual(a.first, ["2026-05-28T20:28:43.456", "c1", "c1-1", "WhatsApp", "5", BatchWriter.normalized(d.source), "447700900123", "1",
+                                 "447700900123", "9223372036854775807", "2147483647", "whatsapp", "routed", "f", "0", d.text, "f", d.code,
+                                 "0.875", d.rule, "3", "{2}", uuid(d.dedupKey.hex), "0102,ff"])
+        let b = try db.execute("SELECT \(cols) FROM messages WHERE dedup_key = $1::uuid", [.text(bare.decision.dedupKey.hex)]).rows
+        XCTAssertEqual(b.first?[9], nil)  // order_id
+        XCTAssertEqual(b.first?[10], nil)
+        XCTAssertEqual(b.first?[11], nil)
+        XCTAssertEqual(Array(b.first?[12...21] ?? []), [bare.decision.outcome.rawValue, "t", "0", "", "t", nil, nil, nil, "1", "{}"])
+        XCTAssertEqual(b.first?[23], bare.rawPDUs[0].map { String(format: "%02x", $0) }.joined())
     }
 
     func testUnreachableDatabaseAnswersTemporaryErrorAfterTheDeadline() throws {

@@ -118,7 +118,7 @@ enum ConfigLoader {
         do { root = try TOMLTable(string: text) } catch let e as TOMLParseError {
             throw ConfigError(file: file, field: "line \(e.source.begin.line), column \(e.source.begin.column)", problem: "TOML syntax: \(e.description)")
         }
-        var r = Reader(file: file, env: environment)
+        let r = Reader(file: file, env: environment)
         var c = BridgeConfig()
         c.file = file
         try r.keys(root, "", allowed: ["bridge", "database", "metrics", "routing", "carrier"])
