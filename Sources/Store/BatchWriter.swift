@@ -180,15 +180,16 @@ public final class BatchWriter: @unchecked Sendable {
                 do {
                     let conn = try connection()
                     let start = monotonic()
-                    let insertedKeys = try commit(remaining, conn)
+                    let stored = try commit(remaining, conn)
                     let micros = Int((monotonic() - start) / 1000)
-                    var fresh = insertedKeys
+                    var seen: Set<DedupKey> = []
+                    seen.reserveCapacity(remaining.count)
                     var dup = 0
                     var results: [Bool] = []
                     results.reserveCapacity(remaining.count)
                     for p in remaining {
-                        // The first item with a new key stored it; any other with that key was a duplicate.
-                        let isNew = fresh.remove(p.key) != nil
+                        // The first item with a key not stored before stored it; any other with that key was a duplicate.
+                        let isNew = !stored.contains(p.key) && seen.insert(p.key).inserted
                         if !isNew { dup += 1 }
                         results.append(!isNew)
                     }
@@ -242,7 +243,8 @@ public final class BatchWriter: @unchecked Sendable {
             return c
         }
 
-        /// One transaction: BEGIN, the rows, COMMIT, in one pipeline. Returns the keys stored now.
+        /// One transaction: BEGIN, the rows, COMMIT, in one pipeline. Returns the keys
+        /// that were stored before (redeliveries); every other key is stored now.
         func commit(_ batch: [Pending], _ conn: PostgresConnection) throws -> Set<DedupKey> {
             var messages: [StoredMessage] = []
             var parts: [(Part, DedupKey)] = []
@@ -291,12 +293,10 @@ public final class BatchWriter: @unchecked Sendable {
             }
             statements.append(.sql("COMMIT"))
             let results = try conn.pipeline(statements)
-            var inserted: Set<DedupKey> = []
-            let counted = (messages.isEmpty ? 0 : 1) + (parts.isEmpty ? 0 : 1)
-            for r in results.dropFirst().prefix(counted) {
-                for row in r.rows { if let k = row.first.flatMap({ $0 }).flatMap(DedupKey.init(uuid:)) { inserted.insert(k) } }
-            }
-            return inserted
+            var duplicates: Set<DedupKey> = []
+            if !messages.isEmpty, let keys = results[1].rows.first?.last ?? nil { BatchWriter.uuids(keys, into: &duplicates) }
+            if !parts.isEmpty, let keys = results[messages.isEmpty ? 1 : 2].rows.first?.last ?? nil { BatchWriter.uuids(keys, into: &duplicates) }
+            return duplicates
         }
     }
 
@@ -314,7 +314,8 @@ public final class BatchWriter: @unchecked Sendable {
     /// objects: one NOTIFY per row cost 12 µs of server time each, 60% of a 1000-row
     /// commit (measured, make bench-store). A one-part message's PDU comes as a bytea
     /// element ($24); only a multi-part one needs its bytea[] as a text literal ($25),
-    /// since an array cannot hold arrays.
+    /// since an array cannot hold arrays. The answer is one row: the NOTIFY count and
+    /// the keys that were already stored (usually none), not a row per message.
     static let insertMessages = """
         WITH input AS (
             SELECT * FROM unnest($1::uuid[], $2::timestamptz[], $3::text[], $4::text[], $5::text[], $6::smallint[], $7::text[],
@@ -339,12 +340,11 @@ public final class BatchWriter: @unchecked Sendable {
                 COALESCE(missing_parts::smallint[], '{}'), dedup_key, COALESCE(raw_pdus::bytea[], ARRAY[raw_pdu])
             FROM input JOIN d USING (dedup_key)
             RETURNING id, order_id, outcome, dedup_key)
-        SELECT dedup_key,
-               (SELECT count(pg_notify('sms_received', payload)) FROM (
+        SELECT (SELECT count(pg_notify('sms_received', payload)) FROM (
                     SELECT json_agg(json_build_object('message_id', id, 'order_id', order_id))::text AS payload
                     FROM (SELECT id, order_id, (row_number() OVER ()) / 64 AS chunk FROM m WHERE outcome = 'routed') r
-                    GROUP BY chunk) c)
-        FROM m
+                    GROUP BY chunk) c) AS notified,
+               (SELECT array_agg(dedup_key) FROM input WHERE dedup_key NOT IN (SELECT dedup_key FROM m)) AS duplicates
         """
 
     static let insertParts = """
@@ -354,7 +354,7 @@ public final class BatchWriter: @unchecked Sendable {
             SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::integer[], $6::smallint[], $7::smallint[],
                         $8::smallint[], $9::smallint[], $10::bytea[], $11::smallint[], $12::smallint[], $13::bytea[], $14::timestamptz[])
             ON CONFLICT DO NOTHING RETURNING dedup_key)
-        SELECT dedup_key FROM p
+        SELECT array_agg(k) FROM unnest($1::uuid[]) AS k WHERE k NOT IN (SELECT dedup_key FROM p)
         """
 
     static let upsertConsumedParts = """
@@ -370,6 +370,13 @@ public final class BatchWriter: @unchecked Sendable {
         FROM unnest($1::uuid[], $2::uuid[]) AS u(p, m) WHERE dedup_key = u.p
         """
 
+    /// Parses a uuid[] in text form (`{5180...,...}`) into keys.
+    static func uuids(_ literal: String, into out: inout Set<DedupKey>) {
+        for u in literal.utf8.split(whereSeparator: { $0 == 0x7B || $0 == 0x7D || $0 == 0x2C }) {
+            if let k = DedupKey(uuid: String(decoding: u, as: UTF8.self)) { out.insert(k) }
+        }
+    }
+
     static func normalized(_ a: NormalizedAddress) -> String? {
         switch a {
         case .msisdn(let s), .alphanumeric(let s), .shortCode(let s): s
@@ -377,8 +384,6 @@ public final class BatchWriter: @unchecked Sendable {
         }
     }
 
-    /// PostgreSQL text cannot hold NUL: a decoded U+0000 is stored as U+FFFD.
-    static func clean(_ s: String) -> String { s.utf8.contains(0) ? s.replacingNUL() : s }
 
     /// The batch as 25 binary column arrays, in `insertMessages`' parameter order.
     static func columns(_ ms: [StoredMessage]) -> [PostgresValue] {
@@ -402,10 +407,10 @@ public final class BatchWriter: @unchecked Sendable {
             at.append(timestampMillis: d.receivedAt)
             carrier.append(d.carrier)
             bind.append(m.bind)
-            src.append(clean(d.sourceRaw))
+            src.append(text: d.sourceRaw)
             srcTON.append(int2: Int16(m.sourceTON.rawValue))
             srcNorm.append(normalized(d.source))
-            dst.append(clean(d.destinationRaw))
+            dst.append(text: d.destinationRaw)
             dstTON.append(int2: Int16(m.destTON.rawValue))
             dstNorm.append(normalized(d.destination))
             if let o = d.orderID { order.append(int8: Int64(bitPattern: o)) } else { order.appendNull() }
@@ -414,7 +419,7 @@ public final class BatchWriter: @unchecked Sendable {
             outcome.append(d.outcome.rawValue)
             mismatch.append(bool: d.serviceMismatch)
             coding.append(int2: Int16(d.dataCoding))
-            text.append(clean(d.text))
+            text.append(text: d.text)
             invalid.append(bool: d.textInvalid)
             code.append(d.code)
             if let c = d.confidence { confidence.append(float4: Float(c)) } else { confidence.appendNull() }
@@ -451,8 +456,8 @@ public final class BatchWriter: @unchecked Sendable {
         for (p, k) in ps {
             key.append(k)
             carrier.append(p.key.carrier)
-            src.append(clean(p.key.source))
-            dst.append(clean(p.key.destination))
+            src.append(text: p.key.source)
+            dst.append(text: p.key.destination)
             ref.append(int4: Int32(p.key.reference))
             bits.append(int2: Int16(p.key.referenceBits))
             total.append(int2: Int16(p.key.total))
@@ -588,13 +593,6 @@ extension BinaryArray {
     mutating func append(_ key: DedupKey) { append(uuidHigh: key.high, low: key.low) }
 }
 
-extension String {
-    func replacingNUL() -> String {
-        var out = String.UnicodeScalarView()
-        for u in unicodeScalars { out.append(u.value == 0 ? "\u{FFFD}" : u) }
-        return String(out)
-    }
-}
 
 func monotonic() -> UInt64 {
     var ts = timespec()

@@ -70,16 +70,16 @@ public struct BinaryArray: Sendable {
     }
 
     public let elementType: ElementType
+    /// The wire form so far. The header's null flag and length are kept current on
+    /// every append, so `value` hands this storage over without copying it.
     public private(set) var bytes: [UInt8]
     public private(set) var count = 0
-    private var hasNull = false
 
     public init(_ elementType: ElementType, reservingCapacity n: Int = 0) {
         self.elementType = elementType
         bytes = []
         bytes.reserveCapacity(20 + n)
-        // ndim 1, has-null flag (patched at the end), element type, then the one
-        // dimension: its length (patched at the end) and lower bound 1.
+        // ndim 1, has-null flag, element type, then the one dimension: its length and lower bound 1.
         put32(1); put32(0); put32(elementType.rawValue); put32(0); put32(1)
     }
 
@@ -89,12 +89,22 @@ public struct BinaryArray: Sendable {
     }
     @inline(__always) private mutating func put64(_ v: UInt64) { put32(UInt32(truncatingIfNeeded: v >> 32)); put32(UInt32(truncatingIfNeeded: v)) }
 
-    public mutating func appendNull() { count += 1; hasNull = true; put32(UInt32(bitPattern: -1)) }
+    /// One more element: bump the length in the header, then write the element's own length.
+    @inline(__always) private mutating func element(length: Int) {
+        count += 1
+        let n = UInt32(truncatingIfNeeded: count)
+        bytes.withUnsafeMutableBufferPointer { b in
+            b[12] = UInt8(truncatingIfNeeded: n >> 24); b[13] = UInt8(truncatingIfNeeded: n >> 16)
+            b[14] = UInt8(truncatingIfNeeded: n >> 8); b[15] = UInt8(truncatingIfNeeded: n)
+        }
+        put32(UInt32(bitPattern: Int32(truncatingIfNeeded: length)))
+    }
+
+    public mutating func appendNull() { element(length: -1); bytes[7] = 1 }
 
     /// Raw element bytes (text as UTF-8, bytea as is).
     public mutating func append(raw b: UnsafeRawBufferPointer) {
-        count += 1
-        put32(UInt32(b.count))
+        element(length: b.count)
         bytes.append(contentsOf: b)
     }
     public mutating func append(bytea b: [UInt8]) { b.withUnsafeBytes { append(raw: $0) } }
@@ -103,31 +113,40 @@ public struct BinaryArray: Sendable {
         s.withUTF8 { append(raw: UnsafeRawBufferPointer($0)) }
     }
     public mutating func append(_ s: String?) { if let s { append(s) } else { appendNull() } }
+    /// PostgreSQL text cannot hold NUL: a U+0000 is stored as U+FFFD.
+    public mutating func append(text s: String) {
+        var s = s
+        let clean: Bool = s.withUTF8 { u in
+            guard let base = u.baseAddress, memchr(base, 0, u.count) != nil else {
+                append(raw: UnsafeRawBufferPointer(u))
+                return true
+            }
+            return false
+        }
+        if !clean {
+            var out = String.UnicodeScalarView()
+            for c in s.unicodeScalars { out.append(c.value == 0 ? "\u{FFFD}" : c) }
+            append(String(out))
+        }
+    }
 
-    public mutating func append(int8 v: Int64) { count += 1; put32(8); put64(UInt64(bitPattern: v)) }
-    public mutating func append(int4 v: Int32) { count += 1; put32(4); put32(UInt32(bitPattern: v)) }
+    public mutating func append(int8 v: Int64) { element(length: 8); put64(UInt64(bitPattern: v)) }
+    public mutating func append(int4 v: Int32) { element(length: 4); put32(UInt32(bitPattern: v)) }
     public mutating func append(int2 v: Int16) {
-        count += 1; put32(2)
+        element(length: 2)
         bytes.append(UInt8(truncatingIfNeeded: UInt16(bitPattern: v) >> 8)); bytes.append(UInt8(truncatingIfNeeded: v))
     }
-    public mutating func append(bool v: Bool) { count += 1; put32(1); bytes.append(v ? 1 : 0) }
-    public mutating func append(float4 v: Float) { count += 1; put32(4); put32(v.bitPattern) }
+    public mutating func append(bool v: Bool) { element(length: 1); bytes.append(v ? 1 : 0) }
+    public mutating func append(float4 v: Float) { element(length: 4); put32(v.bitPattern) }
     /// 16 bytes, network order.
-    public mutating func append(uuidHigh high: UInt64, low: UInt64) { count += 1; put32(16); put64(high); put64(low) }
+    public mutating func append(uuidHigh high: UInt64, low: UInt64) { element(length: 16); put64(high); put64(low) }
     /// Milliseconds since the Unix epoch, as PostgreSQL's microseconds since 2000-01-01.
     public mutating func append(timestampMillis ms: UInt64) {
-        count += 1; put32(8)
+        element(length: 8)
         put64(UInt64(bitPattern: (Int64(ms) - 946_684_800_000) * 1000))
     }
 
-    public var value: PostgresValue {
-        var b = bytes
-        let n = UInt32(count)
-        b[7] = hasNull ? 1 : 0
-        b[12] = UInt8(truncatingIfNeeded: n >> 24); b[13] = UInt8(truncatingIfNeeded: n >> 16)
-        b[14] = UInt8(truncatingIfNeeded: n >> 8); b[15] = UInt8(truncatingIfNeeded: n)
-        return .binary(b)
-    }
+    public var value: PostgresValue { .binary(bytes) }
 }
 
 /// One statement of a pipeline: SQL text, or the name of a statement prepared on

@@ -100,7 +100,7 @@ for mode in args.dropFirst(2) {
     let writer = BatchWriter(config: cfg)
     // Connections up and statements prepared before the clock starts.
     let warm = DispatchSemaphore(value: 0)
-    for w in generate(cfg.connections * 4, offset: 90_000_000 + offset) { writer.submit(.message(w)) { _ in warm.signal() } }
+    for w in generate(cfg.connections * 4, offset: 90_000_000 + offset) { writer.submit(.message(w), completion: { _ in warm.signal() }) }
     for _ in 0..<(cfg.connections * 4) { warm.wait() }
     let cpu0 = cpuSeconds()
     let rec = Recorder(target: n, inflight: kind == "sat" ? 4096 : nil)
@@ -113,7 +113,7 @@ for mode in args.dropFirst(2) {
             rec.inflight!.wait()
         }
         let t = monoNanos()
-        writer.submit(.message(m)) { s in rec.record(s, since: t) }
+        writer.submit(.message(m), completion: { s in rec.record(s, since: t) })
     }
     rec.done.wait()
     let secs = Double(monoNanos() - t0) / 1e9
