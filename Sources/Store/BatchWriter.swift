@@ -317,18 +317,9 @@ public final class BatchWriter: @unchecked Sendable {
     /// since an array cannot hold arrays. The answer is one row: the NOTIFY count and
     /// the keys that were already stored (usually none), not a row per message.
     static let insertMessages = """
-        WITH input AS (
-            SELECT * FROM unnest($1::uuid[], $2::timestamptz[], $3::text[], $4::text[], $5::text[], $6::smallint[], $7::text[],
-                $8::text[], $9::smallint[], $10::text[], $11::bigint[], $12::integer[], $13::text[], $14::text[],
-                $15::boolean[], $16::smallint[], $17::text[], $18::boolean[], $19::text[], $20::real[], $21::text[],
-                $22::smallint[], $23::text[], $24::bytea[], $25::text[])
-                AS t(dedup_key, received_at, carrier, bind, source_addr, source_ton, source_normalized, destination_addr,
-                     destination_ton, destination_normalized, order_id, lease_version, service, outcome, service_mismatch,
-                     data_coding, text, text_invalid, otp_code, otp_confidence, otp_rule, part_count, missing_parts,
-                     raw_pdu, raw_pdus)),
-        d AS (
+        WITH d AS (
             INSERT INTO message_dedup (dedup_key, received_at)
-            SELECT dedup_key, received_at FROM input
+            SELECT * FROM unnest($1::uuid[], $2::timestamptz[])
             ON CONFLICT DO NOTHING RETURNING dedup_key),
         m AS (
             INSERT INTO messages (received_at, carrier, bind, source_addr, source_ton, source_normalized, destination_addr,
@@ -338,13 +329,21 @@ public final class BatchWriter: @unchecked Sendable {
                 destination_ton, destination_normalized, order_id, lease_version, service, outcome, service_mismatch,
                 data_coding, text, text_invalid, otp_code, otp_confidence, otp_rule, part_count,
                 COALESCE(missing_parts::smallint[], '{}'), dedup_key, COALESCE(raw_pdus::bytea[], ARRAY[raw_pdu])
-            FROM input JOIN d USING (dedup_key)
-            RETURNING id, order_id, outcome, dedup_key)
+            FROM unnest($1::uuid[], $2::timestamptz[], $3::text[], $4::text[], $5::text[], $6::smallint[], $7::text[],
+                $8::text[], $9::smallint[], $10::text[], $11::bigint[], $12::integer[], $13::text[], $14::text[],
+                $15::boolean[], $16::smallint[], $17::text[], $18::boolean[], $19::text[], $20::real[], $21::text[],
+                $22::smallint[], $23::text[], $24::bytea[], $25::text[])
+                AS t(dedup_key, received_at, carrier, bind, source_addr, source_ton, source_normalized, destination_addr,
+                     destination_ton, destination_normalized, order_id, lease_version, service, outcome, service_mismatch,
+                     data_coding, text, text_invalid, otp_code, otp_confidence, otp_rule, part_count, missing_parts,
+                     raw_pdu, raw_pdus)
+            WHERE dedup_key IN (SELECT dedup_key FROM d)
+            RETURNING id, order_id, outcome)
         SELECT (SELECT count(pg_notify('sms_received', payload)) FROM (
                     SELECT json_agg(json_build_object('message_id', id, 'order_id', order_id))::text AS payload
                     FROM (SELECT id, order_id, (row_number() OVER ()) / 64 AS chunk FROM m WHERE outcome = 'routed') r
                     GROUP BY chunk) c) AS notified,
-               (SELECT array_agg(dedup_key) FROM input WHERE dedup_key NOT IN (SELECT dedup_key FROM m)) AS duplicates
+               (SELECT array_agg(k) FROM unnest($1::uuid[]) AS k WHERE k NOT IN (SELECT dedup_key FROM d)) AS duplicates
         """
 
     static let insertParts = """
