@@ -42,7 +42,14 @@ struct LineLogHandler: LogHandler {
     static func timestamp() -> String {
         var ts = timespec()
         clock_gettime(CLOCK_REALTIME, &ts)
-        var t = time_t(ts.tv_sec)
+        return timestamp(seconds: Int(ts.tv_sec), millis: Int(ts.tv_nsec) / 1_000_000)
+    }
+
+    /// RFC 3339 UTC with milliseconds, for a Unix time in milliseconds.
+    static func timestamp(unixMillis ms: UInt64) -> String { timestamp(seconds: Int(ms / 1000), millis: Int(ms % 1000)) }
+
+    static func timestamp(seconds: Int, millis: Int) -> String {
+        var t = time_t(seconds)
         var p = tm()
         gmtime_r(&t, &p)
         var out: [UInt8] = []
@@ -55,7 +62,7 @@ struct LineLogHandler: LogHandler {
         }
         put(Int(p.tm_year) + 1900, 4); out.append(0x2D); put(Int(p.tm_mon) + 1, 2); out.append(0x2D); put(Int(p.tm_mday), 2)
         out.append(0x54); put(Int(p.tm_hour), 2); out.append(0x3A); put(Int(p.tm_min), 2); out.append(0x3A); put(Int(p.tm_sec), 2)
-        out.append(0x2E); put(Int(ts.tv_nsec) / 1_000_000, 3); out.append(0x5A)
+        out.append(0x2E); put(millis, 3); out.append(0x5A)
         return String(decoding: out, as: UTF8.self)
     }
 }

@@ -32,6 +32,38 @@ final class MessagePipeline: InboundHandler, @unchecked Sendable {
     private var rules: RoutingRules
     private var routers: [ObjectIdentifier: SessionRouter] = [:]
 
+    /// A bind's series, resolved once: a message costs a few atomic adds, not label strings.
+    final class BindSeries: Sendable {
+        let deliverSM, pdusInDeliver, pdusInData, respDeliverOK, respDataOK: CounterSeries
+        let ackLatency: HistogramSeries
+        init(_ m: MetricsRegistry, carrier: String, bind: String) {
+            let l = [("carrier", carrier), ("bind", bind)]
+            deliverSM = m.counter(M.deliverSM, l)
+            pdusInDeliver = m.counter(M.pdusIn, l + [("command", "deliver_sm")])
+            pdusInData = m.counter(M.pdusIn, l + [("command", "data_sm")])
+            respDeliverOK = m.counter(M.pdusOut, l + [("command", "deliver_sm_resp"), ("status", CommandStatus.ok.description)])
+            respDataOK = m.counter(M.pdusOut, l + [("command", "data_sm_resp"), ("status", CommandStatus.ok.description)])
+            ackLatency = m.histogram(M.ackLatency, l)
+        }
+    }
+    private let seriesLock = NSLock()
+    private var bindSeries: [String: BindSeries] = [:]
+    private let outcomeSeries: [String: CounterSeries]
+    private let otpYes: CounterSeries, otpNo: CounterSeries, timedOut: CounterSeries
+
+    private func series(_ bind: String) -> BindSeries {
+        seriesLock.withLock {
+            if let s = bindSeries[bind] { return s }
+            let s = BindSeries(metrics, carrier: carrier.name, bind: bind)
+            bindSeries[bind] = s
+            return s
+        }
+    }
+
+    private func outcome(_ o: String) -> CounterSeries {
+        outcomeSeries[o] ?? metrics.counter(M.outcomes, [("carrier", carrier.name), ("outcome", o)])
+    }
+
     init(carrier: CarrierConfig, table: LeaseTable, reassembler: Reassembler, writer: BatchWriter, rules: RoutingRules,
          metrics: MetricsRegistry, events: EventHub, logger: Logger, mask: Mask) {
         self.carrier = carrier
@@ -43,6 +75,14 @@ final class MessagePipeline: InboundHandler, @unchecked Sendable {
         self.events = events
         self.logger = logger
         self.mask = mask
+        var o: [String: CounterSeries] = [:]
+        for name in Outcome.allCases.map(\.rawValue) + ["temp_failed"] {
+            o[name] = metrics.counter(M.outcomes, [("carrier", carrier.name), ("outcome", name)])
+        }
+        outcomeSeries = o
+        otpYes = metrics.counter(M.otp, [("carrier", carrier.name), ("extracted", "yes")])
+        otpNo = metrics.counter(M.otp, [("carrier", carrier.name), ("extracted", "no")])
+        timedOut = metrics.counter(M.reassemblyTimedOut, [("carrier", carrier.name)])
     }
 
     var profile: CarrierProfile { CarrierProfile(name: carrier.name, plan: carrier.plan) }
@@ -92,9 +132,9 @@ final class MessagePipeline: InboundHandler, @unchecked Sendable {
             session.ack(token, status: .systemError)
             return
         }
-        let labels = [("carrier", carrier.name), ("bind", bind)]
-        metrics.inc(M.deliverSM, labels)
-        metrics.inc(M.pdusIn, labels + [("command", command)])
+        let series = series(bind)
+        series.deliverSM.add()
+        (command == "data_sm" ? series.pdusInData : series.pdusInDeliver).add()
         for m in evicted { store(router.decide(m), m, sourceTON: sourceTON, destTON: destTON, bind: bind, token: nil, session: nil) }
         switch accepted {
         case .message(var m):
@@ -123,10 +163,10 @@ final class MessagePipeline: InboundHandler, @unchecked Sendable {
     }
 
     private func storePart(_ part: Part, _ key: DedupKey, token: AckToken, session: ESMESession, bind: String) {
-        writer.submit(.part(part, dedupKey: key)) { [metrics, carrier] r in
+        writer.submit(.part(part, dedupKey: key)) { r in
             session.ack(token, status: r.status)
             self.countAck(token, r.status, bind: bind)
-            if r.status != .ok { metrics.inc(M.outcomes, [("carrier", carrier.name), ("outcome", "temp_failed")]) }
+            if r.status != .ok { self.outcome("temp_failed").add() }
         }
     }
 
@@ -141,9 +181,9 @@ final class MessagePipeline: InboundHandler, @unchecked Sendable {
         writer.submit(.message(stored)) { [self] r in
             if let token, let session { session.ack(token, status: r.status) }
             let outcome = r.status != .ok ? "temp_failed" : (r.duplicate ? "duplicate" : d.outcome.rawValue)
-            metrics.inc(M.outcomes, [("carrier", carrier.name), ("outcome", outcome)])
-            if r.status == .ok && !r.duplicate { metrics.inc(M.otp, [("carrier", carrier.name), ("extracted", d.code == nil ? "no" : "yes")]) }
-            if !d.missingParts.isEmpty && r.status == .ok { metrics.inc(M.reassemblyTimedOut, [("carrier", carrier.name)]) }
+            self.outcome(outcome).add()
+            if r.status == .ok && !r.duplicate { (d.code == nil ? otpNo : otpYes).add() }
+            if !d.missingParts.isEmpty && r.status == .ok { timedOut.add() }
             var latencyMs: Double?
             if let token { latencyMs = countAck(token, r.status, bind: bind) }
             if r.status != .ok, let c = completing {
@@ -157,9 +197,14 @@ final class MessagePipeline: InboundHandler, @unchecked Sendable {
     @discardableResult
     private func countAck(_ token: AckToken, _ status: CommandStatus, bind: String) -> Double {
         let seconds = Double(monotonicNanos() &- token.receivedAt) / 1e9
-        metrics.observe(M.ackLatency, [("carrier", carrier.name), ("bind", bind)], seconds)
-        metrics.inc(M.pdusOut, [("carrier", carrier.name), ("bind", bind), ("command", token.commandID == .dataSM ? "data_sm_resp" : "deliver_sm_resp"),
-                                ("status", status.description)])
+        let s = series(bind)
+        s.ackLatency.observe(seconds)
+        if status == .ok {
+            (token.commandID == .dataSM ? s.respDataOK : s.respDeliverOK).add()
+        } else {
+            metrics.inc(M.pdusOut, [("carrier", carrier.name), ("bind", bind), ("command", token.commandID == .dataSM ? "data_sm_resp" : "deliver_sm_resp"),
+                                    ("status", status.description)])
+        }
         return seconds * 1000
     }
 
@@ -169,13 +214,9 @@ final class MessagePipeline: InboundHandler, @unchecked Sendable {
         case .msisdn(let s), .alphanumeric(let s), .shortCode(let s): dest = s
         case .invalid: dest = d.destinationRaw
         }
-        var line = "{\"time\":\"\(LineLogHandler.timestamp())\",\"carrier\":\"\(jsonEscaped(d.carrier))\",\"bind\":\"\(jsonEscaped(bind))\","
-        line += "\"source\":\"\(jsonEscaped(mask.number(d.sourceRaw)))\",\"destination\":\"\(jsonEscaped(mask.number(dest)))\","
-        line += "\"order_id\":\(d.orderID.map(String.init) ?? "null"),\"outcome\":\"\(outcome)\",\"service\":\(d.service.map { "\"\(jsonEscaped($0))\"" } ?? "null"),"
-        line += "\"code_present\":\(d.code != nil),\"parts\":\(d.partCount),"
-        if mask.reveal, let c = d.code { line += "\"code\":\"\(jsonEscaped(c))\"," }
-        line += "\"latency_ms\":\(latencyMs.map { millis3($0) } ?? "null")}"
-        events.publish(line)
+        events.publish(RoutingEvent(unixMillis: wallClockMillis(), carrier: d.carrier, bind: bind, source: d.sourceRaw, destination: dest,
+                                    orderID: d.orderID, outcome: outcome, service: d.service, code: d.code, parts: d.partCount,
+                                    latencyMs: latencyMs, mask: mask))
     }
 }
 

@@ -1,9 +1,43 @@
 import Foundation
+import SMPPWire
+import Synchronization
+
+/// One counter series (a name and its labels), resolved once: the hot path adds to
+/// it with one atomic instruction, without building its label string or hashing it.
+final class CounterSeries: Sendable {
+    private let count = Atomic<UInt64>(0)
+    func add(_ n: UInt64 = 1) { count.add(n, ordering: .relaxed) }
+    var value: Double { Double(count.load(ordering: .relaxed)) }
+}
+
+/// One histogram series, resolved once; its own short lock.
+final class HistogramSeries: @unchecked Sendable {
+    let buckets: [Double]
+    private let lock = NSLock()
+    private var counts: [UInt64]
+    private var sum: Double = 0
+    private var count: UInt64 = 0
+    init(buckets: [Double]) {
+        self.buckets = buckets
+        counts = Array(repeating: 0, count: buckets.count)
+    }
+    func observe(_ v: Double) {
+        // Outside the lock: the bucket search.
+        let i = buckets.firstIndex(where: { v <= $0 })
+        lock.withLock {
+            if let i { counts[i] += 1 }
+            sum += v
+            count += 1
+        }
+    }
+    var snapshot: (counts: [UInt64], sum: Double, count: UInt64) { lock.withLock { (counts, sum, count) } }
+}
 
 /// Counters, gauges and histograms in the Prometheus text format, with bounded
 /// labels (carrier, bind, command, status, outcome, reason: never a number).
-/// Hot-path updates take one short lock; gauges that mirror other components'
-/// state are refreshed by collectors at scrape time.
+/// The per-message paths hold resolved series (`counter`, `histogram`); `inc` and
+/// `observe` by name are for the rest. Gauges that mirror other components' state
+/// are refreshed by collectors at scrape time.
 final class MetricsRegistry: @unchecked Sendable {
     enum Kind: String { case counter, gauge, histogram }
 
@@ -11,14 +45,9 @@ final class MetricsRegistry: @unchecked Sendable {
         var kind: Kind
         var help: String
         var buckets: [Double] = []
-        var values: [String: Double] = [:]          // labels -> value (counter, gauge)
-        var histograms: [String: Histogram] = [:]   // labels -> histogram
-    }
-
-    struct Histogram {
-        var counts: [UInt64]
-        var sum: Double = 0
-        var count: UInt64 = 0
+        var values: [String: Double] = [:]              // labels -> value (gauges)
+        var counters: [String: CounterSeries] = [:]     // labels -> series
+        var histograms: [String: HistogramSeries] = [:] // labels -> series
     }
 
     private let lock = NSLock()
@@ -48,9 +77,32 @@ final class MetricsRegistry: @unchecked Sendable {
         return s.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"").replacingOccurrences(of: "\n", with: "\\n")
     }
 
-    func inc(_ name: String, _ labels: [(String, String)] = [], by v: Double = 1) {
+    /// The series for `name` and `labels`, created on first use. An undefined name
+    /// gets a series that is never exported.
+    func counter(_ name: String, _ labels: [(String, String)] = []) -> CounterSeries {
         let key = Self.labels(labels)
-        lock.withLock { families[name]?.values[key, default: 0] += v }
+        return lock.withLock {
+            guard families[name] != nil else { return CounterSeries() }
+            if let c = families[name]!.counters[key] { return c }
+            let c = CounterSeries()
+            families[name]!.counters[key] = c
+            return c
+        }
+    }
+
+    func histogram(_ name: String, _ labels: [(String, String)] = []) -> HistogramSeries {
+        let key = Self.labels(labels)
+        return lock.withLock {
+            guard let f = families[name] else { return HistogramSeries(buckets: []) }
+            if let h = f.histograms[key] { return h }
+            let h = HistogramSeries(buckets: f.buckets)
+            families[name]!.histograms[key] = h
+            return h
+        }
+    }
+
+    func inc(_ name: String, _ labels: [(String, String)] = [], by v: Double = 1) {
+        counter(name, labels).add(UInt64(max(0, v)))
     }
 
     func set(_ name: String, _ labels: [(String, String)] = [], _ v: Double) {
@@ -63,20 +115,12 @@ final class MetricsRegistry: @unchecked Sendable {
     func reset(_ name: String) { lock.withLock { families[name]?.values = [:] } }
 
     func observe(_ name: String, _ labels: [(String, String)] = [], _ v: Double) {
-        let key = Self.labels(labels)
-        lock.withLock {
-            guard var f = families[name] else { return }
-            var h = f.histograms[key] ?? Histogram(counts: Array(repeating: 0, count: f.buckets.count))
-            if let i = f.buckets.firstIndex(where: { v <= $0 }) { h.counts[i] += 1 }
-            h.sum += v
-            h.count += 1
-            f.histograms[key] = h
-            families[name] = f
-        }
+        histogram(name, labels).observe(v)
     }
 
     func value(_ name: String, _ labels: [(String, String)] = []) -> Double {
-        lock.withLock { families[name]?.values[Self.labels(labels)] ?? 0 }
+        let key = Self.labels(labels)
+        return lock.withLock { families[name]?.counters[key]?.value ?? families[name]?.values[key] ?? 0 }
     }
 
     func render() -> String {
@@ -88,7 +132,8 @@ final class MetricsRegistry: @unchecked Sendable {
                 guard let f = families[name] else { continue }
                 out += "# HELP \(name) \(f.help)\n# TYPE \(name) \(f.kind.rawValue)\n"
                 if f.kind == .histogram {
-                    for (key, h) in f.histograms.sorted(by: { $0.key < $1.key }) {
+                    for (key, series) in f.histograms.sorted(by: { $0.key < $1.key }) {
+                        let h = series.snapshot
                         let inner = key.isEmpty ? "" : String(key.dropFirst().dropLast()) + ","
                         var cum: UInt64 = 0
                         for (i, b) in f.buckets.enumerated() {
@@ -99,7 +144,9 @@ final class MetricsRegistry: @unchecked Sendable {
                         out += "\(name)_sum\(key) \(fmt(h.sum))\n\(name)_count\(key) \(h.count)\n"
                     }
                 } else {
-                    for (key, v) in f.values.sorted(by: { $0.key < $1.key }) { out += "\(name)\(key) \(fmt(v))\n" }
+                    var all = f.values
+                    for (key, c) in f.counters { all[key] = c.value }
+                    for (key, v) in all.sorted(by: { $0.key < $1.key }) { out += "\(name)\(key) \(fmt(v))\n" }
                 }
             }
             return out
@@ -169,26 +216,66 @@ enum M {
     }
 }
 
+/// One routing decision as `tail` and `top` show it. Kept as fields: the JSON line
+/// (masked) is built only when someone reads the event, not for every message.
+struct RoutingEvent: Sendable {
+    var unixMillis: UInt64
+    var carrier: String
+    var bind: String
+    var source: String
+    var destination: String
+    var orderID: UInt64?
+    var outcome: String
+    var service: String?
+    var code: String?
+    var parts: Int
+    var latencyMs: Double?
+    /// The mask in force when the event happened.
+    var mask: Mask
+
+    var json: String {
+        var line = "{\"time\":\"\(LineLogHandler.timestamp(unixMillis: unixMillis))\",\"carrier\":\"\(jsonEscaped(carrier))\",\"bind\":\"\(jsonEscaped(bind))\","
+        line += "\"source\":\"\(jsonEscaped(mask.number(source)))\",\"destination\":\"\(jsonEscaped(mask.number(destination)))\","
+        line += "\"order_id\":\(orderID.map(String.init) ?? "null"),\"outcome\":\"\(outcome)\",\"service\":\(service.map { "\"\(jsonEscaped($0))\"" } ?? "null"),"
+        line += "\"code_present\":\(code != nil),\"parts\":\(parts),"
+        if mask.reveal, let c = code { line += "\"code\":\"\(jsonEscaped(c))\"," }
+        line += "\"latency_ms\":\(latencyMs.map { millis3($0) } ?? "null")}"
+        return line
+    }
+}
+
 /// Recent routing events for `tail` and `top`: a ring buffer plus live
 /// subscribers. Numbers are masked unless the config reveals them.
 final class EventHub: @unchecked Sendable {
     private let lock = NSLock()
-    private var recent: [String] = []
+    private var ring: [RoutingEvent] = []
+    private var next = 0
     private var subscribers: [UUID: AsyncStream<String>.Continuation] = [:]
     let capacity: Int
 
-    init(capacity: Int = 200) { self.capacity = capacity }
+    init(capacity: Int = 200) {
+        self.capacity = capacity
+        ring.reserveCapacity(capacity)
+    }
 
-    func publish(_ line: String) {
-        let subs: [AsyncStream<String>.Continuation] = lock.withLock {
-            recent.append(line)
-            if recent.count > capacity { recent.removeFirst(recent.count - capacity) }
-            return Array(subscribers.values)
+    func publish(_ e: RoutingEvent) {
+        let subs: [AsyncStream<String>.Continuation]? = lock.withLock {
+            if ring.count < capacity { ring.append(e) } else { ring[next] = e }
+            next = (next + 1) % capacity
+            return subscribers.isEmpty ? nil : Array(subscribers.values)
         }
+        guard let subs else { return }
+        let line = e.json
         for s in subs { s.yield(line) }
     }
 
-    func last(_ n: Int) -> [String] { lock.withLock { Array(recent.suffix(n)) } }
+    /// The last `n` events, oldest first, as JSON lines.
+    func last(_ n: Int) -> [String] {
+        let events: [RoutingEvent] = lock.withLock {
+            ring.count < capacity ? ring : Array(ring[next...] + ring[..<next])
+        }
+        return events.suffix(max(0, n)).map(\.json)
+    }
 
     /// A live stream of events; ends when the subscriber goes away.
     func subscribe() -> AsyncStream<String> {
