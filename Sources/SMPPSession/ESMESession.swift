@@ -2,6 +2,7 @@
     import Glibc
 #endif
 public import Dispatch
+import Synchronization
 public import SMPPWire
 
 /// How to bind.
@@ -197,9 +198,23 @@ public final class ESMESession: @unchecked Sendable {
     public func ack(_ token: AckToken, status: CommandStatus = .ok) {
         if DispatchQueue.getSpecific(key: Self.queueKey) == ObjectIdentifier(self) {
             sendAck(token, status)
-        } else {
-            queue.async { self.sendAck(token, status) }
+        } else if ackInbox.put(token, status) {
+            queue.async { self.drainAcks() }
         }
+    }
+
+    /// Acks from other threads (the writer's completions, a batch at a time) wait
+    /// here and go out together: one hop onto the queue and one write for all that
+    /// arrived meanwhile, not a hop and a send() per ack.
+    private let ackInbox = AckInbox()
+
+    private func drainAcks() {
+        let acks = ackInbox.take()
+        guard let c = connection, !c.isClosed else {
+            for (t, s) in acks { sendAck(t, s) }  // each one only drops its entry: the SMSC redelivers
+            return
+        }
+        c.batch { for (t, s) in acks { sendAck(t, s) } }
     }
 
     private static let queueKey = DispatchSpecificKey<ObjectIdentifier>()
@@ -654,5 +669,23 @@ public final class CarrierBinds: @unchecked Sendable {
             s.shutdown(deadline: deadline) { group.leave() }
         }
         if let done { group.notify(queue: .global(), execute: done) }
+    }
+}
+
+/// Acks handed in from other threads, waiting for the session's queue.
+final class AckInbox: Sendable {
+    private let items = Mutex<[(AckToken, CommandStatus)]>([])
+    /// Adds one; true when the inbox was empty, so the caller schedules the drain.
+    func put(_ token: AckToken, _ status: CommandStatus) -> Bool {
+        items.withLock { a in
+            a.append((token, status))
+            return a.count == 1
+        }
+    }
+    func take() -> [(AckToken, CommandStatus)] {
+        items.withLock { a in
+            defer { a = [] }
+            return a
+        }
     }
 }
