@@ -180,7 +180,8 @@ public enum Migrator {
     }
 
     /// Drops whole monthly partitions that end before `olderThanDays` ago, and the
-    /// dedup keys as old. Never touches the current data. Returns the tables dropped.
+    /// dedup keys and part rows as old. Never touches the current data. Returns the
+    /// tables dropped.
     public static func retention(_ db: PostgresConnection, olderThanDays days: Int) throws -> [String] {
         let parts = try db.execute("""
             SELECT c.relname, pg_get_expr(c.relpartbound, c.oid)
@@ -201,6 +202,9 @@ public enum Migrator {
             }
         }
         try db.execute("DELETE FROM message_dedup WHERE received_at < now() - make_interval(days => $1::int)", [.text(String(days))])
+        // Part rows that old are either consumed (their PDUs are in the message's
+        // raw_pdus) or long given up on: without this the table only ever grows.
+        try db.execute("DELETE FROM message_parts WHERE received_at < now() - make_interval(days => $1::int)", [.text(String(days))])
         return dropped
     }
 }

@@ -45,9 +45,18 @@ final class MigrationTests: XCTestCase {
         let old = "00000000000000000000000000000001", new = "00000000000000000000000000000002"
         try db.execute(insert, [.text("2024-01-20T10:00:00Z"), .text(old)])
         try db.execute(insert, [.text("now"), .text(new)])
+        let part = """
+            INSERT INTO message_parts (dedup_key, carrier, source_addr, destination_addr, reference, reference_bits, total,
+                                       sequence, data_coding, body, raw_pdu, received_at)
+            VALUES ($1::uuid, 'c1', 'Google', '447700900123', 7, 8, 2, 1, 0, '\\x00', '\\x00', $2::timestamptz)
+            """
+        try db.execute(part, [.text(old), .text("2024-01-20T10:00:00Z")])
+        try db.execute(part, [.text(new), .text("now")])
         let dropped = try Migrator.retention(db, olderThanDays: 180)
         XCTAssertEqual(dropped, ["messages_2024_01"])
         XCTAssertEqual(try db.execute("SELECT replace(dedup_key::text, '-', '') FROM messages").rows.map { $0[0] }, [new])
+        XCTAssertEqual(try db.execute("SELECT replace(dedup_key::text, '-', '') FROM message_parts").rows.map { $0[0] }, [new],
+                       "old part rows go with their month")
     }
 }
 

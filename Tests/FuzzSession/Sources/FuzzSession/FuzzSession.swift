@@ -2,7 +2,8 @@
 // decoder): for each input a real ESMESession connects over loopback to this
 // process's fake SMSC, binds (our bind_resp is good), and then receives the input
 // as the SMSC's byte stream, cut into reads by the first byte, while the handler
-// acks every deliver_sm/data_sm with a status the second byte picks. Then the SMSC
+// acks every deliver_sm/data_sm with a status the second byte picks (its bit 2: inline,
+// or from another thread as the writer does). Then the SMSC
 // closes, and the session is shut down. No crash, no hang, no leak under ASan.
 import Dispatch
 import SMPPSession
@@ -13,8 +14,16 @@ import SMPPWire
 
 final class Acker: InboundHandler, @unchecked Sendable {
     var status: CommandStatus = .ok
+    /// Ack from another thread, as the bridge's writer does (the session's AckInbox path),
+    /// instead of inline from the handler.
+    var fromElsewhere = false
     func session(_ session: ESMESession, received frame: PDUFrame, token: AckToken) {
-        session.ack(token, status: status)
+        if fromElsewhere {
+            let s = status
+            DispatchQueue.global().async { session.ack(token, status: s) }
+        } else {
+            session.ack(token, status: status)
+        }
     }
 }
 
@@ -88,6 +97,7 @@ public func fuzzOne(_ start: UnsafeRawPointer?, _ count: Int) -> CInt {
     let chunk = Int(input[0]) + 1
     let acker = Acker()
     acker.status = [CommandStatus.ok, .temporaryAppError, .messageQueueFull, .systemError][Int(input[1]) % 4]
+    acker.fromElsewhere = input[1] & 0x04 != 0
     let data = UnsafeRawBufferPointer(rebasing: input[2...])
 
     var cfg = SessionConfig(name: "fuzz", host: "127.0.0.1", port: listenPort, systemID: "fuzz", password: "pw")
