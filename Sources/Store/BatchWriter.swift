@@ -119,7 +119,7 @@ public final class BatchWriter: @unchecked Sendable {
 
     public init(config: Config) {
         self.config = config
-        queue = WorkQueue()
+        queue = WorkQueue(batchSize: config.maxRows)
         workers = max(1, config.connections)
         for i in 0..<workers {
             detachThread { [self] in Worker(writer: self, index: i).run() }
@@ -478,10 +478,15 @@ final class WorkQueue<Element>: @unchecked Sendable {
     private var items: [Element] = []
     private var head = 0
     private var closed = false
+    /// When the queue last went from empty to not empty: a batch waits at most
+    /// `maxWait` from then, however late a worker comes for it.
+    private var firstAt: UInt64 = 0
+    private let batchSize: Int
     private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
     private let cond = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
 
-    init() {
+    init(batchSize: Int = 1000) {
+        self.batchSize = Swift.max(1, batchSize)
         pthread_mutex_init(mutex, nil)
         var attr = pthread_condattr_t()
         pthread_condattr_init(&attr)
@@ -503,12 +508,16 @@ final class WorkQueue<Element>: @unchecked Sendable {
         return items.count - head
     }
 
+    /// Wakes the workers only when there is something new for them: the first item
+    /// (idle workers start a batch) and a full batch (a filling one need not wait).
+    /// Waking them on every item cost a futex wake and a context switch per message.
     func push(_ e: Element) {
         pthread_mutex_lock(mutex)
         items.append(e)
         let n = items.count - head
+        if n == 1 { firstAt = monotonic() }
         pthread_mutex_unlock(mutex)
-        if n == 1 { pthread_cond_broadcast(cond) } else { pthread_cond_signal(cond) }
+        if n == 1 || n == batchSize { pthread_cond_broadcast(cond) }
     }
 
     func close() {
@@ -519,7 +528,7 @@ final class WorkQueue<Element>: @unchecked Sendable {
     }
 
     /// Waits for work; returns up to `max` items once `max` are there or `maxWait`
-    /// passed since the first one was seen. Nil once closed and drained.
+    /// passed since the oldest of them arrived. Nil once closed and drained.
     func take(max: Int, maxWait: Double) -> [Element]? {
         pthread_mutex_lock(mutex)
         defer { pthread_mutex_unlock(mutex) }
@@ -527,12 +536,9 @@ final class WorkQueue<Element>: @unchecked Sendable {
             if closed { return nil }
             pthread_cond_wait(cond, mutex)
         }
-        if items.count - head < max, !closed, maxWait > 0 {
-            var deadline = timespec()
-            clock_gettime(CLOCK_MONOTONIC, &deadline)
-            let ns = Int(deadline.tv_nsec) + Int(maxWait * 1e9)
-            deadline.tv_sec += ns / 1_000_000_000
-            deadline.tv_nsec = ns % 1_000_000_000
+        let due = firstAt &+ UInt64(maxWait * 1e9)
+        if items.count - head < max, !closed, maxWait > 0, monotonic() < due {
+            var deadline = timespec(tv_sec: Int(due / 1_000_000_000), tv_nsec: Int(due % 1_000_000_000))
             while items.count - head < max, !closed {
                 if pthread_cond_timedwait(cond, mutex, &deadline) == ETIMEDOUT { break }
             }
