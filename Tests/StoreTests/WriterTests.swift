@@ -315,3 +315,30 @@ final class LeaseSyncTests: XCTestCase {
         XCTAssertTrue(waitFor(5) { sync.stats.reconnects >= 1 && sync.stats.fullLoads >= 2 })
     }
 }
+
+/// The writer's queue: a batch goes when it is full or when its oldest item has waited
+/// `maxWait`, whichever is first. The bounds below are seconds apart, not timings.
+final class WorkQueueTests: XCTestCase {
+    func testAFullBatchWakesTheWaitingWorker() {
+        let q = WorkQueue<Int>(batchSize: 4)
+        q.push(1)
+        let got = DispatchSemaphore(value: 0)
+        nonisolated(unsafe) var batch: [Int]?
+        DispatchQueue.global().async { batch = q.take(max: 4, maxWait: 30); got.signal() }
+        usleep(100_000)
+        for i in 2...4 { q.push(i) }
+        XCTAssertEqual(got.wait(timeout: .now() + 10), .success, "a full batch must not wait for maxWait (30 s)")
+        XCTAssertEqual(batch, [1, 2, 3, 4])
+    }
+
+    func testItemsThatAlreadyWaitedAreTakenAtOnce() {
+        let q = WorkQueue<Int>(batchSize: 100)
+        q.push(7)
+        usleep(1_200_000)  // the worker comes late: the item has waited longer than maxWait already
+        let start = Date()
+        XCTAssertEqual(q.take(max: 100, maxWait: 1), [7])
+        XCTAssertLessThan(Date().timeIntervalSince(start), 0.9, "no second maxWait for an item that already waited")
+        q.close()
+        XCTAssertNil(q.take(max: 100, maxWait: 1))
+    }
+}
