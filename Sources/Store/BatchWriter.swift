@@ -369,6 +369,21 @@ public final class BatchWriter: @unchecked Sendable {
         FROM unnest($1::uuid[], $2::uuid[]) AS u(p, m) WHERE dedup_key = u.p
         """
 
+    /// Several PDUs as one bytea[] in text input form (`{"\\x0a1b","\\xff"}`), carried
+    /// as a text element: an array cannot hold arrays.
+    static func byteaArrayLiteral(_ pdus: [[UInt8]]) -> [UInt8] {
+        var out: [UInt8] = [0x7B]
+        out.reserveCapacity(pdus.reduce(2) { $0 + $1.count * 2 + 6 })
+        for (i, p) in pdus.enumerated() {
+            if i > 0 { out.append(0x2C) }
+            out.append(contentsOf: [0x22, 0x5C, 0x5C, 0x78])  // `"\\x`: the backslash escaped for the array
+            appendHex(p, to: &out)
+            out.append(0x22)
+        }
+        out.append(0x7D)
+        return out
+    }
+
     /// Parses a uuid[] in text form (`{5180...,...}`) into keys.
     static func uuids(_ literal: String, into out: inout Set<DedupKey>) {
         for u in literal.utf8.split(whereSeparator: { $0 == 0x7B || $0 == 0x7D || $0 == 0x2C }) {
@@ -406,10 +421,10 @@ public final class BatchWriter: @unchecked Sendable {
             at.append(timestampMillis: d.receivedAt)
             carrier.append(d.carrier)
             bind.append(m.bind)
-            src.append(text: d.sourceRaw)
+            src.append(d.sourceRaw)
             srcTON.append(int2: Int16(m.sourceTON.rawValue))
             srcNorm.append(normalized(d.source))
-            dst.append(text: d.destinationRaw)
+            dst.append(d.destinationRaw)
             dstTON.append(int2: Int16(m.destTON.rawValue))
             dstNorm.append(normalized(d.destination))
             if let o = d.orderID { order.append(int8: Int64(bitPattern: o)) } else { order.appendNull() }
@@ -418,7 +433,7 @@ public final class BatchWriter: @unchecked Sendable {
             outcome.append(d.outcome.rawValue)
             mismatch.append(bool: d.serviceMismatch)
             coding.append(int2: Int16(d.dataCoding))
-            text.append(text: d.text)
+            text.append(d.text)
             invalid.append(bool: d.textInvalid)
             code.append(d.code)
             if let c = d.confidence { confidence.append(float4: Float(c)) } else { confidence.appendNull() }
@@ -431,11 +446,8 @@ public final class BatchWriter: @unchecked Sendable {
                 raw.append(bytea: m.rawPDUs[0])
                 raws.appendNull()
             } else {
-                // Several PDUs: a bytea[] literal, carried as one text element.
-                var pdus = ArrayLiteral(reservingCapacity: m.rawPDUs.reduce(0) { $0 + $1.count * 2 + 8 })
-                for p in m.rawPDUs { pdus.append(bytea: p) }
                 raw.appendNull()
-                (pdus.bytes + [0x7D]).withUnsafeBytes { raws.append(raw: $0) }
+                byteaArrayLiteral(m.rawPDUs).withUnsafeBytes { raws.append(raw: $0) }
             }
         }
         return [key, at, carrier, bind, src, srcTON, srcNorm, dst, dstTON, dstNorm, order, version, service, outcome,
@@ -455,8 +467,8 @@ public final class BatchWriter: @unchecked Sendable {
         for (p, k) in ps {
             key.append(k)
             carrier.append(p.key.carrier)
-            src.append(text: p.key.source)
-            dst.append(text: p.key.destination)
+            src.append(p.key.source)
+            dst.append(p.key.destination)
             ref.append(int4: Int32(p.key.reference))
             bits.append(int2: Int16(p.key.referenceBits))
             total.append(int2: Int16(p.key.total))

@@ -24,9 +24,6 @@ public enum PostgresValue: Sendable, Hashable {
     case null
     case text(String)
     case bytes([UInt8])
-    /// A value already in PostgreSQL's text input form (an array literal built with
-    /// `ArrayLiteral`), handed over without another copy into a String.
-    case literal([UInt8])
     /// A value in PostgreSQL's binary wire form (a `BinaryArray`), sent with format 1:
     /// the server copies it in instead of parsing text.
     case binary([UInt8])
@@ -37,7 +34,6 @@ public enum PostgresValue: Sendable, Hashable {
         case .null: return false
         case .text(let s): out.append(contentsOf: s.utf8)
         case .bytes(let b): out.append(0x5C); out.append(0x78); appendHex(b, to: &out)
-        case .literal(let b): out.append(contentsOf: b)
         case .binary(let b): out.append(contentsOf: b); return true
         }
         out.append(0)
@@ -108,13 +104,8 @@ public struct BinaryArray: Sendable {
         bytes.append(contentsOf: b)
     }
     public mutating func append(bytea b: [UInt8]) { b.withUnsafeBytes { append(raw: $0) } }
+    /// Text as UTF-8. PostgreSQL text cannot hold NUL: a U+0000 is stored as U+FFFD.
     public mutating func append(_ s: String) {
-        var s = s
-        s.withUTF8 { append(raw: UnsafeRawBufferPointer($0)) }
-    }
-    public mutating func append(_ s: String?) { if let s { append(s) } else { appendNull() } }
-    /// PostgreSQL text cannot hold NUL: a U+0000 is stored as U+FFFD.
-    public mutating func append(text s: String) {
         var s = s
         let clean: Bool = s.withUTF8 { u in
             guard let base = u.baseAddress, memchr(base, 0, u.count) != nil else {
@@ -129,6 +120,7 @@ public struct BinaryArray: Sendable {
             append(String(out))
         }
     }
+    public mutating func append(_ s: String?) { if let s { append(s) } else { appendNull() } }
 
     public mutating func append(int8 v: Int64) { element(length: 8); put64(UInt64(bitPattern: v)) }
     public mutating func append(int4 v: Int32) { element(length: 4); put32(UInt32(bitPattern: v)) }
@@ -163,64 +155,6 @@ public struct PostgresStatement: Sendable {
     }
 }
 
-/// Builds a one-dimensional array literal (`{"a",NULL,"b"}`) in PostgreSQL's text
-/// input form, for `unnest($1::text[], ...)` batches: one parameter carries a whole
-/// column of a batch, so a batch of any size is one statement.
-public struct ArrayLiteral: Sendable {
-    public private(set) var bytes: [UInt8] = [0x7B]
-    private var count = 0
-    public init(reservingCapacity n: Int = 0) { bytes.reserveCapacity(n + 2) }
-
-    private mutating func separator() {
-        if count > 0 { bytes.append(0x2C) }
-        count += 1
-    }
-
-    public mutating func appendNull() { separator(); bytes.append(contentsOf: [0x4E, 0x55, 0x4C, 0x4C]) }
-
-    /// Appends an element quoted, with `"` and `\` escaped.
-    public mutating func append<S: Sequence>(utf8 s: S) where S.Element == UInt8 {
-        separator()
-        bytes.append(0x22)
-        let done: Void? = s.withContiguousStorageIfAvailable { buf in
-            // Runs without a quote or backslash are copied whole.
-            var start = 0
-            for i in 0..<buf.count where buf[i] == 0x22 || buf[i] == 0x5C {
-                bytes.append(contentsOf: UnsafeBufferPointer(rebasing: buf[start..<i]))
-                bytes.append(0x5C)
-                start = i
-            }
-            bytes.append(contentsOf: UnsafeBufferPointer(rebasing: buf[start..<buf.count]))
-        }
-        if done == nil {
-            for b in s {
-                if b == 0x22 || b == 0x5C { bytes.append(0x5C) }
-                bytes.append(b)
-            }
-        }
-        bytes.append(0x22)
-    }
-
-    /// Bytes as hex digits, unquoted (a uuid element).
-    public mutating func appendBare(hex b: [UInt8]) { separator(); appendHex(b, to: &bytes) }
-
-    public mutating func append(_ s: String) { append(utf8: s.utf8) }
-    public mutating func append(_ s: String?) { if let s { append(s) } else { appendNull() } }
-    /// An integer or boolean needs no quotes.
-    public mutating func appendBare(_ s: String) { separator(); bytes.append(contentsOf: s.utf8) }
-    public mutating func appendBare<I: BinaryInteger>(_ i: I?) { if let i { appendBare(String(i)) } else { appendNull() } }
-
-    /// A bytea element in hex form (`"\\x0a1b"`: the backslash escaped for the array).
-    public mutating func append(bytea b: [UInt8]) {
-        separator()
-        bytes.append(contentsOf: [0x22, 0x5C, 0x5C, 0x78])
-        appendHex(b, to: &bytes)
-        bytes.append(0x22)
-    }
-
-    public var value: PostgresValue { .literal(bytes + [0x7D]) }
-}
-
 private let hexDigits: [UInt8] = Array("0123456789abcdef".utf8)
 
 func appendHex(_ b: [UInt8], to out: inout [UInt8]) {
@@ -240,11 +174,6 @@ func appendHex(_ b: [UInt8], to out: inout [UInt8]) {
     }
 }
 
-func hexBytes(_ b: [UInt8]) -> String {
-    var out: [UInt8] = []
-    appendHex(b, to: &out)
-    return String(decoding: out, as: UTF8.self)
-}
 
 /// Rows of a result, as text (NULL as nil).
 public struct PostgresRows: Sendable {
@@ -453,18 +382,15 @@ public final class PostgresConnection: @unchecked Sendable {
         // All binary: no copy into one buffer; each parameter's own storage is passed.
         if params.allSatisfy(\.isBinary) { return withBinaryParams(params[...], [], [], body) }
         var buffer: [UInt8] = []
-        var offsets: [Int] = []
+        var offsets: [Int] = [], lengths: [Int32] = []
         offsets.reserveCapacity(params.count)
+        lengths.reserveCapacity(params.count)
         for p in params {
             let start = buffer.count
             offsets.append(p.append(to: &buffer) ? start : -1)
+            lengths.append(Int32(buffer.count - start))  // read by libpq for binary ones only
         }
         let anyBinary = params.contains(where: \.isBinary)
-        let lengths: [Int32] = anyBinary ? params.indices.map { i in
-            guard offsets[i] >= 0 else { return 0 }
-            let end = params.indices.dropFirst(i + 1).first(where: { offsets[$0] >= 0 }).map { offsets[$0] } ?? buffer.count
-            return Int32(end - offsets[i])
-        } : []
         let formats: [Int32] = anyBinary ? params.map { $0.isBinary ? 1 : 0 } : []
         return buffer.withUnsafeBufferPointer { raw in
             raw.withMemoryRebound(to: CChar.self) { chars in
