@@ -154,6 +154,7 @@ public final class BatchWriter: @unchecked Sendable {
         var db: PostgresConnection?
         var ensuredMonths: Set<Int> = []
         var everConnected = false
+        var failedToConnect = false
         init(writer: BatchWriter, index: Int) { self.writer = writer; self.index = index }
 
         func run() {
@@ -229,15 +230,24 @@ public final class BatchWriter: @unchecked Sendable {
         func connection() throws -> PostgresConnection {
             if let db, db.isHealthy { return db }
             db = nil
-            let c = try PostgresConnection(writer.config.url, applicationName: "smpp-bridge-writer",
+            let c: PostgresConnection
+            do {
+                c = try PostgresConnection(writer.config.url, applicationName: "smpp-bridge-writer",
                                            statementTimeoutMillis: writer.config.statementTimeoutMillis)
+            } catch {
+                failedToConnect = true
+                throw error
+            }
             try c.execute("SET synchronous_commit = on")
             try c.prepare("insert_messages", BatchWriter.insertMessages)
             try c.prepare("insert_parts", BatchWriter.insertParts)
             try c.prepare("consume_parts", BatchWriter.consumeParts)
             try c.prepare("upsert_consumed_parts", BatchWriter.upsertConsumedParts)
-            if everConnected { writer.statsLock.withLock { $0.reconnects += 1 } }
+            // A reconnect is any connection after trouble: also a worker's first one, when
+            // its first attempts failed (the database went away before it ever needed it).
+            if everConnected || failedToConnect { writer.statsLock.withLock { $0.reconnects += 1 } }
             everConnected = true
+            failedToConnect = false
             db = c
             ensuredMonths = []
             return c
@@ -262,6 +272,17 @@ public final class BatchWriter: @unchecked Sendable {
                 case .part(let part, let key):
                     if seen.insert(key).inserted { parts.append((part, key)) }
                 }
+            }
+            // A part whose message completes in this same batch is written once, as
+            // consumed, by that message's upsert below: inserting it pending first and
+            // then updating it (a non-HOT update: the pending index's predicate names the
+            // column) wrote the row and its indexes twice. Consecutive parts of one
+            // message usually arrive in one read, so in one batch. Each is still acked
+            // only after this transaction commits.
+            if !parts.isEmpty, messages.contains(where: { !$0.parts.isEmpty }) {
+                var consumedHere: Set<DedupKey> = []
+                for m in messages { for p in m.parts { consumedHere.insert(DedupKey.part(p)) } }
+                parts.removeAll { consumedHere.contains($0.1) }
             }
             messages.sort { $0.decision.dedupKey < $1.decision.dedupKey }
             parts.sort { $0.1 < $1.1 }

@@ -275,6 +275,37 @@ final class WriterTests: XCTestCase {
         XCTAssertTrue(waitFor { acks.count == 3 })
         XCTAssertEqual(try PartStore.pending(db), [])
     }
+
+    /// The usual case at load: a part and the part completing its message reach one
+    /// batch. The first part's row is written once, already consumed, instead of being
+    /// inserted pending and then updated; both are acked after the COMMIT.
+    func testAPartCompletedInTheSameBatchIsWrittenOnceAsConsumed() throws {
+        let (url, db) = try migrated()
+        var cfg = BatchWriter.Config(url: url)
+        cfg.maxWait = 0.2  // one batch for both
+        let writer = BatchWriter(config: cfg)
+        defer { writer.stop() }
+        let key = PartKey(carrier: "c1", source: "Google", destination: "447700900123", reference: 7, referenceBits: 8, total: 2)
+        let p1 = Part(key: key, sequence: 1, dataCoding: 0, body: GSM7.encodeUnpacked("G-123456 is ")!, rawPDU: [1], receivedAt: 1_800_000_000_000)
+        let p2 = Part(key: key, sequence: 2, dataCoding: 0, body: GSM7.encodeUnpacked("your code.")!, rawPDU: [2], receivedAt: 1_800_000_000_001)
+        var message = Traffic().message(1)
+        message.parts = [p1, p2]
+        message.rawPDUs = [[1], [2]]
+        let acks = Acks()
+        writer.submit(.part(p1, dedupKey: DedupKey.part(p1))) { acks.add($0) }
+        writer.submit(.message(message)) { acks.add($0) }
+        XCTAssertTrue(waitFor { acks.count == 2 })
+        XCTAssertEqual(acks.all, [.ok, .ok])
+        XCTAssertEqual(writer.stats.batches, 1)
+        let rows = try db.execute("SELECT dedup_key::text, message_dedup_key::text, ctid::text FROM message_parts ORDER BY ctid").rows
+        XCTAssertEqual(rows.count, 2)
+        for r in rows { XCTAssertEqual(r[1].flatMap { DedupKey(uuid: $0) }, message.decision.dedupKey, "every part consumed by the message") }
+        // A fresh table written by inserts only holds its rows at (0,1), (0,2); an
+        // insert-then-update would have left the live version of one at (0,3).
+        XCTAssertEqual(rows.map { $0[2] }, ["(0,1)", "(0,2)"])
+        XCTAssertEqual(try PartStore.pending(db), [])
+        XCTAssertEqual(try db.execute("SELECT array_length(raw_pdus, 1) FROM messages").rows.first, ["2"])
+    }
 }
 
 final class LeaseSyncTests: XCTestCase {

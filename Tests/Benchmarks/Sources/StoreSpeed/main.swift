@@ -52,6 +52,8 @@ func generate(_ n: Int, offset: Int) -> [StoredMessage] {
 final class Recorder: @unchecked Sendable {
     let lock = NSLock()
     var latencies: [UInt64] = []
+    /// Submit times (from t0), beside `latencies`: the fixed-load run reports its worst ack per second.
+    var submitted: [UInt64] = []
     var ok = 0, other = 0
     let done = DispatchSemaphore(value: 0)
     let target: Int
@@ -61,15 +63,28 @@ final class Recorder: @unchecked Sendable {
         self.inflight = inflight.map { DispatchSemaphore(value: $0) }
         latencies.reserveCapacity(target)
     }
-    func record(_ s: CommandStatus, since t: UInt64) {
+    func record(_ s: CommandStatus, since t: UInt64, t0: UInt64) {
         let l = monoNanos() - t
         let finished: Bool = lock.withLock {
             latencies.append(l)
+            submitted.append(t - t0)
             if s == .ok { ok += 1 } else { other += 1 }
             return ok + other == target
         }
         inflight?.signal()
         if finished { done.signal() }
+    }
+    /// The worst ack latency (ms) of messages submitted in each second of the run.
+    func worstBySecond() -> [Double] {
+        lock.withLock {
+            var worst: [UInt64] = []
+            for (t, l) in zip(submitted, latencies) {
+                let s = Int(t / 1_000_000_000)
+                while worst.count <= s { worst.append(0) }
+                worst[s] = max(worst[s], l)
+            }
+            return worst.map { (Double($0) / 1e5).rounded() / 10 }
+        }
     }
     func percentile(_ p: Double) -> Double {
         let s = lock.withLock { latencies.sorted() }
@@ -116,14 +131,14 @@ for mode in args.dropFirst(2) {
             rec.inflight!.wait()
         }
         let t = monoNanos()
-        writer.submit(.message(m), completion: { s in rec.record(s, since: t) })
+        writer.submit(.message(m), completion: { s in rec.record(s, since: t, t0: t0) })
     }
     rec.done.wait()
     let secs = Double(monoNanos() - t0) / 1e9
     let cpu = cpuSeconds() - cpu0
     writer.stop()
     let st = writer.stats
-    let line: [String: Any] = [
+    var line: [String: Any] = [
         "mode": kind, "batch_limit": cfg.maxRows, "offered_per_s": kind == "rate" ? a : 0, "messages": n,
         "acked_ok": rec.ok, "not_ok": rec.other, "seconds": (secs * 1000).rounded() / 1000,
         "committed_per_s": Int(Double(st.rowsCommitted - cfg.connections * 4) / secs), "batches": st.batches,
@@ -131,6 +146,7 @@ for mode in args.dropFirst(2) {
         "ack_p50_ms": (rec.percentile(0.50) * 1000).rounded() / 1000, "ack_p99_ms": (rec.percentile(0.99) * 1000).rounded() / 1000,
         "connections": cfg.connections, "bench_process_cpu_s_per_100k": (cpu / Double(n) * 100_000 * 100).rounded() / 100,
     ]
+    if kind == "rate" { line["worst_ack_ms_by_second"] = rec.worstBySecond() }
     let data = try! JSONSerialization.data(withJSONObject: line, options: [.sortedKeys])
     print(String(decoding: data, as: UTF8.self))
 
