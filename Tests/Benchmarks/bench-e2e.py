@@ -103,6 +103,7 @@ def timeline(log):
 
 def run_bridge(name, pg_url, postmaster, count, rate, seed):
     psql(pg_url, "TRUNCATE messages, message_dedup, message_parts")
+    psql(pg_url, "SELECT pg_stat_reset()")  # per-run table counters (part_rows_* below)
     psql(pg_url, "CHECKPOINT")
     sim_port, metrics_port = free_port(), free_port()
     log = os.path.join(OUT, f"{name}-sim.jsonl")
@@ -124,11 +125,15 @@ def run_bridge(name, pg_url, postmaster, count, rate, seed):
     b.send_signal(signal.SIGTERM); b.wait(timeout=60)
     audit = json.loads(subprocess.run([BIN, "audit", "--sim-log", log, "--count", str(count), "--seed", str(seed), "--dest-from", DEST[0],
                                        "--dest-to", DEST[1]], env=env, capture_output=True, text=True).stdout)
+    # How the part rows were written (an insert per part, plus an update for a part
+    # stored pending before its message completed in a later batch).
+    parts_ins, parts_upd = (int(x) for x in psql(pg_url, "SELECT n_tup_ins, n_tup_upd FROM pg_stat_user_tables WHERE relname = 'message_parts'").split("|"))
     done = summary["done"]
     r = {"what": name, "rate_offered": rate, "messages": count, "msgs_per_s": summary["rate"], "ack_p50_ms": summary["ack_p50_ms"],
          "ack_p99_ms": summary["ack_p99_ms"], "ack_p999_ms": summary["ack_p999_ms"],
          "bridge_cpu_s_per_100k": round((c1_b - c0_b) / max(done, 1) * 1e5, 2), "postgres_cpu_s_per_100k": round((c1_pg - c0_pg) / max(done, 1) * 1e5, 2),
-         "bridge_peak_rss_mib": round(rss, 1), "lost": audit["lost"], "duplicated": audit["duplicated"], "acked": audit["acked"], "stored": audit["stored"]}
+         "bridge_peak_rss_mib": round(rss, 1), "lost": audit["lost"], "duplicated": audit["duplicated"], "acked": audit["acked"], "stored": audit["stored"],
+         "part_rows_inserted": parts_ins, "part_rows_updated": parts_upd}
     print(json.dumps(r)); results.append(r)
     return r, log
 
