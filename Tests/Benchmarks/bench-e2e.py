@@ -270,6 +270,8 @@ def main():
     pgtmp, pg_url = vals["PGTMP"], vals["PG_URL"].strip("'")
     try:
         postmaster = int(open(os.path.join(pgtmp, "data/postmaster.pid")).readline())
+        # WAL segments recycled, as on a running server (see throwaway-pg.sh warm).
+        subprocess.run([os.path.join(ROOT, "Tests/Support/throwaway-pg.sh"), "warm", pg_url], check=True)
         subprocess.run([BIN, "migrate"], env=dict(os.environ, BRIDGE_DATABASE_URL=pg_url), check=True, capture_output=True)
         psql(pg_url, f"""INSERT INTO leases (order_id, msisdn, service, starts_at, expires_at)
             SELECT g, ({DEST[0]}::bigint + g)::text, (ARRAY['whatsapp','google','telegram','microsoft','amazon','uber'])[1 + g % 6],

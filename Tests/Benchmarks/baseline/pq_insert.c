@@ -6,8 +6,11 @@
 // ROWS_PER_INSERT 1 = one INSERT per transaction (autocommit); N = N-row multi-row
 // INSERTs, one per transaction. With a fifth argument "dedup", each transaction is
 // BEGIN, a multi-row INSERT into message_dedup ON CONFLICT DO NOTHING, the messages
-// INSERT, COMMIT: the same work as the bridge's writer but for NOTIFY, in plain
-// libpq round trips. Prints one JSON line.
+// INSERT, COMMIT, sent in libpq pipeline mode (one round trip, as the writer does):
+// the same work as the bridge's writer but for NOTIFY. Dedup keys and order ids are
+// scattered as the real ones are (keys are hashes, orders are whoever rents the
+// number): sequential keys would make every index insert a cheap rightmost one.
+// Prints one JSON line.
 #include <libpq-fe.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,6 +28,19 @@ static const char *cols = "received_at, carrier, bind, source_addr, source_ton, 
 static const char *casts[COLS] = {"timestamptz", "text", "text", "text", "smallint", "text", "text", "smallint", "text",
     "bigint", "integer", "text", "text", "boolean", "smallint", "text", "boolean", "text", "real", "text", "smallint",
     "smallint[]", "uuid", "bytea[]"};
+
+static unsigned long mix(unsigned long x) {  // splitmix64
+    x += 0x9E3779B97F4A7C15UL; x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9UL; x = (x ^ (x >> 27)) * 0x94D049BB133111EBUL;
+    return x ^ (x >> 31);
+}
+
+/// One pipelined result: the command's, then the NULL that ends it.
+static void pipeline_ok(PGconn *c) {
+    PGresult *r = PQgetResult(c);
+    if (!r || PQresultStatus(r) != PGRES_COMMAND_OK) { fprintf(stderr, "%s", PQerrorMessage(c)); exit(1); }
+    PQclear(r);
+    if ((r = PQgetResult(c))) { fprintf(stderr, "pipeline: more than one result\n"); exit(1); }
+}
 
 static void exec_ok(PGconn *c, PGresult *r) {
     if (PQresultStatus(r) != PGRES_COMMAND_OK) { fprintf(stderr, "%s", PQerrorMessage(c)); exit(1); }
@@ -62,8 +78,9 @@ static void run(const char *conninfo, int per, long total, int worker, int dedup
     long done = 0, seq = 0;
     while (done < total) {
         for (int r = 0; r < per; r++, seq++) {
-            snprintf(keys[r], 40, "%08x%024lx", worker, seq);
-            snprintf(orders[r], 24, "%ld", 1000000 + seq);
+            unsigned long id = ((unsigned long)worker << 48) | (unsigned long)seq;
+            snprintf(keys[r], 40, "%016lx%016lx", mix(id), mix(~id));
+            snprintf(orders[r], 24, "%lu", 1000000 + mix(id ^ 0x5A5A) % 1000000);
             snprintf(dests[r], 24, "4477%08ld", seq % 100000000);
             const char *row[COLS] = {"2026-12-01 12:00:00+00", "carrier-a", "carrier-a-1", "Google", "5", "Google", dests[r], "1",
                 dests[r], orders[r], "1", "google", "routed", "f", "0", text, "f", "482913", "0.97", "google:G-######", "1",
@@ -72,13 +89,22 @@ static void run(const char *conninfo, int per, long total, int worker, int dedup
         }
         if (dedup) {
             for (int r = 0; r < per; r++) dk[r] = keys[r];
-            exec_ok(c, PQexec(c, "BEGIN"));
-            exec_ok(c, PQexecPrepared(c, "dedup", per, dk, NULL, NULL, 0));
+            if (!PQenterPipelineMode(c) || !PQsendQueryParams(c, "BEGIN", 0, NULL, NULL, NULL, NULL, 0)
+                || !PQsendQueryPrepared(c, "dedup", per, dk, NULL, NULL, 0)
+                || !PQsendQueryPrepared(c, "ins", per * COLS, v, NULL, NULL, 0)
+                || !PQsendQueryParams(c, "COMMIT", 0, NULL, NULL, NULL, NULL, 0) || !PQpipelineSync(c)) {
+                fprintf(stderr, "%s", PQerrorMessage(c)); exit(1);
+            }
+            for (int k = 0; k < 4; k++) pipeline_ok(c);
+            PGresult *sync = PQgetResult(c);
+            if (!sync || PQresultStatus(sync) != PGRES_PIPELINE_SYNC) { fprintf(stderr, "pipeline: no sync\n"); exit(1); }
+            PQclear(sync);
+            PQexitPipelineMode(c);
+        } else {
+            PGresult *res = PQexecPrepared(c, "ins", per * COLS, v, NULL, NULL, 0);
+            if (PQresultStatus(res) != PGRES_COMMAND_OK) { fprintf(stderr, "%s", PQerrorMessage(c)); exit(1); }
+            PQclear(res);
         }
-        PGresult *res = PQexecPrepared(c, "ins", per * COLS, v, NULL, NULL, 0);
-        if (PQresultStatus(res) != PGRES_COMMAND_OK) { fprintf(stderr, "%s", PQerrorMessage(c)); exit(1); }
-        PQclear(res);
-        if (dedup) exec_ok(c, PQexec(c, "COMMIT"));
         done += per;
     }
     PQfinish(c);
