@@ -3,6 +3,7 @@ import Dispatch
 import FlyingFox
 import Foundation
 import Logging
+import Store
 
 /// `smpp-bridge run --config bridge.toml`: the service.
 struct RunCommand: ParsableCommand {
@@ -126,7 +127,11 @@ struct CheckConfigCommand: ParsableCommand {
             throw ExitCode(2)
         }
         var warnings: [String] = []
-        if (try? c.databaseURL.read()) == nil { warnings.append("database.url: \(c.databaseURL.describe) is not readable here (needed at run time)") }
+        if let url = try? c.databaseURL.read() {
+            if let w = PostgresTLSPolicy(conninfo: url)?.warning { warnings.append("database.url: \(w)") }
+        } else {
+            warnings.append("database.url: \(c.databaseURL.describe) is not readable here (needed at run time)")
+        }
         for k in c.carriers where (try? k.passwordSource.read()) == nil {
             warnings.append("carrier \(k.name): password \(k.passwordSource.describe) is not readable here (needed at run time)")
         }

@@ -429,3 +429,48 @@ func trim(_ s: String) -> String {
     while let l = t.last, l == " " || l == "\n" || l == "\t" { t.removeLast() }
     return String(t)
 }
+
+/// What a connection string says about TLS to the server, read the way libpq reads it
+/// (`PQconninfoParse`, both the `key=value` and the `postgres://` form), without
+/// connecting. Nothing here holds the password.
+public struct PostgresTLSPolicy: Sendable, Equatable {
+    /// The sslmode libpq will use (`PGSSLMODE` or libpq's default "prefer" when the string has none).
+    public var sslMode: String
+    /// Every host named (host, or hostaddr when no host); empty for the default Unix socket.
+    public var hosts: [String]
+
+    /// Only these make libpq check the server's certificate (verify-full also its name).
+    public var verifiesServer: Bool { sslMode == "verify-full" || sslMode == "verify-ca" }
+
+    /// Unix sockets and loopback addresses: no network between us and the server.
+    public var isLocal: Bool {
+        hosts.allSatisfy { h in
+            h.isEmpty || h.hasPrefix("/") || h.hasPrefix("@") || h == "localhost" || h.hasPrefix("127.") || h == "::1"
+        }
+    }
+
+    /// Nil when libpq cannot parse the string (the connection would fail with its own message).
+    public init?(conninfo: String) {
+        var err: UnsafeMutablePointer<CChar>?
+        guard let opts = PQconninfoParse(conninfo, &err) else {
+            if let err { PQfreemem(err) }
+            return nil
+        }
+        defer { PQconninfoFree(opts) }
+        var values: [String: String] = [:]
+        var o = opts
+        while let k = o.pointee.keyword {
+            if let v = o.pointee.val { values[String(cString: k)] = String(cString: v) }
+            o += 1
+        }
+        sslMode = values["sslmode"] ?? getenv("PGSSLMODE").map { String(cString: $0) } ?? "prefer"
+        let named = values["host"].flatMap { $0.isEmpty ? nil : $0 } ?? values["hostaddr"] ?? ""
+        hosts = named.isEmpty ? [] : named.split(separator: ",", omittingEmptySubsequences: false).map(String.init)
+    }
+
+    /// A warning for an operator, or nil: TLS that does not verify the server, over a network.
+    public var warning: String? {
+        guard !isLocal, !verifiesServer else { return nil }
+        return "sslmode=\(sslMode) to \(hosts.joined(separator: ",")) does not verify the server's certificate: use sslmode=verify-full with sslrootcert"
+    }
+}

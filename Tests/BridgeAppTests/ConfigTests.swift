@@ -85,6 +85,8 @@ final class ConfigTests: XCTestCase {
         XCTAssertTrue(out.output.contains("password from env AGG_A_PASSWORD"), out.output)
         XCTAssertFalse(out.output.contains("hunter2carrier"))
         XCTAssertFalse(out.output.contains("S3cr3tDbPass"))
+        // A database over the network without certificate verification is pointed out.
+        XCTAssertTrue(out.output.contains("warning: database.url: sslmode=prefer to db does not verify the server's certificate"), out.output)
         let bad = try runBridge(["check-config", "--config", path], env: ["BRIDGE_CARRIER_AGG_A_PORT": "0"])
         XCTAssertEqual(bad.status, 2)
         XCTAssertTrue(bad.output.contains("b.toml: carrier[0] (agg-a).port (from environment): expected an integer in 1...65535"), bad.output)

@@ -4,6 +4,8 @@ import Routing
 import Store
 import XCTest
 
+@testable import BridgeApp
+
 final class MigrationTests: XCTestCase {
     func testMigrateFromEmptyAndAgain() throws {
         let db = try PostgresConnection(try PostgresHarness.database())
@@ -178,5 +180,70 @@ final class LeastPrivilegeTests: XCTestCase {
         }
         XCTAssertThrowsError(try bridge.execute("CREATE TABLE x (a int)"))
         XCTAssertEqual(try bridge.execute("SELECT count(*) FROM otp_codes").rows.first?.first, "2")
+    }
+}
+
+/// TLS to PostgreSQL, verified: a server of its own with a certificate from a test CA
+/// (the SMPP TLS tests' `make-certs.py`), reached with `sslmode=verify-full`.
+final class PostgresTLSTests: XCTestCase {
+    /// check-config and start-up warn when the database is reached over a network
+    /// without the server's certificate being verified (libpq's default "prefer" does not).
+    func testTLSPolicyIsReadAsLibpqReadsTheString() throws {
+        let remote = try XCTUnwrap(PostgresTLSPolicy(conninfo: "host=db.example.com user=bridge password=s3cret dbname=trueotp"))
+        XCTAssertEqual(remote.hosts, ["db.example.com"])
+        if getenv("PGSSLMODE") == nil { XCTAssertEqual(remote.sslMode, "prefer") }
+        let w = try XCTUnwrap(remote.warning)
+        XCTAssertTrue(w.contains("db.example.com") && w.contains("verify-full"), w)
+        XCTAssertFalse(w.contains("s3cret"), w)
+        let url = try XCTUnwrap(PostgresTLSPolicy(conninfo: "postgresql://bridge:s3cret@db.example.com:5433/trueotp?sslmode=require"))
+        XCTAssertEqual(url.sslMode, "require")
+        XCTAssertEqual(url.warning, "sslmode=require to db.example.com does not verify the server's certificate: use sslmode=verify-full with sslrootcert")
+        XCTAssertNil(PostgresTLSPolicy(conninfo: "postgresql://bridge@db.example.com/trueotp?sslmode=verify-full&sslrootcert=/etc/ca.pem")?.warning)
+        XCTAssertNil(PostgresTLSPolicy(conninfo: "host=db.example.com sslmode=verify-ca")?.warning)
+        for local in ["host=127.0.0.1 port=5432", "host=/var/run/postgresql", "dbname=trueotp", "postgresql://bridge@localhost/trueotp", "hostaddr=127.0.0.1"] {
+            let p = try XCTUnwrap(PostgresTLSPolicy(conninfo: local), local)
+            XCTAssertTrue(p.isLocal, local)
+            XCTAssertNil(p.warning, local)
+        }
+        XCTAssertNotNil(PostgresTLSPolicy(conninfo: "host=127.0.0.1,db.example.com")?.warning, "one remote host of several is enough")
+        XCTAssertNil(PostgresTLSPolicy(conninfo: "host='unterminated"), "libpq cannot parse it: the connect reports that")
+    }
+
+    func testVerifiedTLSConnectsAndAnUntrustedServerIsRefused() throws {
+        let certs = FileManager.default.temporaryDirectory.appendingPathComponent("smpp-pgtls-\(getpid())").path
+        try FileManager.default.createDirectory(atPath: certs, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: certs) }
+        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("SMPPSessionTests/make-certs.py").path
+        try ThrowawayPostgres.run(["python3", script, certs], asPostgres: false)
+        let server = try ThrowawayPostgres(fsync: false)
+        defer { server.destroy() }
+        // The server's key must belong to the server's user and be private to it.
+        for f in ["good.pem", "good.key"] {
+            try ThrowawayPostgres.run(["cp", "\(certs)/\(f)", "\(server.dir)/data/\(f)"], asPostgres: false)
+            if server.asRoot { try ThrowawayPostgres.run(["chown", "postgres", "\(server.dir)/data/\(f)"], asPostgres: false) }
+            try ThrowawayPostgres.run(["chmod", "600", "\(server.dir)/data/\(f)"], asPostgres: false)
+        }
+        let admin = try PostgresConnection(server.url)
+        try admin.execute("ALTER SYSTEM SET ssl_cert_file = 'good.pem'")
+        try admin.execute("ALTER SYSTEM SET ssl_key_file = 'good.key'")
+        try admin.execute("ALTER SYSTEM SET ssl = on")
+        try admin.execute("SELECT pg_reload_conf()")
+        usleep(300_000)  // the postmaster applies the reload asynchronously
+
+        let sslInUse = "SELECT ssl::text FROM pg_stat_ssl WHERE pid = pg_backend_pid()"
+        let verified = try PostgresConnection("host=localhost port=\(server.port) user=postgres dbname=postgres sslmode=verify-full sslrootcert=\(certs)/ca.pem")
+        XCTAssertEqual(try verified.execute(sslInUse).rows.first, ["true"])
+        let url = try PostgresConnection("postgresql://postgres@127.0.0.1:\(server.port)/postgres?sslmode=verify-full&sslrootcert=\(certs)/ca.pem")
+        XCTAssertEqual(try url.execute(sslInUse).rows.first, ["true"], "the certificate's 127.0.0.1 SAN verifies too")
+        // A server this CA did not sign is refused, and the error keeps the password out.
+        XCTAssertThrowsError(try PostgresConnection("host=localhost port=\(server.port) user=postgres password=s3cret dbname=postgres sslmode=verify-full sslrootcert=\(certs)/selfsigned.pem")) { e in
+            XCTAssertTrue("\(e)".contains("certificate"), "\(e)")
+            XCTAssertFalse("\(e)".contains("s3cret"), "\(e)")
+        }
+        // A name the certificate does not hold is refused under verify-full.
+        XCTAssertThrowsError(try PostgresConnection("host=wrong.example hostaddr=127.0.0.1 port=\(server.port) user=postgres dbname=postgres sslmode=verify-full sslrootcert=\(certs)/ca.pem")) { e in
+            XCTAssertTrue("\(e)".contains("does not match host name"), "\(e)")
+        }
     }
 }

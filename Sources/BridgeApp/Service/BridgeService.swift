@@ -56,6 +56,7 @@ final class BridgeService: @unchecked Sendable {
         do { databaseURL = try config.databaseURL.read() } catch {
             throw StartupError(description: "database.url: \(error) (\(config.databaseURL.describe))")
         }
+        if let w = PostgresTLSPolicy(conninfo: databaseURL)?.warning { logger.warning("database TLS not verified", metadata: ["detail": "\(w)"]) }
         setStage("migrate-check")
         let db: PostgresConnection
         do { db = try PostgresConnection(databaseURL, applicationName: "smpp-bridge-start") } catch {
