@@ -1,4 +1,5 @@
 import Atomics
+import SMPPWire
 
 #if canImport(Glibc)
     import Glibc

@@ -197,7 +197,8 @@ public final class ESMESession: @unchecked Sendable {
     public func ack(_ token: AckToken, status: CommandStatus = .ok) {
         if DispatchQueue.getSpecific(key: Self.queueKey) == ObjectIdentifier(self) {
             sendAck(token, status)
-        } else if ackInbox.put(token, status) {
+        } else if ackInbox.withLock({ $0.append((token, status)); return $0.count == 1 }) {
+            // The first since the last drain schedules the next one.
             queue.async { self.drainAcks() }
         }
     }
@@ -205,10 +206,14 @@ public final class ESMESession: @unchecked Sendable {
     /// Acks from other threads (the writer's completions, a batch at a time) wait
     /// here and go out together: one hop onto the queue and one write for all that
     /// arrived meanwhile, not a hop and a send() per ack.
-    private let ackInbox = AckInbox()
+    private let ackInbox = Locked<[(AckToken, CommandStatus)]>([])
 
     private func drainAcks() {
-        let acks = ackInbox.take()
+        let acks = ackInbox.withLock { a in
+            var out: [(AckToken, CommandStatus)] = []
+            swap(&out, &a)
+            return out
+        }
         guard let c = connection, !c.isClosed else {
             for (t, s) in acks { sendAck(t, s) }  // each one only drops its entry: the SMSC redelivers
             return
@@ -668,39 +673,5 @@ public final class CarrierBinds: @unchecked Sendable {
             s.shutdown(deadline: deadline) { group.leave() }
         }
         if let done { group.notify(queue: .global(), execute: done) }
-    }
-}
-
-/// Acks handed in from other threads, waiting for the session's queue. A pthread
-/// mutex (not `Synchronization.Mutex`): ThreadSanitizer, which `make tsan` runs over the
-/// session tests, does not see the stdlib's futex-based lock and reports false races.
-final class AckInbox: @unchecked Sendable {
-    private let mutex: UnsafeMutablePointer<pthread_mutex_t>
-    private var items: [(AckToken, CommandStatus)] = []
-
-    init() {
-        mutex = .allocate(capacity: 1)
-        pthread_mutex_init(mutex, nil)
-    }
-
-    deinit {
-        pthread_mutex_destroy(mutex)
-        mutex.deallocate()
-    }
-
-    /// Adds one; true when the inbox was empty, so the caller schedules the drain.
-    func put(_ token: AckToken, _ status: CommandStatus) -> Bool {
-        pthread_mutex_lock(mutex)
-        defer { pthread_mutex_unlock(mutex) }
-        items.append((token, status))
-        return items.count == 1
-    }
-
-    func take() -> [(AckToken, CommandStatus)] {
-        pthread_mutex_lock(mutex)
-        defer { pthread_mutex_unlock(mutex) }
-        var out: [(AckToken, CommandStatus)] = []
-        swap(&out, &items)
-        return out
     }
 }

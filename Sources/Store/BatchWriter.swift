@@ -285,20 +285,7 @@ public final class BatchWriter: @unchecked Sendable {
                     if seen.insert(key).inserted { parts.append((part, key)) }
                 }
             }
-            // A part whose message completes in this same batch is written once, as
-            // consumed, by that message's upsert below: inserting it pending first and
-            // then updating it (a non-HOT update: the pending index's predicate names the
-            // column) wrote the row and its indexes twice. Consecutive parts of one
-            // message usually arrive in one read, so in one batch. Each is still acked
-            // only after this transaction commits.
-            if !parts.isEmpty, messages.contains(where: { !$0.parts.isEmpty }) {
-                var consumedHere: Set<DedupKey> = []
-                for i in messages.indices { for p in messages[i].parts { consumedHere.insert(DedupKey.part(p)) } }
-                parts.removeAll { consumedHere.contains($0.1) }
-            }
-            var statements: [PostgresStatement] = [.sql("BEGIN")]
-            if !messages.isEmpty { statements.append(.prepared("insert_messages", BatchWriter.columns(messages))) }
-            if !parts.isEmpty { statements.append(.prepared("insert_parts", BatchWriter.columns(parts))) }
+            // Every part of a multi-part message here is upserted as consumed by it.
             var upserts: [(Part, DedupKey)] = [], owners: [DedupKey] = [], upserted: Set<DedupKey> = []
             for i in messages.indices where !messages[i].parts.isEmpty {
                 for p in messages[i].parts {
@@ -306,6 +293,16 @@ public final class BatchWriter: @unchecked Sendable {
                     if upserted.insert(k).inserted { upserts.append((p, k)); owners.append(messages[i].decision.dedupKey) }
                 }
             }
+            // A part whose message completes in this same batch is written once, as
+            // consumed, by that upsert: inserting it pending first and then updating it
+            // (a non-HOT update: the pending index's predicate names the column) wrote
+            // the row and its indexes twice. Consecutive parts of one message usually
+            // arrive in one read, so in one batch. Each is still acked only after this
+            // transaction commits.
+            if !upserted.isEmpty { parts.removeAll { upserted.contains($0.1) } }
+            var statements: [PostgresStatement] = [.sql("BEGIN")]
+            if !messages.isEmpty { statements.append(.prepared("insert_messages", BatchWriter.columns(messages))) }
+            if !parts.isEmpty { statements.append(.prepared("insert_parts", BatchWriter.columns(parts))) }
             if !upserts.isEmpty {
                 let order = upserts.indices.sorted { upserts[$0].1 < upserts[$1].1 }
                 var cols = BatchWriter.columns(order.map { upserts[$0] })

@@ -460,7 +460,8 @@ public struct PostgresTLSPolicy: Sendable, Equatable {
         var values: [String: String] = [:]
         var o = opts
         while let k = o.pointee.keyword {
-            if let v = o.pointee.val { values[String(cString: k)] = String(cString: v) }
+            let key = String(cString: k)
+            if let v = o.pointee.val, key == "sslmode" || key == "host" || key == "hostaddr" { values[key] = String(cString: v) }
             o += 1
         }
         sslMode = values["sslmode"] ?? getenv("PGSSLMODE").map { String(cString: $0) } ?? "prefer"

@@ -8,7 +8,7 @@ SECONDS_TO_RUN=${1:-300}
 OUT=fuzz-out
 mkdir -p "$OUT/corpus" "$OUT/bin"
 python3 Tests/Support/seed-corpus.py "$OUT/corpus" ff 00 06  # whole, byte by byte, ragged
-swiftc -O -sanitize=fuzzer,address -parse-as-library -module-name SMPPWire \
+swiftc -O -sanitize=fuzzer,address -parse-as-library -package-name smpp_bridge -module-name SMPPWire \
   -enable-upcoming-feature ExistentialAny \
   $(find Sources/SMPPWire -name '*.swift') Tests/Fuzz/FuzzTarget.swift -o "$OUT/bin/fuzz-wire" 2>&1 | grep -v "Cannot export local symbol" || true
 echo "running libFuzzer for ${SECONDS_TO_RUN}s"

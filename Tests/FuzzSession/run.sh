@@ -16,7 +16,7 @@ python3 Tests/Support/seed-corpus.py "$OUT/corpus" ff00 0001 0602 2803 ff04 0106
 B="$OUT/bin"
 mkdir -p "$B"
 rm -f "$B/fuzz-session"
-FLAGS="-O -sanitize=fuzzer,address -enable-upcoming-feature ExistentialAny -swift-version 6 -parse-as-library"
+FLAGS="-O -sanitize=fuzzer,address -enable-upcoming-feature ExistentialAny -swift-version 6 -parse-as-library -package-name smpp_bridge"  # package: the modules share `package` declarations (Locked)
 quiet() { grep -v "Cannot export local symbol" || true; }
 swiftc $FLAGS -emit-module -emit-library -static -module-name SMPPWire -emit-module-path "$B/SMPPWire.swiftmodule" \
   -o "$B/libSMPPWire.a" $(find Sources/SMPPWire -name '*.swift') 2>&1 | quiet

@@ -14,7 +14,7 @@ import SMPPWire
 
 final class Acker: InboundHandler, @unchecked Sendable {
     var status: CommandStatus = .ok
-    /// Ack from another thread, as the bridge's writer does (the session's AckInbox path),
+    /// Ack from another thread, as the bridge's writer does (the session's ack inbox path),
     /// instead of inline from the handler.
     var fromElsewhere = false
     /// Those acks in flight: the input ends only when they are done, so no session

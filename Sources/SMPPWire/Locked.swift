@@ -4,10 +4,12 @@
     import Darwin
 #endif
 
-/// A pthread mutex around a value, for writer-side and registration state only
-/// (never on a lookup path). Shared with the store (package access). pthread rather than `Synchronization.Mutex` because
-/// ThreadSanitizer understands pthread mutexes and reports false races through the
-/// stdlib's futex-based one, and `make test` runs the table's stress test under TSan.
+/// A pthread mutex around a value, for state off the lookup paths (the lease table's
+/// writer side, reassembly, the writer's stats, a session's ack inbox). Here, in the
+/// lowest module, so that every layer shares one (package access); it touches no I/O.
+/// pthread rather than `Synchronization.Mutex` because ThreadSanitizer understands
+/// pthread mutexes and reports false races through the stdlib's futex-based one, and
+/// `make tsan` runs the table's stress test and the session tests under it.
 package final class Locked<State>: @unchecked Sendable {
     private let mutex: UnsafeMutablePointer<pthread_mutex_t>
     private var state: State
