@@ -248,9 +248,8 @@ public final class BatchWriter: @unchecked Sendable {
             }
             try c.execute("SET synchronous_commit = on")
             try c.prepare("insert_messages", BatchWriter.insertMessages)
-            try c.prepare("insert_parts", BatchWriter.insertParts)
+            try c.prepare("write_parts", BatchWriter.writeParts)
             try c.prepare("consume_parts", BatchWriter.consumeParts)
-            try c.prepare("upsert_consumed_parts", BatchWriter.upsertConsumedParts)
             // A reconnect is any connection after trouble: also a worker's first one, when
             // its first attempts failed (the database went away before it ever needed it).
             if everConnected || failedToConnect { writer.statsLock.withLock { $0.reconnects += 1 } }
@@ -300,16 +299,26 @@ public final class BatchWriter: @unchecked Sendable {
             // arrive in one read, so in one batch. Each is still acked only after this
             // transaction commits.
             if !upserted.isEmpty { parts.removeAll { upserted.contains($0.1) } }
+            // Pending and consumed parts are one statement, in key order. As two (pending,
+            // then consumed) two writer connections could each wait for a part key the
+            // other had just inserted: a part enqueued by one session after the message it
+            // completed on another session's thread lands pending in a later batch while
+            // an earlier one upserts it consumed. PostgreSQL broke the cycle after
+            // deadlock_timeout (1 s) and the batch was retried (make bench, fixed load,
+            // 1 run in 8). Every transaction now takes its part-key locks in ascending
+            // order, after its message keys (also in order), so no cycle can form.
+            var partRows: [(Part, DedupKey, DedupKey?)] = parts.map { ($0.0, $0.1, nil) }
+            partRows.reserveCapacity(parts.count + upserts.count)
+            for (u, owner) in zip(upserts, owners) { partRows.append((u.0, u.1, owner)) }
+            partRows.sort { $0.1 < $1.1 }
             var statements: [PostgresStatement] = [.sql("BEGIN")]
             if !messages.isEmpty { statements.append(.prepared("insert_messages", BatchWriter.columns(messages))) }
-            if !parts.isEmpty { statements.append(.prepared("insert_parts", BatchWriter.columns(parts))) }
-            if !upserts.isEmpty {
-                let order = upserts.indices.sorted { upserts[$0].1 < upserts[$1].1 }
-                var cols = BatchWriter.columns(order.map { upserts[$0] })
-                var owner = BinaryArray(.uuid, reservingCapacity: order.count * 20)
-                for i in order { owner.append(owners[i]) }
+            if !partRows.isEmpty {
+                var cols = BatchWriter.columns(partRows.lazy.map { ($0.0, $0.1) })
+                var owner = BinaryArray(.uuid, reservingCapacity: partRows.count * 20)
+                for r in partRows { if let o = r.2 { owner.append(o) } else { owner.appendNull() } }
                 cols.append(owner.value)
-                statements.append(.prepared("upsert_consumed_parts", cols))
+                statements.append(.prepared("write_parts", cols))
             }
             let consumed = messages.filter { $0.parts.isEmpty && !$0.partKeys.isEmpty }
             if !consumed.isEmpty {
@@ -320,10 +329,20 @@ public final class BatchWriter: @unchecked Sendable {
                 statements.append(.prepared("consume_parts", [partKey.value, messageKey.value]))
             }
             statements.append(.sql("COMMIT"))
-            let results = try conn.pipeline(statements)
+            let results: [PostgresRows]
+            do {
+                results = try conn.pipeline(statements)
+            } catch {
+                // A statement that fails inside BEGIN makes the pipeline skip the rest,
+                // COMMIT included: the session is left in an aborted transaction, and the
+                // retry's BEGIN failed with 25P02 (answered as a temporary error for the
+                // whole batch) until something rolled back.
+                if conn.isHealthy { _ = try? conn.execute("ROLLBACK") }
+                throw error
+            }
             var duplicates: Set<DedupKey> = []
             if !messages.isEmpty, let keys = results[1].rows.first?.last ?? nil { BatchWriter.uuids(keys, into: &duplicates) }
-            if !parts.isEmpty, let keys = results[messages.isEmpty ? 1 : 2].rows.first?.last ?? nil { BatchWriter.uuids(keys, into: &duplicates) }
+            if !partRows.isEmpty, let keys = results[messages.isEmpty ? 1 : 2].rows.first?.last ?? nil { BatchWriter.uuids(keys, into: &duplicates) }
             return duplicates
         }
     }
@@ -374,22 +393,20 @@ public final class BatchWriter: @unchecked Sendable {
                (SELECT array_agg(k) FROM unnest($1::uuid[]) AS k WHERE k NOT IN (SELECT dedup_key FROM d)) AS duplicates
         """
 
-    static let insertParts = """
+    /// Parts, pending (`message_dedup_key` NULL) and consumed by a message of this
+    /// batch, in key order. A pending part already stored is left as it is (it may be
+    /// consumed already) and reported as a duplicate; a consumed one is written or marked
+    /// consumed.
+    static let writeParts = """
         WITH p AS (
             INSERT INTO message_parts (dedup_key, carrier, source_addr, destination_addr, reference, reference_bits, total,
-                sequence, data_coding, body, locking_shift, single_shift, raw_pdu, received_at)
+                sequence, data_coding, body, locking_shift, single_shift, raw_pdu, received_at, message_dedup_key)
             SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::integer[], $6::smallint[], $7::smallint[],
-                        $8::smallint[], $9::smallint[], $10::bytea[], $11::smallint[], $12::smallint[], $13::bytea[], $14::timestamptz[])
-            ON CONFLICT DO NOTHING RETURNING dedup_key)
-        SELECT array_agg(k) FROM unnest($1::uuid[]) AS k WHERE k NOT IN (SELECT dedup_key FROM p)
-        """
-
-    static let upsertConsumedParts = """
-        INSERT INTO message_parts (dedup_key, carrier, source_addr, destination_addr, reference, reference_bits, total,
-            sequence, data_coding, body, locking_shift, single_shift, raw_pdu, received_at, message_dedup_key)
-        SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::integer[], $6::smallint[], $7::smallint[],
-                    $8::smallint[], $9::smallint[], $10::bytea[], $11::smallint[], $12::smallint[], $13::bytea[], $14::timestamptz[], $15::uuid[])
-        ON CONFLICT (dedup_key) DO UPDATE SET message_dedup_key = EXCLUDED.message_dedup_key
+                        $8::smallint[], $9::smallint[], $10::bytea[], $11::smallint[], $12::smallint[], $13::bytea[], $14::timestamptz[], $15::uuid[])
+            ON CONFLICT (dedup_key) DO UPDATE SET message_dedup_key = EXCLUDED.message_dedup_key
+                WHERE EXCLUDED.message_dedup_key IS NOT NULL
+            RETURNING dedup_key)
+        SELECT array_agg(u.k) FROM unnest($1::uuid[], $15::uuid[]) AS u(k, m) WHERE u.m IS NULL AND u.k NOT IN (SELECT dedup_key FROM p)
         """
 
     static let consumeParts = """
@@ -483,8 +500,8 @@ public final class BatchWriter: @unchecked Sendable {
                 mismatch, coding, text, invalid, code, confidence, rule, partCount, missing, raw, raws].map(\.value)
     }
 
-    /// Parts as 14 binary column arrays, in `insertParts`' parameter order.
-    static func columns(_ ps: [(Part, DedupKey)]) -> [PostgresValue] {
+    /// Parts as 14 binary column arrays, in `writeParts`' parameter order.
+    static func columns<C: Collection>(_ ps: C) -> [PostgresValue] where C.Element == (Part, DedupKey) {
         let n = ps.count
         var key = BinaryArray(.uuid, reservingCapacity: n * 20), carrier = BinaryArray(.text, reservingCapacity: n * 16)
         var src = BinaryArray(.text, reservingCapacity: n * 20), dst = BinaryArray(.text, reservingCapacity: n * 20)

@@ -53,6 +53,23 @@ def pg_pids(postmaster):
     return [postmaster] + [int(p) for p in out]
 
 
+def ctx_switches(pid):
+    """Context switches of all the process's threads so far: the wakeups a PDU costs,
+    a figure that does not move with this VM's speed as CPU-seconds do."""
+    total = 0
+    try:
+        for tid in os.listdir(f"/proc/{pid}/task"):
+            try:
+                for line in open(f"/proc/{pid}/task/{tid}/status"):
+                    if line.startswith(("voluntary_ctxt_switches:", "nonvoluntary_ctxt_switches:")):
+                        total += int(line.split()[1])
+            except FileNotFoundError:
+                pass
+    except FileNotFoundError:
+        pass
+    return total
+
+
 def rss_peak_mib(pid):
     for line in open(f"/proc/{pid}/status"):
         if line.startswith("VmHWM:"):
@@ -115,9 +132,9 @@ def run_bridge(name, pg_url, postmaster, count, rate, seed):
     env = dict(os.environ, BRIDGE_DATABASE_URL=pg_url, SIM_PASSWORD="benchpw")
     b = subprocess.Popen([BRIDGE_BIN, "run", "--config", cfg], env=env, stdout=subprocess.DEVNULL, stderr=open(os.path.join(OUT, f"{name}-bridge.log"), "w"))
     assert wait_http(f"http://127.0.0.1:{metrics_port}/readyz"), "bridge not ready"
-    c0_b, c0_pg = cpu_of([b.pid]), cpu_of(pg_pids(postmaster))
+    c0_b, c0_pg, x0 = cpu_of([b.pid]), cpu_of(pg_pids(postmaster)), ctx_switches(b.pid)
     summary = json.loads(s.communicate(timeout=900)[0].strip().splitlines()[-1])
-    c1_b, c1_pg = cpu_of([b.pid]), cpu_of(pg_pids(postmaster))
+    c1_b, c1_pg, x1 = cpu_of([b.pid]), cpu_of(pg_pids(postmaster)), ctx_switches(b.pid)
     rss = rss_peak_mib(b.pid)
     # The bridge's own view (batch sizes, commit latency, ack latency), kept beside the logs.
     with urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/metrics", timeout=10) as m:
@@ -132,7 +149,8 @@ def run_bridge(name, pg_url, postmaster, count, rate, seed):
     r = {"what": name, "rate_offered": rate, "messages": count, "msgs_per_s": summary["rate"], "ack_p50_ms": summary["ack_p50_ms"],
          "ack_p99_ms": summary["ack_p99_ms"], "ack_p999_ms": summary["ack_p999_ms"],
          "bridge_cpu_s_per_100k": round((c1_b - c0_b) / max(done, 1) * 1e5, 2), "postgres_cpu_s_per_100k": round((c1_pg - c0_pg) / max(done, 1) * 1e5, 2),
-         "bridge_peak_rss_mib": round(rss, 1), "lost": audit["lost"], "duplicated": audit["duplicated"], "acked": audit["acked"], "stored": audit["stored"],
+         "bridge_peak_rss_mib": round(rss, 1),
+         "bridge_ctx_switches_per_100k": round((x1 - x0) / max(done, 1) * 1e5), "lost": audit["lost"], "duplicated": audit["duplicated"], "acked": audit["acked"], "stored": audit["stored"],
          "part_rows_inserted": parts_ins, "part_rows_updated": parts_upd}
     print(json.dumps(r)); results.append(r)
     return r, log

@@ -306,6 +306,81 @@ final class WriterTests: XCTestCase {
         XCTAssertEqual(try PartStore.pending(db), [])
         XCTAssertEqual(try db.execute("SELECT array_length(raw_pdus, 1) FROM messages").rows.first, ["2"])
     }
+
+    /// A statement that fails inside the batch's transaction (here a deadlock) leaves
+    /// the session in an aborted transaction: the pipeline skips the COMMIT. The retry
+    /// must start clean; it used to fail at its BEGIN (25P02) and answer the whole
+    /// batch with a temporary error although the database was fine.
+    func testABatchThatDeadlockedIsRolledBackAndRetried() throws {
+        let (url, db) = try migrated()
+        var cfg = BatchWriter.Config(url: url)
+        cfg.connections = 1
+        cfg.maxWait = 0.05  // both messages in one batch
+        let writer = BatchWriter(config: cfg)
+        defer { writer.stop() }
+        let t = Traffic()
+        let pair = [t.message(1), t.message(2)].sorted { $0.decision.dedupKey < $1.decision.dedupKey }
+        let (first, second) = (pair[0].decision.dedupKey.hex, pair[1].decision.dedupKey.hex)
+        // The other transaction holds the key the batch inserts second, and its deadlock
+        // check runs later than the writer's, so the writer is the one PostgreSQL aborts.
+        let locker = try PostgresConnection(url)
+        try locker.execute("SET deadlock_timeout = '10s'")
+        try locker.execute("BEGIN")
+        try locker.execute("INSERT INTO message_dedup VALUES ($1::uuid, now())", [.text(second)])
+        let acks = Acks()
+        for m in pair { writer.submit(.message(m)) { acks.add($0) } }
+        usleep(300_000)  // the batch now holds `first` and waits for `second`
+        let blocked = DispatchSemaphore(value: 0)
+        DispatchQueue.global().async {
+            _ = try? locker.execute("INSERT INTO message_dedup VALUES ($1::uuid, now())", [.text(first)])
+            blocked.signal()
+        }
+        // The writer's own deadlock check (1 s) aborts its statement; once it rolls back,
+        // the locker gets `first`, and then gives both keys up.
+        XCTAssertEqual(blocked.wait(timeout: .now() + 20), .success, "the writer kept its aborted transaction open")
+        XCTAssertTrue(waitFor { writer.stats.failures >= 1 }, "no deadlock was reported")
+        try locker.execute("ROLLBACK")
+        XCTAssertTrue(waitFor { acks.count == 2 })
+        XCTAssertEqual(acks.all, [.ok, .ok], "the retry after the rollback commits: \(writer.stats.lastError ?? "")")
+        XCTAssertEqual(writer.stats.temporaryErrors, 0)
+        XCTAssertEqual(try db.execute("SELECT count(*) FROM messages").rows.first?.first, "2")
+    }
+
+    /// Two writer connections (or two bridges) whose batches cross: each has a part
+    /// pending that the other's message consumes. Written as two statements (pending,
+    /// then consumed) they waited for each other until PostgreSQL's deadlock check broke
+    /// the cycle a second later (seen in make bench); one statement in key order cannot.
+    func testCrossingPartsInConcurrentBatchesDoNotDeadlock() throws {
+        let (url, db) = try migrated()
+        var cfg = BatchWriter.Config(url: url)
+        cfg.connections = 1
+        cfg.maxWait = 0.005
+        let w1 = BatchWriter(config: cfg), w2 = BatchWriter(config: cfg)
+        defer { w1.stop(); w2.stop() }
+        let t = Traffic()
+        let acks = Acks()
+        let rounds = 40
+        func parts(_ ref: Int) -> [Part] {
+            let key = PartKey(carrier: "c1", source: "Google", destination: "447700900123", reference: UInt16(ref), referenceBits: 16, total: 2)
+            return [Part(key: key, sequence: 1, dataCoding: 0, body: GSM7.encodeUnpacked("G-\(ref) is ")!, rawPDU: [1], receivedAt: t.now),
+                    Part(key: key, sequence: 2, dataCoding: 0, body: GSM7.encodeUnpacked("your code.")!, rawPDU: [2], receivedAt: t.now)]
+        }
+        for r in 0..<rounds {
+            let p = parts(2 * r), q = parts(2 * r + 1)
+            var m = t.message(2 * r), n = t.message(2 * r + 1)
+            m.parts = p; m.rawPDUs = [[1], [2]]
+            n.parts = q; n.rawPDUs = [[1], [2]]
+            w1.submit(.part(p[0], dedupKey: DedupKey.part(p[0]))) { acks.add($0) }
+            w2.submit(.part(q[0], dedupKey: DedupKey.part(q[0]))) { acks.add($0) }
+            w1.submit(.message(n)) { acks.add($0) }
+            w2.submit(.message(m)) { acks.add($0) }
+            XCTAssertTrue(waitFor(30) { acks.count == 4 * (r + 1) })
+        }
+        XCTAssertEqual(Set(acks.all), [.ok])
+        XCTAssertEqual(w1.stats.failures + w2.stats.failures, 0, "\(w1.stats.lastError ?? w2.stats.lastError ?? "")")
+        XCTAssertEqual(try db.execute("SELECT count(*) FROM messages").rows.first?.first, String(2 * rounds))
+        XCTAssertEqual(try db.execute("SELECT count(*), count(message_dedup_key) FROM message_parts").rows.first, [String(4 * rounds), String(4 * rounds)])
+    }
 }
 
 final class LeaseSyncTests: XCTestCase {
