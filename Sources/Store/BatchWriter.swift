@@ -304,8 +304,8 @@ public final class BatchWriter: @unchecked Sendable {
             // other had just inserted: a part enqueued by one session after the message it
             // completed on another session's thread lands pending in a later batch while
             // an earlier one upserts it consumed. PostgreSQL broke the cycle after
-            // deadlock_timeout (1 s) and the batch was retried (make bench, fixed load,
-            // 1 run in 8). Every transaction now takes its part-key locks in ascending
+            // deadlock_timeout (1 s) and the batch was retried (make bench: once in 16
+            // runs). Every transaction now takes its part-key locks in ascending
             // order, after its message keys (also in order), so no cycle can form.
             var partRows: [(Part, DedupKey, DedupKey?)] = parts.map { ($0.0, $0.1, nil) }
             partRows.reserveCapacity(parts.count + upserts.count)
