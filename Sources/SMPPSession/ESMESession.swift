@@ -176,7 +176,7 @@ public final class ESMESession: @unchecked Sendable {
         self.handler = handler
         self.viaOutbind = viaOutbind
         nextSequence = max(1, min(config.firstSequenceNumber, 0x7FFF_FFFF))
-        queue = DispatchQueue(label: "smpp.session.\(config.name)")
+        queue = DispatchQueue(label: "smpp.session.\(config.name)", target: SessionQueues.next())
         queue.setSpecific(key: Self.queueKey, value: ObjectIdentifier(self))
         if let t = config.tls {
             do { tlsContext = try TLSContext(t) } catch { tlsSetupError = "\(error)" }

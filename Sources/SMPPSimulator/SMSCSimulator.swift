@@ -109,6 +109,8 @@ public final class SMSCSimulator: @unchecked Sendable {
     private var summary = SimulatorSummary()
     private var started: UInt64 = 0
     private var log: UnsafeMutablePointer<FILE>?
+    private var logLine: [UInt8] = []
+    private var scratch: [UInt8] = []
     private var timer: (any DispatchSourceTimer)?
     private var tokens: Double = 0
     private var lastRefill: UInt64 = 0
@@ -337,10 +339,14 @@ public final class SMSCSimulator: @unchecked Sendable {
             return
         }
         while pendingHead < pending.count {
-            let ready = peers.values.filter { $0.bound && !$0.stalled && !$0.connection.isClosed && $0.inflight.count < config.window }
-            guard let peer = ready.min(by: { ($0.inflight.count, $0.sentOnThis) < ($1.inflight.count, $1.sentOnThis) }),
-                fillOne(peer)
-            else { break }
+            // A loop, not filter + min: this runs once per PDU sent (an array per PDU
+            // was a visible part of the simulator's CPU in make bench).
+            var best: Peer?
+            for p in peers.values where p.bound && !p.stalled && !p.connection.isClosed && p.inflight.count < config.window {
+                if let b = best, (b.inflight.count, b.sentOnThis) <= (p.inflight.count, p.sentOnThis) { continue }
+                best = p
+            }
+            guard let peer = best, fillOne(peer) else { break }
         }
         if pendingHead > 4096, pendingHead * 2 > pending.count {
             pending.removeFirst(pendingHead)
@@ -366,12 +372,15 @@ public final class SMSCSimulator: @unchecked Sendable {
             if let every = config.faults.malformedEvery, every > 0, part == 0, retries == 0, msg % every == every - 1 {
                 sendMalformed(peer)
             }
-            var bytes = messages[msg].parts[part]
             let seq = peer.nextSeq
             peer.nextSeq = seq >= 0x7FFF_FFFF ? 1 : seq + 1
-            bytes[12] = UInt8(seq >> 24); bytes[13] = UInt8((seq >> 16) & 0xFF); bytes[14] = UInt8((seq >> 8) & 0xFF); bytes[15] = UInt8(seq & 0xFF)
+            // The stored PDU with this connection's sequence number, built in a reused
+            // buffer (a copy of the array per PDU was an allocation per PDU).
+            scratch.removeAll(keepingCapacity: true)
+            scratch.append(contentsOf: messages[msg].parts[part])
+            scratch[12] = UInt8(seq >> 24); scratch[13] = UInt8((seq >> 16) & 0xFF); scratch[14] = UInt8((seq >> 8) & 0xFF); scratch[15] = UInt8(seq & 0xFF)
             peer.inflight[seq] = (msg, part, retries, now())
-            peer.connection.send(bytes)
+            scratch.withUnsafeBytes { peer.connection.send($0) }
             summary.pdusSent += 1
             peer.sentOnThis += 1
             sentCount += 1
@@ -421,11 +430,40 @@ public final class SMSCSimulator: @unchecked Sendable {
         summary.unacked = unackedCount()
     }
 
-    private func logEvent(_ event: String, _ msg: Int, _ part: Int, _ seq: UInt32, _ status: UInt32) {
+    /// One JSON line per event, formatted into a reused buffer: the log has a line for
+    /// every PDU sent and answered, and string interpolation allocated for each.
+    private func logEvent(_ event: StaticString, _ msg: Int, _ part: Int, _ seq: UInt32, _ status: UInt32) {
         guard let log else { return }
-        let dest = msg >= 0 ? messages[msg].destination : ""
-        let line = "{\"t_ms\":\((now() - started) / 1_000_000),\"event\":\"\(event)\",\"msg\":\(msg),\"part\":\(part),\"seq\":\(seq),\"status\":\(status),\"destination\":\"\(dest)\"}\n"
-        fputs(line, log)
+        logLine.removeAll(keepingCapacity: true)
+        put("{\"t_ms\":"); put(Int((now() - started) / 1_000_000))
+        put(",\"event\":\""); put(event)
+        put("\",\"msg\":"); put(msg)
+        put(",\"part\":"); put(part)
+        put(",\"seq\":"); put(Int(seq))
+        put(",\"status\":"); put(Int(status))
+        put(",\"destination\":\"")
+        if msg >= 0 { logLine.append(contentsOf: messages[msg].destination.utf8) }
+        put("\"}\n")
+        logLine.withUnsafeBufferPointer { _ = fwrite($0.baseAddress, 1, $0.count, log) }
+    }
+
+    private func put(_ s: StaticString) {
+        s.withUTF8Buffer { logLine.append(contentsOf: $0) }
+    }
+
+    private func put(_ v: Int) {
+        if v < 0 { logLine.append(UInt8(ascii: "-")) }
+        var m = v.magnitude
+        var digits: (UInt64, UInt64, UInt64) = (0, 0, 0)  // 24 bytes: enough for 20 digits
+        withUnsafeMutableBytes(of: &digits) { d in
+            var i = d.count
+            repeat {
+                i -= 1
+                d[i] = UInt8(ascii: "0") + UInt8(m % 10)
+                m /= 10
+            } while m > 0
+            logLine.append(contentsOf: d[i...])
+        }
     }
 }
 

@@ -12,7 +12,7 @@ the simulator's log against the table). Baselines, same stream and database: Kan
 bearerbox bound to the simulator as an ESME (8 binds), MO delivered by smsbox to a minimal
 HTTP sink; a Python ESME on PyPI smpplib inserting one row per message with psycopg2.
 Writes JSON lines and a plot (throughput and latency over time) to BENCH_OUT."""
-import json, os, signal, socket, subprocess, sys, threading, time, http.server, functools
+import json, os, resource, signal, socket, subprocess, sys, threading, time, http.server, functools
 import urllib.request
 print = functools.partial(print, flush=True)
 
@@ -21,6 +21,8 @@ OUT = os.environ.get("BENCH_OUT", "/tmp/smpp-bench/e2e")
 BIN = os.path.join(ROOT, ".build/release/smpp-bridge")
 # BRIDGE_BIN: another build for the bridge side only (A/B runs; simulator and audit stay BIN's).
 BRIDGE_BIN = os.environ.get("BRIDGE_BIN", BIN)
+# SIM_BIN: another build for the simulator only (A/B runs of the load generator).
+SIM_BIN = os.environ.get("SIM_BIN", BIN)
 SAT_N = int(os.environ.get("SAT_N", "200000"))
 RATE_N = int(os.environ.get("RATE_N", "100000"))
 KANNEL_N = int(os.environ.get("KANNEL_N", "50000"))
@@ -95,7 +97,7 @@ def psql(url, sql):
 
 def sim(port, count, rate, log, seed):
     env = dict(os.environ, SIM_PASSWORD="benchpw")
-    return subprocess.Popen([BIN, "sim", "--port", str(port), "--count", str(count), "--rate", str(rate), "--window", "64",
+    return subprocess.Popen([SIM_BIN, "sim", "--port", str(port), "--count", str(count), "--rate", str(rate), "--window", "64",
                              "--multipart", "0.2", "--dest-from", DEST[0], "--dest-to", DEST[1], "--seed", str(seed),
                              "--log", log, "--timeout", "900"], env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
 
@@ -133,7 +135,9 @@ def run_bridge(name, pg_url, postmaster, count, rate, seed):
     b = subprocess.Popen([BRIDGE_BIN, "run", "--config", cfg], env=env, stdout=subprocess.DEVNULL, stderr=open(os.path.join(OUT, f"{name}-bridge.log"), "w"))
     assert wait_http(f"http://127.0.0.1:{metrics_port}/readyz"), "bridge not ready"
     c0_b, c0_pg, x0 = cpu_of([b.pid]), cpu_of(pg_pids(postmaster)), ctx_switches(b.pid)
+    ru0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     summary = json.loads(s.communicate(timeout=900)[0].strip().splitlines()[-1])
+    ru1 = resource.getrusage(resource.RUSAGE_CHILDREN)  # the simulator is the only child reaped meanwhile
     c1_b, c1_pg, x1 = cpu_of([b.pid]), cpu_of(pg_pids(postmaster)), ctx_switches(b.pid)
     rss = rss_peak_mib(b.pid)
     # The bridge's own view (batch sizes, commit latency, ack latency), kept beside the logs.
@@ -150,7 +154,8 @@ def run_bridge(name, pg_url, postmaster, count, rate, seed):
          "ack_p99_ms": summary["ack_p99_ms"], "ack_p999_ms": summary["ack_p999_ms"],
          "bridge_cpu_s_per_100k": round((c1_b - c0_b) / max(done, 1) * 1e5, 2), "postgres_cpu_s_per_100k": round((c1_pg - c0_pg) / max(done, 1) * 1e5, 2),
          "bridge_peak_rss_mib": round(rss, 1),
-         "bridge_ctx_switches_per_100k": round((x1 - x0) / max(done, 1) * 1e5), "lost": audit["lost"], "duplicated": audit["duplicated"], "acked": audit["acked"], "stored": audit["stored"],
+         "bridge_ctx_switches_per_100k": round((x1 - x0) / max(done, 1) * 1e5),
+         "simulator_cpu_s_per_100k": round((ru1.ru_utime + ru1.ru_stime - ru0.ru_utime - ru0.ru_stime) / max(done, 1) * 1e5, 2), "lost": audit["lost"], "duplicated": audit["duplicated"], "acked": audit["acked"], "stored": audit["stored"],
          "part_rows_inserted": parts_ins, "part_rows_updated": parts_upd}
     print(json.dumps(r)); results.append(r)
     return r, log
