@@ -339,8 +339,8 @@ public final class SMSCSimulator: @unchecked Sendable {
             return
         }
         while pendingHead < pending.count {
-            // A loop, not filter + min: this runs once per PDU sent (an array per PDU
-            // was a visible part of the simulator's CPU in make bench).
+            // A loop, not filter + min: this runs once per PDU sent, and the
+            // simulator's CPU is taken from the bridge's on the benchmark machine.
             var best: Peer?
             for p in peers.values where p.bound && !p.stalled && !p.connection.isClosed && p.inflight.count < config.window {
                 if let b = best, (b.inflight.count, b.sentOnThis) <= (p.inflight.count, p.sentOnThis) { continue }
@@ -375,7 +375,7 @@ public final class SMSCSimulator: @unchecked Sendable {
             let seq = peer.nextSeq
             peer.nextSeq = seq >= 0x7FFF_FFFF ? 1 : seq + 1
             // The stored PDU with this connection's sequence number, built in a reused
-            // buffer (a copy of the array per PDU was an allocation per PDU).
+            // buffer rather than a fresh copy of the array per PDU.
             scratch.removeAll(keepingCapacity: true)
             scratch.append(contentsOf: messages[msg].parts[part])
             scratch[12] = UInt8(seq >> 24); scratch[13] = UInt8((seq >> 16) & 0xFF); scratch[14] = UInt8((seq >> 8) & 0xFF); scratch[15] = UInt8(seq & 0xFF)
@@ -431,7 +431,7 @@ public final class SMSCSimulator: @unchecked Sendable {
     }
 
     /// One JSON line per event, formatted into a reused buffer: the log has a line for
-    /// every PDU sent and answered, and string interpolation allocated for each.
+    /// every PDU sent and answered, and string interpolation allocates for each.
     private func logEvent(_ event: StaticString, _ msg: Int, _ part: Int, _ seq: UInt32, _ status: UInt32) {
         guard let log else { return }
         logLine.removeAll(keepingCapacity: true)

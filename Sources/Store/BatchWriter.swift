@@ -395,8 +395,9 @@ public final class BatchWriter: @unchecked Sendable {
 
     /// Parts, pending (`message_dedup_key` NULL) and consumed by a message of this
     /// batch, in key order. A pending part already stored is left as it is (it may be
-    /// consumed already) and reported as a duplicate; a consumed one is written or marked
-    /// consumed.
+    /// consumed already) and reported as a duplicate; a consumed one is written, or
+    /// marked consumed unless it already is (a redelivered message's parts: an update
+    /// here cannot be HOT, the pending index's predicate names the column).
     static let writeParts = """
         WITH p AS (
             INSERT INTO message_parts (dedup_key, carrier, source_addr, destination_addr, reference, reference_bits, total,
@@ -405,6 +406,7 @@ public final class BatchWriter: @unchecked Sendable {
                         $8::smallint[], $9::smallint[], $10::bytea[], $11::smallint[], $12::smallint[], $13::bytea[], $14::timestamptz[], $15::uuid[])
             ON CONFLICT (dedup_key) DO UPDATE SET message_dedup_key = EXCLUDED.message_dedup_key
                 WHERE EXCLUDED.message_dedup_key IS NOT NULL
+                  AND message_parts.message_dedup_key IS DISTINCT FROM EXCLUDED.message_dedup_key
             RETURNING dedup_key)
         SELECT array_agg(u.k) FROM unnest($1::uuid[], $15::uuid[]) AS u(k, m) WHERE u.m IS NULL AND u.k NOT IN (SELECT dedup_key FROM p)
         """

@@ -305,6 +305,13 @@ final class WriterTests: XCTestCase {
         XCTAssertEqual(rows.map { $0[2] }, ["(0,1)", "(0,2)"])
         XCTAssertEqual(try PartStore.pending(db), [])
         XCTAssertEqual(try db.execute("SELECT array_length(raw_pdus, 1) FROM messages").rows.first, ["2"])
+        // The SMSC redelivers the completing part: the message is a duplicate, and its
+        // parts, already consumed by it, are not rewritten.
+        writer.submit(.message(message)) { acks.add($0) }
+        XCTAssertTrue(waitFor { acks.count == 3 })
+        XCTAssertEqual(acks.all, [.ok, .ok, .ok])
+        XCTAssertEqual(try db.execute("SELECT ctid::text FROM message_parts ORDER BY ctid").rows.map { $0[0] }, ["(0,1)", "(0,2)"])
+        XCTAssertEqual(try db.execute("SELECT count(*) FROM messages").rows.first?.first, "1")
     }
 
     /// A statement that fails inside the batch's transaction (here a deadlock) leaves
