@@ -29,7 +29,10 @@ KANNEL_N = int(os.environ.get("KANNEL_N", "50000"))
 PY_N = int(os.environ.get("PY_N", "5000"))
 BINDS = int(os.environ.get("BINDS", "8"))
 # BATCH_WAIT_MS: the writer's batch_max_wait_ms for the bridge runs (default: the bridge's own).
-DATABASE_TOML = f"[database]\nbatch_max_wait_ms = {os.environ['BATCH_WAIT_MS']}\n" if os.environ.get("BATCH_WAIT_MS") else ""
+# DB_CONNECTIONS: the writer's connections for the bridge runs (default: the bridge's own).
+DATABASE_TOML = ("[database]\n" + (f"batch_max_wait_ms = {os.environ['BATCH_WAIT_MS']}\n" if os.environ.get("BATCH_WAIT_MS") else "")
+                 + (f"connections = {os.environ['DB_CONNECTIONS']}\n" if os.environ.get("DB_CONNECTIONS") else "")
+                 if os.environ.get("BATCH_WAIT_MS") or os.environ.get("DB_CONNECTIONS") else "")
 DEST = ("447700000000", "447700999999")
 os.makedirs(OUT, exist_ok=True)
 results = []
