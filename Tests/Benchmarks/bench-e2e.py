@@ -294,6 +294,8 @@ def main():
     env = subprocess.run([os.path.join(ROOT, "Tests/Support/throwaway-pg.sh"), "start"], capture_output=True, text=True, check=True).stdout
     vals = dict(l.split("=", 1) for l in env.strip().splitlines())
     pgtmp, pg_url = vals["PGTMP"], vals["PG_URL"].strip("'")
+    if os.environ.get("PG_SOCKET"):  # PG_SOCKET=1: every client over the Unix socket instead of TCP loopback (A/B)
+        pg_url = pg_url.replace("host=127.0.0.1", f"host={pgtmp}")
     try:
         postmaster = int(open(os.path.join(pgtmp, "data/postmaster.pid")).readline())
         # WAL segments recycled, as on a running server (see throwaway-pg.sh warm).
