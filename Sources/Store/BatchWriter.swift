@@ -284,21 +284,22 @@ public final class BatchWriter: @unchecked Sendable {
                     if seen.insert(key).inserted { parts.append((part, key)) }
                 }
             }
-            // Every part of a multi-part message here is upserted as consumed by it.
-            var upserts: [(Part, DedupKey)] = [], owners: [DedupKey] = [], upserted: Set<DedupKey> = []
+            // The batch's part rows: (part, key, the message consuming it, if in this batch).
+            // Every part of a multi-part message here is written as consumed by it. A part
+            // whose message completes in this same batch is written once, that way:
+            // inserting it pending first and then updating it (a non-HOT update: the
+            // pending index's predicate names the column) wrote the row and its indexes
+            // twice. Consecutive parts of one message usually arrive in one read, so in
+            // one batch. Each is still acked only after this transaction commits.
+            var partRows: [(Part, DedupKey, DedupKey?)] = []
+            var consumedHere: Set<DedupKey> = []
             for i in messages.indices where !messages[i].parts.isEmpty {
                 for p in messages[i].parts {
                     let k = DedupKey.part(p)
-                    if upserted.insert(k).inserted { upserts.append((p, k)); owners.append(messages[i].decision.dedupKey) }
+                    if consumedHere.insert(k).inserted { partRows.append((p, k, messages[i].decision.dedupKey)) }
                 }
             }
-            // A part whose message completes in this same batch is written once, as
-            // consumed, by that upsert: inserting it pending first and then updating it
-            // (a non-HOT update: the pending index's predicate names the column) wrote
-            // the row and its indexes twice. Consecutive parts of one message usually
-            // arrive in one read, so in one batch. Each is still acked only after this
-            // transaction commits.
-            if !upserted.isEmpty { parts.removeAll { upserted.contains($0.1) } }
+            for (p, k) in parts where !consumedHere.contains(k) { partRows.append((p, k, nil)) }
             // Pending and consumed parts are one statement, in key order. As two (pending,
             // then consumed) two writer connections could each wait for a part key the
             // other had just inserted: a part enqueued by one session after the message it
@@ -307,9 +308,6 @@ public final class BatchWriter: @unchecked Sendable {
             // deadlock_timeout (1 s) and the batch was retried (make bench: once in 16
             // runs). Every transaction now takes its part-key locks in ascending
             // order, after its message keys (also in order), so no cycle can form.
-            var partRows: [(Part, DedupKey, DedupKey?)] = parts.map { ($0.0, $0.1, nil) }
-            partRows.reserveCapacity(parts.count + upserts.count)
-            for (u, owner) in zip(upserts, owners) { partRows.append((u.0, u.1, owner)) }
             partRows.sort { $0.1 < $1.1 }
             var statements: [PostgresStatement] = [.sql("BEGIN")]
             if !messages.isEmpty { statements.append(.prepared("insert_messages", BatchWriter.columns(messages))) }

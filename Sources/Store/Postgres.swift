@@ -174,7 +174,6 @@ func appendHex(_ b: [UInt8], to out: inout [UInt8]) {
     }
 }
 
-
 /// Rows of a result, as text (NULL as nil).
 public struct PostgresRows: Sendable {
     public var columns: [String]
