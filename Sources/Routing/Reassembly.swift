@@ -134,6 +134,12 @@ public final class Reassembler: @unchecked Sendable {
         var have: Int
         var bytes: Int
         var firstAt: UInt64
+        /// Parts identical to a part of a message already finished. Alone they are a
+        /// redelivery; with a new sibling they are a new message that reuses the
+        /// reference and repeats a part's text (the same template to the same number).
+        var echoes = 0
+        /// Nothing here but redelivered parts: giving it up stores nothing.
+        var onlyEchoes: Bool { echoes == have }
     }
 
     struct State {
@@ -142,9 +148,9 @@ public final class Reassembler: @unchecked Sendable {
         var evicted = 0
         var timedOut = 0
         /// Parts of messages already completed or given up (by content key, with the
-        /// time): a redelivered part of such a message is a duplicate, not the first
-        /// part of a phantom message. A new message that reuses the reference has
-        /// other content, hence other keys.
+        /// time): a redelivered part of such a message must not become a phantom
+        /// incomplete message. Such a part is held as an echo (see `Pending.echoes`),
+        /// because a new message that reuses the reference can repeat a part exactly.
         var done: [DedupKey: UInt64] = [:]
         var doneFIFO: [DedupKey] = []
         var doneHead = 0
@@ -200,12 +206,13 @@ public final class Reassembler: @unchecked Sendable {
         let size = part.body.count + part.rawPDU.count + 64
         var out: [AssembledMessage] = []
         let result: AddResult = state.withLock { s in
-            if s.pending[part.key] == nil, let t = s.done[DedupKey.part(part)], part.receivedAt < t + rememberMillis {
-                return .duplicate  // a redelivered part of a message already finished
-            }
             var entry = s.pending[part.key] ?? Pending(parts: Array(repeating: nil, count: total), have: 0, bytes: 0, firstAt: part.receivedAt)
             let idx = Int(part.sequence) - 1
             if entry.parts[idx] != nil { return .duplicate }
+            // A part of a message already finished is held, not dropped: it may be the
+            // first-arriving part of a new message whose other parts differ. If no
+            // sibling comes, it was a redelivery, and its group is given up silently.
+            if let t = s.done[DedupKey.part(part)], part.receivedAt < t + rememberMillis { entry.echoes += 1 }
             entry.parts[idx] = part
             entry.have += 1
             entry.bytes += size
@@ -224,8 +231,10 @@ public final class Reassembler: @unchecked Sendable {
                 s.checkedAt.removeValue(forKey: oldest.key)
                 s.markDone(oldest.value.parts, at: part.receivedAt, cap: rememberCount)
                 s.pendingBytes -= oldest.value.bytes
-                s.evicted += 1
-                out.append(Self.incomplete(oldest.key, oldest.value))
+                if !oldest.value.onlyEchoes {
+                    s.evicted += 1
+                    out.append(Self.incomplete(oldest.key, oldest.value))
+                }
             }
             return .pending(have: entry.have, total: total)
         }
@@ -237,13 +246,13 @@ public final class Reassembler: @unchecked Sendable {
     public func expire(now: UInt64) -> [AssembledMessage] {
         state.withLock { s in
             var out: [AssembledMessage] = []
-            for (k, v) in s.pending where now >= v.firstAt + timeoutMillis {
-                out.append(Self.incomplete(k, v))
-            }
-            for m in out {
-                if let v = s.pending.removeValue(forKey: m.key) { s.pendingBytes -= v.bytes }
-                s.checkedAt.removeValue(forKey: m.key)
-                s.markDone(m.parts, at: now, cap: rememberCount)
+            let old = s.pending.filter { now >= $0.value.firstAt + timeoutMillis }
+            for (k, v) in old {
+                s.pending.removeValue(forKey: k)
+                s.pendingBytes -= v.bytes
+                s.checkedAt.removeValue(forKey: k)
+                s.markDone(v.parts, at: now, cap: rememberCount)
+                if !v.onlyEchoes { out.append(Self.incomplete(k, v)) }
             }
             s.timedOut += out.count
             return out.sorted { $0.firstReceivedAt < $1.firstReceivedAt }

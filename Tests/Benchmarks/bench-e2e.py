@@ -159,6 +159,7 @@ def run_bridge(name, pg_url, postmaster, count, rate, seed):
          "bridge_peak_rss_mib": round(rss, 1),
          "bridge_ctx_switches_per_100k": round((x1 - x0) / max(done, 1) * 1e5),
          "simulator_cpu_s_per_100k": round((ru1.ru_utime + ru1.ru_stime - ru0.ru_utime - ru0.ru_stime) / max(done, 1) * 1e5, 2), "lost": audit["lost"], "duplicated": audit["duplicated"], "acked": audit["acked"], "stored": audit["stored"],
+         "lost_ids": audit.get("lost_ids", []), "unexpected": audit.get("unexpected", 0),
          "part_rows_inserted": parts_ins, "part_rows_updated": parts_upd}
     print(json.dumps(r)); results.append(r)
     return r, log

@@ -314,6 +314,40 @@ final class WriterTests: XCTestCase {
         XCTAssertEqual(try db.execute("SELECT count(*) FROM messages").rows.first?.first, "1")
     }
 
+    /// A new message that reuses a finished message's reference and repeats one of its
+    /// parts exactly (the same template's tail to the same number). That part's row
+    /// exists, consumed by the first message: written again pending it is absorbed
+    /// (and acked), and the new message that completes with it is stored.
+    func testANewMessageSharingAPartWithAFinishedOneIsStored() throws {
+        let (url, db) = try migrated()
+        let writer = BatchWriter(config: BatchWriter.Config(url: url))
+        defer { writer.stop() }
+        let key = PartKey(carrier: "c1", source: "Amazon", destination: "447700900123", reference: 221, referenceBits: 8, total: 2)
+        func part(_ seq: UInt8, _ text: String, at: UInt64) -> Part {
+            Part(key: key, sequence: seq, dataCoding: 0, body: GSM7.encodeUnpacked(text)!, rawPDU: [seq], receivedAt: at)
+        }
+        let tail = part(2, " It expires in 10 minutes.", at: 1_800_000_000_001)
+        var first = Traffic().message(1)
+        first.parts = [part(1, "Your code is 997387.", at: 1_800_000_000_000), tail]
+        first.rawPDUs = [[1], [2]]
+        var second = Traffic().message(2)
+        let repeated = part(2, " It expires in 10 minutes.", at: 1_800_000_014_000)
+        XCTAssertEqual(DedupKey.part(repeated), DedupKey.part(tail), "the same part, as far as its content can tell")
+        second.parts = [part(1, "Your code is 120455.", at: 1_800_000_014_001), repeated]
+        second.rawPDUs = [[1], [2]]
+        let acks = Acks()
+        writer.submit(.message(first)) { acks.add($0) }
+        XCTAssertTrue(waitFor { acks.count == 1 })
+        writer.submit(.part(repeated, dedupKey: DedupKey.part(repeated))) { acks.add($0) }
+        XCTAssertTrue(waitFor { acks.count == 2 })
+        writer.submit(.message(second)) { acks.add($0) }
+        XCTAssertTrue(waitFor { acks.count == 3 })
+        XCTAssertEqual(acks.all, [.ok, .ok, .ok])
+        XCTAssertEqual(try db.execute("SELECT count(*) FROM messages").rows.first?.first, "2")
+        XCTAssertEqual(try db.execute("SELECT count(*) FROM message_parts").rows.first?.first, "3")
+        XCTAssertEqual(try PartStore.pending(db), [], "every part consumed")
+    }
+
     /// A statement that fails inside the batch's transaction (here a deadlock) leaves
     /// the session in an aborted transaction: the pipeline skips the COMMIT. The retry
     /// must start clean; it used to fail at its BEGIN (25P02) and answer the whole
