@@ -65,13 +65,49 @@ public struct AssembledMessage: Hashable, Sendable {
     public var parts: [Part?]
     /// 1-based sequence numbers that are missing (empty when complete).
     public var missing: [Int]
+    /// Sequence numbers of parts identical to a part of a message the reassembler
+    /// finished (see `Reassembler.Pending.echoes`). Finding them in a stored message
+    /// tells nothing: that message is the one finished here.
+    public var echoes: Set<UInt8> = []
     public var isComplete: Bool { missing.isEmpty }
     public var firstReceivedAt: UInt64 { parts.compactMap { $0?.receivedAt }.min() ?? 0 }
 
-    public init(key: PartKey, parts: [Part?], missing: [Int]) {
+    public init(key: PartKey, parts: [Part?], missing: [Int], echoes: Set<UInt8> = []) {
         self.key = key
         self.parts = parts
         self.missing = missing
+        self.echoes = echoes
+    }
+
+    /// What to do with a pending message once the parts other holders stored are
+    /// known (other bridges binding to the same SMSC, or this one before a restart).
+    public enum Resolution: Hashable, Sendable {
+        /// Its parts are in a stored message already: drop it.
+        case storedAlready
+        /// Completed with parts stored by others: store it.
+        case complete(AssembledMessage)
+        /// Timed out: store what there is, marked with its gaps.
+        case incomplete(AssembledMessage)
+        /// Keep waiting for the rest.
+        case wait
+    }
+
+    /// `open`: stored parts of this message not yet in a stored message; `consumed`:
+    /// the keys of its stored parts that are. Echoes are left out of the test for
+    /// "stored already": a new message that reuses the reference and repeats a part
+    /// of a finished one exactly must not be dropped for that part (make bench, 1M
+    /// messages), and a part only held as an echo is given up by the timeout.
+    public func resolve(open: [Part], consumed: Set<DedupKey>, timedOut: Bool) -> Resolution {
+        let fresh = parts.compactMap { $0 }.filter { !echoes.contains($0.sequence) }
+        if fresh.isEmpty { return timedOut ? .storedAlready : .wait }
+        if fresh.allSatisfy({ consumed.contains(DedupKey.part($0)) }) { return .storedAlready }
+        var merged = self
+        for p in open where Int(p.sequence) >= 1 && Int(p.sequence) <= parts.count && merged.parts[Int(p.sequence) - 1] == nil {
+            merged.parts[Int(p.sequence) - 1] = p
+        }
+        merged.missing = merged.parts.indices.filter { merged.parts[$0] == nil }.map { $0 + 1 }
+        if merged.missing.isEmpty { return .complete(merged) }
+        return timedOut ? .incomplete(merged) : .wait
     }
 
     /// Decodes the text: bytes of consecutive parts are joined first, so a
@@ -137,14 +173,17 @@ public final class Reassembler: @unchecked Sendable {
         /// Parts identical to a part of a message already finished. Alone they are a
         /// redelivery; with a new sibling they are a new message that reuses the
         /// reference and repeats a part's text (the same template to the same number).
-        var echoes = 0
+        var echoes: Set<UInt8> = []
         /// Nothing here but redelivered parts: giving it up stores nothing.
-        var onlyEchoes: Bool { echoes == have }
+        var onlyEchoes: Bool { echoes.count == have }
     }
 
     struct State {
         var pending: [PartKey: Pending] = [:]
         var pendingBytes = 0
+        /// Entries that hold only echoes: redeliveries kept until the timeout, in case
+        /// a new sibling comes. Not counted as messages being reassembled.
+        var echoOnly = 0
         var evicted = 0
         var timedOut = 0
         /// Parts of messages already completed or given up (by content key, with the
@@ -156,6 +195,27 @@ public final class Reassembler: @unchecked Sendable {
         var doneHead = 0
         /// When each pending message was last looked up in the store (other bridges' parts).
         var checkedAt: [PartKey: UInt64] = [:]
+
+        /// Every change to `pending` goes through `put` and `remove`, which keep the
+        /// byte and echo counts with it.
+        mutating func put(_ k: PartKey, _ e: Pending) {
+            if let old = pending.updateValue(e, forKey: k) { uncount(old) }
+            pendingBytes += e.bytes
+            if e.onlyEchoes { echoOnly += 1 }
+        }
+
+        @discardableResult
+        mutating func remove(_ k: PartKey) -> Pending? {
+            checkedAt.removeValue(forKey: k)
+            guard let old = pending.removeValue(forKey: k) else { return nil }
+            uncount(old)
+            return old
+        }
+
+        private mutating func uncount(_ e: Pending) {
+            pendingBytes -= e.bytes
+            if e.onlyEchoes { echoOnly -= 1 }
+        }
 
         mutating func markDone(_ parts: [Part?], at now: UInt64, cap: Int) {
             for case let p? in parts {
@@ -187,7 +247,11 @@ public final class Reassembler: @unchecked Sendable {
         self.rememberMillis = rememberMillis
     }
 
-    public var pendingCount: Int { state.withLock { $0.pending.count } }
+    /// Messages waiting for parts (held redeliveries not included).
+    public var pendingCount: Int { state.withLock { $0.pending.count - $0.echoOnly } }
+    /// Parts of finished messages received again, held until the timeout in case a
+    /// new message that repeats them completes with them.
+    public var heldRedeliveries: Int { state.withLock { $0.echoOnly } }
     public var pendingBytes: Int { state.withLock { $0.pendingBytes } }
     /// Messages pushed out early by the memory cap.
     public var evictedCount: Int { state.withLock { $0.evicted } }
@@ -212,25 +276,20 @@ public final class Reassembler: @unchecked Sendable {
             // A part of a message already finished is held, not dropped: it may be the
             // first-arriving part of a new message whose other parts differ. If no
             // sibling comes, it was a redelivery, and its group is given up silently.
-            if let t = s.done[DedupKey.part(part)], part.receivedAt < t + rememberMillis { entry.echoes += 1 }
+            if let t = s.done[DedupKey.part(part)], part.receivedAt < t + rememberMillis { entry.echoes.insert(part.sequence) }
             entry.parts[idx] = part
             entry.have += 1
             entry.bytes += size
             entry.firstAt = min(entry.firstAt, part.receivedAt)
             if entry.have == total {
-                if let old = s.pending.removeValue(forKey: part.key) { s.pendingBytes -= old.bytes }
-                s.checkedAt.removeValue(forKey: part.key)
+                s.remove(part.key)
                 s.markDone(entry.parts, at: part.receivedAt, cap: rememberCount)
-                return .complete(AssembledMessage(key: part.key, parts: entry.parts, missing: []))
+                return .complete(AssembledMessage(key: part.key, parts: entry.parts, missing: [], echoes: entry.echoes))
             }
-            if let old = s.pending[part.key] { s.pendingBytes -= old.bytes }
-            s.pending[part.key] = entry
-            s.pendingBytes += entry.bytes
+            s.put(part.key, entry)
             while s.pendingBytes > maxPendingBytes, let oldest = s.pending.min(by: { $0.value.firstAt < $1.value.firstAt }) {
-                s.pending.removeValue(forKey: oldest.key)
-                s.checkedAt.removeValue(forKey: oldest.key)
+                s.remove(oldest.key)
                 s.markDone(oldest.value.parts, at: part.receivedAt, cap: rememberCount)
-                s.pendingBytes -= oldest.value.bytes
                 if !oldest.value.onlyEchoes {
                     s.evicted += 1
                     out.append(Self.incomplete(oldest.key, oldest.value))
@@ -248,9 +307,7 @@ public final class Reassembler: @unchecked Sendable {
             var out: [AssembledMessage] = []
             let old = s.pending.filter { now >= $0.value.firstAt + timeoutMillis }
             for (k, v) in old {
-                s.pending.removeValue(forKey: k)
-                s.pendingBytes -= v.bytes
-                s.checkedAt.removeValue(forKey: k)
+                s.remove(k)
                 s.markDone(v.parts, at: now, cap: rememberCount)
                 if !v.onlyEchoes { out.append(Self.incomplete(k, v)) }
             }
@@ -261,11 +318,12 @@ public final class Reassembler: @unchecked Sendable {
 
     /// Pending messages older than `age` that were not looked up in the store within
     /// `recheck` (snapshots, left pending): the bridge asks the store whether another
-    /// bridge holds their other parts. Marks them checked at `now`.
+    /// bridge holds their other parts. Marks them checked at `now`. Held redeliveries
+    /// are not offered: only the timeout decides them.
     public func stale(olderThan age: UInt64, now: UInt64, recheck: UInt64) -> [AssembledMessage] {
         state.withLock { s in
             var out: [AssembledMessage] = []
-            for (k, v) in s.pending where now >= v.firstAt + age && now >= (s.checkedAt[k] ?? 0) + recheck {
+            for (k, v) in s.pending where !v.onlyEchoes && now >= v.firstAt + age && now >= (s.checkedAt[k] ?? 0) + recheck {
                 s.checkedAt[k] = now
                 out.append(Self.incomplete(k, v))
             }
@@ -278,9 +336,7 @@ public final class Reassembler: @unchecked Sendable {
     @discardableResult
     public func claim(_ key: PartKey, now: UInt64) -> AssembledMessage? {
         state.withLock { s in
-            guard let v = s.pending.removeValue(forKey: key) else { return nil }
-            s.pendingBytes -= v.bytes
-            s.checkedAt.removeValue(forKey: key)
+            guard let v = s.remove(key) else { return nil }
             s.markDone(v.parts, at: now, cap: rememberCount)
             return Self.incomplete(key, v)
         }
@@ -299,6 +355,6 @@ public final class Reassembler: @unchecked Sendable {
     }
 
     static func incomplete(_ key: PartKey, _ p: Pending) -> AssembledMessage {
-        AssembledMessage(key: key, parts: p.parts, missing: p.parts.indices.filter { p.parts[$0] == nil }.map { $0 + 1 })
+        AssembledMessage(key: key, parts: p.parts, missing: p.parts.indices.filter { p.parts[$0] == nil }.map { $0 + 1 }, echoes: p.echoes)
     }
 }

@@ -70,7 +70,11 @@ final class ReassemblyTests: XCTestCase {
         guard case .complete = r.add(part(2, [0x42], key: k, at: 1_100), evicted: &ev) else { return XCTFail("not completed") }
         XCTAssertEqual(r.add(part(2, [0x42], key: k, at: 5_000), evicted: &ev), .pending(have: 1, total: 2))
         XCTAssertEqual(r.add(part(2, [0x42], key: k, at: 5_500), evicted: &ev), .duplicate)
+        XCTAssertEqual(r.pendingCount, 0, "a held redelivery is not a message being reassembled")
+        XCTAssertEqual(r.heldRedeliveries, 1)
+        XCTAssertTrue(r.stale(olderThan: 2_000, now: 10_000, recheck: 3_000).isEmpty, "only the timeout decides it")
         XCTAssertTrue(r.expire(now: 65_000).isEmpty, "no phantom message")
+        XCTAssertEqual(r.heldRedeliveries, 0)
         XCTAssertEqual(r.timedOutCount, 0)
         XCTAssertEqual(r.pendingCount, 0)
         XCTAssertEqual(r.pendingBytes, 0)
@@ -113,6 +117,52 @@ final class ReassemblyTests: XCTestCase {
         _ = r.add(part(3, [0x43], key: k3, at: 2_000), evicted: &ev)
         _ = r.add(part(1, [0x61], key: k3, at: 2_000), evicted: &ev)
         XCTAssertEqual(r.expire(now: 62_000).map(\.missing), [[2]])
+    }
+
+    /// What the store's parts decide for a pending message (other bridges, or this
+    /// one before a restart).
+    func testResolvingAPendingMessageWithTheStoredParts() {
+        let k = key(total: 3)
+        let p1 = part(1, [0x41], key: k), p2 = part(2, [0x42], key: k), p3 = part(3, [0x43], key: k)
+        func held(_ parts: [Part], echoes: Set<UInt8> = []) -> AssembledMessage {
+            var slots = [Part?](repeating: nil, count: 3)
+            for p in parts { slots[Int(p.sequence) - 1] = p }
+            return AssembledMessage(key: k, parts: slots, missing: slots.indices.filter { slots[$0] == nil }.map { $0 + 1 }, echoes: echoes)
+        }
+        let keys = { (ps: [Part]) in Set(ps.map(DedupKey.part)) }
+        // Stored already by another bridge: drop it, before the timeout or at it.
+        XCTAssertEqual(held([p1]).resolve(open: [], consumed: keys([p1, p2, p3]), timedOut: false), .storedAlready)
+        XCTAssertEqual(held([p1]).resolve(open: [], consumed: keys([p1, p2, p3]), timedOut: true), .storedAlready)
+        // Completed with another bridge's open parts.
+        XCTAssertEqual(held([p1]).resolve(open: [p2, p3], consumed: [], timedOut: false), .complete(held([p1, p2, p3])))
+        // Not complete: wait, or at the timeout store what there is.
+        XCTAssertEqual(held([p1]).resolve(open: [p3], consumed: [], timedOut: false), .wait)
+        XCTAssertEqual(held([p1]).resolve(open: [p3], consumed: [], timedOut: true), .incomplete(held([p1, p3])))
+        // An echo found consumed is the finished message's own part: it says nothing
+        // about the new part beside it, which used to be dropped with it.
+        XCTAssertEqual(held([p1, p2], echoes: [2]).resolve(open: [], consumed: keys([p2]), timedOut: false), .wait)
+        XCTAssertEqual(held([p1, p2], echoes: [2]).resolve(open: [], consumed: keys([p2]), timedOut: true), .incomplete(held([p1, p2], echoes: [2])))
+        // A part consumed by some other message, beside one that is not: a new message.
+        XCTAssertEqual(held([p1, p2]).resolve(open: [], consumed: keys([p2]), timedOut: true), .incomplete(held([p1, p2])))
+        // Only echoes: nothing to store, ever.
+        XCTAssertEqual(held([p2], echoes: [2]).resolve(open: [p1, p3], consumed: keys([p2]), timedOut: false), .wait)
+        XCTAssertEqual(held([p2], echoes: [2]).resolve(open: [], consumed: keys([p2]), timedOut: true), .storedAlready)
+    }
+
+    /// The new message's sibling can come seconds later (an SMSC retry): the store
+    /// lookup after 2 s must not drop the held part, and the message completes.
+    func testAHeldPartCompletesANewMessageWhoseSiblingComesLater() {
+        let r = Reassembler(timeoutMillis: 60_000)
+        let k = key(total: 2)
+        var ev: [AssembledMessage] = []
+        _ = r.add(part(1, [0x41], key: k, at: 1_000), evicted: &ev)
+        _ = r.add(part(2, [0x42], key: k, at: 1_000), evicted: &ev)
+        XCTAssertEqual(r.add(part(2, [0x42], key: k, at: 20_000), evicted: &ev), .pending(have: 1, total: 2))
+        XCTAssertTrue(r.stale(olderThan: 2_000, now: 25_000, recheck: 3_000).isEmpty)
+        guard case .complete(let m) = r.add(part(1, [0x51], key: k, at: 27_000), evicted: &ev) else { return XCTFail("new message lost") }
+        XCTAssertEqual(m.parts.map { $0?.body }, [[0x51], [0x42]])
+        XCTAssertEqual(r.heldRedeliveries, 0)
+        XCTAssertEqual(r.pendingBytes, 0)
     }
 
     /// Pending messages are offered for a store lookup once old enough, then only

@@ -211,22 +211,16 @@ final class BridgeService: @unchecked Sendable {
             if timedOut { storeAssembled(m) }  // the database will dedup if it was stored after all
             return
         }
-        let mine = m.parts.compactMap { $0 }
-        if mine.contains(where: { stored.consumed.contains(DedupKey.part($0)) }) {
-            if !timedOut { reassembler.claim(m.key, now: now) }  // another bridge stored this message
-            return
-        }
-        var parts = m.parts
-        for p in stored.open where Int(p.sequence) >= 1 && Int(p.sequence) <= parts.count && parts[Int(p.sequence) - 1] == nil {
-            parts[Int(p.sequence) - 1] = p
-        }
-        let missing = parts.indices.filter { parts[$0] == nil }.map { $0 + 1 }
-        let merged = AssembledMessage(key: m.key, parts: parts, missing: missing)
-        if missing.isEmpty {
+        switch m.resolve(open: stored.open, consumed: stored.consumed, timedOut: timedOut) {
+        case .storedAlready:
+            if !timedOut { reassembler.claim(m.key, now: now) }  // another bridge (or this one, before a restart) stored it
+        case .complete(let merged):
             if !timedOut { guard reassembler.claim(m.key, now: now) != nil else { return } }
             storeAssembled(merged)
-        } else if timedOut {
+        case .incomplete(let merged):
             storeAssembled(merged)
+        case .wait:
+            break
         }
     }
 
@@ -277,6 +271,7 @@ final class BridgeService: @unchecked Sendable {
                 }
             }
             r.set(M.reassemblyPending, [], Double(self.reassembler.pendingCount))
+            r.set(M.reassemblyHeld, [], Double(self.reassembler.heldRedeliveries))
             r.set(M.reassemblyEvicted, [], Double(self.reassembler.evictedCount))
             if let w = self.writer {
                 r.set(M.queueDepth, [], Double(w.queueDepth))

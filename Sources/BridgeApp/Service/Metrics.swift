@@ -169,6 +169,7 @@ enum M {
     static let outcomes = "smpp_bridge_routing_outcomes_total"
     static let otp = "smpp_bridge_otp_total"
     static let reassemblyPending = "smpp_bridge_reassembly_pending"
+    static let reassemblyHeld = "smpp_bridge_reassembly_held_redeliveries"
     static let reassemblyEvicted = "smpp_bridge_reassembly_evicted_total"
     static let reassemblyTimedOut = "smpp_bridge_reassembly_timed_out_total"
     static let window = "smpp_bridge_window_in_use"
@@ -196,6 +197,7 @@ enum M {
         r.define(outcomes, .counter, "Routing outcomes: routed, unmatched, expired, duplicate, invalid, temp_failed.")
         r.define(otp, .counter, "Stored messages with and without an extracted OTP code.")
         r.define(reassemblyPending, .gauge, "Multi-part messages waiting for parts.")
+        r.define(reassemblyHeld, .gauge, "Parts of finished messages received again, held until the reassembly timeout in case a new message repeats them.")
         r.define(reassemblyEvicted, .counter, "Incomplete multi-part messages given up (memory bound).")
         r.define(reassemblyTimedOut, .counter, "Incomplete multi-part messages stored after the timeout.")
         r.define(window, .gauge, "Our requests outstanding on the bind (window in use).")
