@@ -113,6 +113,8 @@ public final class SMSCSimulator: @unchecked Sendable {
     private var scratch: [UInt8] = []
     private var timer: (any DispatchSourceTimer)?
     private var tokens: Double = 0
+    /// PDUs per second that make `config.rate` messages per second.
+    private var pduRate: Double = 0
     private var lastRefill: UInt64 = 0
     private var doneWaiters: [DispatchSemaphore] = []
     private var sentCount = 0
@@ -156,6 +158,10 @@ public final class SMSCSimulator: @unchecked Sendable {
                 let n = m.parts.count - (config.faults.omitsLastPart(of: m.id, parts: m.parts.count) ? 1 : 0)
                 for k in 0..<n { pending.append((m.id, k, 0)) }
             }
+            // `rate` is in messages; the bucket paces PDUs, at the mix's PDUs per message,
+            // so that a multi-part message costs its parts (it used to cost one token per
+            // PDU: "10,000/s" offered 8,700 messages/s with 20% multi-part).
+            pduRate = messages.isEmpty ? config.rate : config.rate * Double(pending.count) / Double(messages.count)
             started = now()
             lastRefill = started
             let a = DispatchSource.makeReadSource(fileDescriptor: fd, queue: queue)
@@ -359,7 +365,7 @@ public final class SMSCSimulator: @unchecked Sendable {
         guard peer.bound, !peer.stalled, !peer.connection.isClosed else { return false }
         if config.rate > 0 {
             let t = now()
-            tokens = min(Double(config.window) * 2, tokens + Double(t - lastRefill) / 1e9 * config.rate)
+            tokens = min(Double(config.window) * 2, tokens + Double(t - lastRefill) / 1e9 * pduRate)
             lastRefill = t
         }
         if peer.inflight.count < config.window, pendingHead < pending.count {
