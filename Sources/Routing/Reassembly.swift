@@ -301,6 +301,19 @@ public final class Reassembler: @unchecked Sendable {
         return result
     }
 
+    /// The store found these parts of a pending message in a stored message already
+    /// (another bridge's, or this one's before a restart, or one this reassembler has
+    /// forgotten): from now on they count as echoes, as if it had finished that message
+    /// itself. They are held, not dropped, until the timeout: a new sibling arriving
+    /// later still completes a new message with them.
+    public func markEchoes(_ key: PartKey, consumed: Set<DedupKey>) {
+        state.withLock { s in
+            guard var e = s.pending[key] else { return }
+            for case let p? in e.parts where consumed.contains(DedupKey.part(p)) { e.echoes.insert(p.sequence) }
+            s.put(key, e)
+        }
+    }
+
     /// Messages whose first part arrived more than `timeout` before `now`, as incomplete.
     public func expire(now: UInt64) -> [AssembledMessage] {
         state.withLock { s in

@@ -242,10 +242,15 @@ final class FaultTests: XCTestCase {
         f.malformedEvery = 1  // one injected PDU before every message
         f.injectedPDUs = (0..<5).map { first.config.mix.message($0).parts.last! }
         let second = try makeSim(count: 10, faults: f, seed: 18, multipart: 0)
-        let bridge = try BridgeProcess(url: url, dir: dir, carriers: [("sim", second.port, 1)], extra: extra)
+        // A timeout past the store lookup (after 2 s), so that the lookup finds them first.
+        let bridge = try BridgeProcess(url: url, dir: dir, carriers: [("sim", second.port, 1)], extra: "[routing]\nreassembly_timeout_s = 8\n")
         try bridge.start()
         XCTAssertTrue(second.waitUntilDone(timeout: 60))
-        XCTAssertTrue(waitUntil(20) { bridge.metric("smpp_bridge_reassembly_pending") == 0 }, "redelivered parts still held after the timeout")
+        XCTAssertTrue(waitUntil(20) { bridge.metric("smpp_bridge_reassembly_held_redeliveries") > 0 }, "redelivered parts not held")
+        XCTAssertTrue(waitUntil(20) {
+            bridge.metric("smpp_bridge_reassembly_pending") == 0 && bridge.metric("smpp_bridge_reassembly_held_redeliveries") == 0
+        }, "redelivered parts still held after the timeout")
+        XCTAssertEqual(bridge.metric("smpp_bridge_reassembly_timed_out_total"), 0)
         sleep(1)
         let db = try PostgresConnection(url)
         XCTAssertEqual(try db.execute("SELECT count(*) FROM messages WHERE missing_parts <> '{}'").rows.first?.first, "0", "phantom incomplete messages")

@@ -165,6 +165,34 @@ final class ReassemblyTests: XCTestCase {
         XCTAssertEqual(r.pendingBytes, 0)
     }
 
+    /// The reassembler has forgotten the finished message (a restart, or more finished
+    /// parts than it remembers); the store lookup finds the part consumed. It is held
+    /// as an echo, so that a sibling arriving seconds later still completes the new
+    /// message, and alone it is given up at the timeout without a phantom.
+    func testPartsTheStoreFoundConsumedAreHeldAsEchoes() {
+        let k = key(total: 2)
+        var ev: [AssembledMessage] = []
+        let r = Reassembler(timeoutMillis: 60_000, rememberMillis: 1)
+        let repeated = part(2, [0x42], key: k, at: 20_000)
+        XCTAssertEqual(r.add(repeated, evicted: &ev), .pending(have: 1, total: 2))
+        XCTAssertEqual(r.stale(olderThan: 2_000, now: 22_000, recheck: 3_000).count, 1)
+        r.markEchoes(part(2, [0x43], key: k).key, consumed: [DedupKey.part(part(2, [0x43], key: k))])  // other content: no echo
+        XCTAssertEqual(r.pendingCount, 1)
+        r.markEchoes(k, consumed: [DedupKey.part(repeated)])
+        XCTAssertEqual(r.pendingCount, 0)
+        XCTAssertEqual(r.heldRedeliveries, 1)
+        XCTAssertTrue(r.stale(olderThan: 2_000, now: 26_000, recheck: 3_000).isEmpty)
+        guard case .complete(let m) = r.add(part(1, [0x51], key: k, at: 27_000), evicted: &ev) else { return XCTFail("new message lost") }
+        XCTAssertEqual(m.parts.map { $0?.body }, [[0x51], [0x42]])
+        XCTAssertEqual(r.heldRedeliveries, 0)
+        // Alone: given up silently at the timeout.
+        XCTAssertEqual(r.add(part(2, [0x42], key: k, at: 100_000), evicted: &ev), .pending(have: 1, total: 2))
+        r.markEchoes(k, consumed: [DedupKey.part(repeated)])
+        XCTAssertTrue(r.expire(now: 160_000).isEmpty)
+        XCTAssertEqual(r.heldRedeliveries, 0)
+        XCTAssertEqual(r.pendingBytes, 0)
+    }
+
     /// Pending messages are offered for a store lookup once old enough, then only
     /// again after the recheck interval; a claimed message is gone and remembered.
     func testStaleAndClaimForCrossBridgeCompletion() {

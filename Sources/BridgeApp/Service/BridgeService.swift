@@ -197,9 +197,9 @@ final class BridgeService: @unchecked Sendable {
 
     private var sweepDB: PostgresConnection?
 
-    /// Completes a pending multi-part message from parts other bridges stored, drops
-    /// it when another bridge already stored it, or (timed out) stores what there is,
-    /// marked with its gaps. Runs on the sweep queue.
+    /// Completes a pending multi-part message from parts other bridges stored, holds
+    /// it as redelivered when another bridge already stored it, or (timed out) stores
+    /// what there is, marked with its gaps. Runs on the sweep queue.
     private func resolveWithStore(_ m: AssembledMessage, timedOut: Bool) {
         let now = wallClockMillis()
         let stored: (open: [Part], consumed: Set<DedupKey>)
@@ -213,7 +213,10 @@ final class BridgeService: @unchecked Sendable {
         }
         switch m.resolve(open: stored.open, consumed: stored.consumed, timedOut: timedOut) {
         case .storedAlready:
-            if !timedOut { reassembler.claim(m.key, now: now) }  // another bridge (or this one, before a restart) stored it
+            // Another bridge (or this one, before a restart) stored these parts. Most
+            // likely the whole message; but a new message that repeats a part exactly
+            // may still be coming, so they are held until the timeout, not dropped.
+            if !timedOut { reassembler.markEchoes(m.key, consumed: stored.consumed) }
         case .complete(let merged):
             if !timedOut { guard reassembler.claim(m.key, now: now) != nil else { return } }
             storeAssembled(merged)
