@@ -65,9 +65,9 @@ public struct AssembledMessage: Hashable, Sendable {
     public var parts: [Part?]
     /// 1-based sequence numbers that are missing (empty when complete).
     public var missing: [Int]
-    /// Sequence numbers of parts identical to a part of a message the reassembler
-    /// finished (see `Reassembler.Pending.echoes`). Finding them in a stored message
-    /// tells nothing: that message is the one finished here.
+    /// Sequence numbers of parts known to be in a finished message already: one the
+    /// reassembler finished, or one the store holds (see `Reassembler.markEchoes`).
+    /// Finding them in a stored message again tells nothing new.
     public var echoes: Set<UInt8> = []
     public var isComplete: Bool { missing.isEmpty }
     public var firstReceivedAt: UInt64 { parts.compactMap { $0?.receivedAt }.min() ?? 0 }
@@ -82,7 +82,8 @@ public struct AssembledMessage: Hashable, Sendable {
     /// What to do with a pending message once the parts other holders stored are
     /// known (other bridges binding to the same SMSC, or this one before a restart).
     public enum Resolution: Hashable, Sendable {
-        /// Its parts are in a stored message already: drop it.
+        /// Its parts are in a stored message already: nothing to store. Before the
+        /// timeout they are still held as repeats, in case a new message repeats them.
         case storedAlready
         /// Completed with parts stored by others: store it.
         case complete(AssembledMessage)
