@@ -46,7 +46,7 @@ interop:
 
 # The lock-free table and the session tests under ThreadSanitizer (own build folder).
 tsan:
-	$(SWIFT) test --scratch-path .build-tsan --sanitize=thread --filter 'LeaseTableTests|SessionTests|SessionCornerCaseTests'
+	$(SWIFT) test --scratch-path .build-tsan --sanitize=thread --filter 'LeaseTableTests|SessionTests|SessionCornerCaseTests|ReassemblyTests'
 
 # The main job on the embedded default: a throwaway PostgreSQL, the simulator and
 # the bridge, 50,000 messages, then the summary (DEMO_COUNT, DEMO_ARGS=--json).

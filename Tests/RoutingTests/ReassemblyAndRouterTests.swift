@@ -1,3 +1,4 @@
+import Foundation
 import Routing
 import SMPPWire
 import XCTest
@@ -191,6 +192,48 @@ final class ReassemblyTests: XCTestCase {
         XCTAssertTrue(r.expire(now: 160_000).isEmpty)
         XCTAssertEqual(r.heldRedeliveries, 0)
         XCTAssertEqual(r.pendingBytes, 0)
+    }
+
+    /// Sessions add parts from several threads while the sweeper looks for stale
+    /// messages: every message completes exactly once, the byte and held counts come
+    /// back to zero, and held repeats are never offered for a lookup. (Also under
+    /// TSan, `make tsan`.)
+    func testConcurrentAddsSweepsAndRepeatsKeepTheCounts() {
+        let r = Reassembler(timeoutMillis: 600_000)
+        let threads = 4, perThread = 300
+        let completed = Locked(0)
+        let sweeping = Locked(true)
+        let offeredHeld = Locked(0)
+        let sweeper = Thread {
+            while sweeping.withLock({ $0 }) {
+                for m in r.stale(olderThan: 0, now: 1_000_000, recheck: 0) where m.parts.compactMap({ $0 }).allSatisfy({ m.echoes.contains($0.sequence) }) {
+                    offeredHeld.withLock { $0 += 1 }
+                }
+            }
+        }
+        sweeper.start()
+        DispatchQueue.concurrentPerform(iterations: threads) { t in
+            var ev: [AssembledMessage] = []
+            for i in 0..<perThread {
+                let k = PartKey(carrier: "c1", source: "Bank", destination: "4477009\(t)\(i)", reference: UInt16(i % 256), referenceBits: 8, total: 3)
+                let parts = (1...3).map { Part(key: k, sequence: UInt8($0), dataCoding: 0, body: [UInt8(t), UInt8(i & 0xFF), UInt8($0)], rawPDU: [1], receivedAt: 1_000) }
+                for p in (i % 2 == 0 ? parts : parts.reversed()) {
+                    if case .complete = r.add(p, evicted: &ev) { completed.withLock { $0 += 1 } }
+                }
+                _ = r.add(parts[1], evicted: &ev)  // a redelivered part of the finished message: held
+            }
+            XCTAssertTrue(ev.isEmpty)
+        }
+        sweeping.withLock { $0 = false }
+        while sweeper.isExecuting { usleep(1000) }
+        XCTAssertEqual(completed.withLock { $0 }, threads * perThread)
+        XCTAssertEqual(offeredHeld.withLock { $0 }, 0, "held repeats offered for a lookup")
+        XCTAssertEqual(r.pendingCount, 0)
+        XCTAssertEqual(r.heldRedeliveries, threads * perThread)
+        XCTAssertTrue(r.expire(now: 10_000_000).isEmpty, "repeats alone store nothing")
+        XCTAssertEqual(r.heldRedeliveries, 0)
+        XCTAssertEqual(r.pendingBytes, 0)
+        XCTAssertEqual(r.timedOutCount, 0)
     }
 
     /// Pending messages are offered for a store lookup once old enough, then only
