@@ -320,10 +320,13 @@ public final class BatchWriter: @unchecked Sendable {
             }
             let consumed = messages.filter { $0.parts.isEmpty && !$0.partKeys.isEmpty }
             if !consumed.isEmpty {
+                // In part-key order too, like the parts statement, so that no two
+                // transactions can take these row locks in opposite orders.
+                var pairs: [(DedupKey, DedupKey)] = []
+                for m in consumed { for k in m.partKeys { pairs.append((k, m.decision.dedupKey)) } }
+                pairs.sort { $0.0 < $1.0 }
                 var partKey = BinaryArray(.uuid), messageKey = BinaryArray(.uuid)
-                for m in consumed {
-                    for k in m.partKeys { partKey.append(k); messageKey.append(m.decision.dedupKey) }
-                }
+                for (k, owner) in pairs { partKey.append(k); messageKey.append(owner) }
                 statements.append(.prepared("consume_parts", [partKey.value, messageKey.value]))
             }
             statements.append(.sql("COMMIT"))
