@@ -21,6 +21,6 @@ struct AuditCommand: ParsableCommand {
         let mix = TrafficMix(destinations: destFrom...destTo, multipartRatio: multipart, seed: seed)
         let a = try DeliveryAudit.run(simLog: simLog, mix: mix, count: count, carrier: carrier, db: PostgresConnection(try db.url()))
         print("{\"sent\":\(a.sent),\"acked\":\(a.acked),\"stored\":\(a.stored),\"lost\":\(a.lost),\"duplicated\":\(a.duplicated),\"never_acked\":\(a.neverAcked),\"content_duplicates\":\(a.contentDuplicates),\"unexpected\":\(a.unexpected),\"lost_ids\":[\(a.lostIDs.map(String.init).joined(separator: ","))]}")
-        if a.lost > 0 || a.duplicated > 0 { throw ExitCode(1) }
+        if a.lost > 0 || a.duplicated > 0 || a.unexpected > 0 { throw ExitCode(1) }
     }
 }

@@ -34,7 +34,7 @@ struct DemoCommand: ParsableCommand {
         if !json { FileHandle.standardError.write(Data("smpp-bridge demo: starting a throwaway PostgreSQL, the simulator and the bridge (\(count) messages)…\n".utf8)) }
         let summary = try EndToEndDemo(count: count, multipart: multipart, binds: binds, window: window, timeout: timeout, showText: showText).run()
         print(json ? summary.json : summary.text)
-        if summary.lost > 0 || summary.duplicated > 0 || summary.acked < summary.sent { throw ExitCode(1) }
+        if summary.lost > 0 || summary.duplicated > 0 || summary.unexpected > 0 || summary.acked < summary.sent { throw ExitCode(1) }
     }
 }
 

@@ -6,12 +6,13 @@ lines = [l for l in open(sys.argv[1]) if l.startswith("{")]
 if not lines:
     sys.exit("demo-ci: no JSON summary in " + sys.argv[1])
 s = json.loads(lines[-1])
-need = ["sent", "acked", "stored", "lost", "duplicated", "routed", "unmatched", "expired", "codes_extracted", "msgs_per_s", "ack_p50_ms", "ack_p99_ms"]
+need = ["sent", "acked", "stored", "lost", "duplicated", "unexpected", "routed", "unmatched", "expired", "codes_extracted", "msgs_per_s", "ack_p50_ms", "ack_p99_ms"]
 missing = [k for k in need if k not in s]
 problems = []
 if missing: problems.append(f"missing fields: {missing}")
 if s.get("lost") != 0: problems.append(f"lost {s.get('lost')} (acked but not stored)")
 if s.get("duplicated") != 0: problems.append(f"duplicated {s.get('duplicated')}")
+if s.get("unexpected") != 0: problems.append(f"unexpected {s.get('unexpected')} (stored, never sent: a phantom)")
 if s.get("acked") != s.get("sent"): problems.append(f"acked {s.get('acked')} of {s.get('sent')}")
 if s.get("stored") != s.get("sent"): problems.append(f"stored {s.get('stored')} of {s.get('sent')}")
 for k in ["routed", "unmatched", "expired", "codes_extracted"]:

@@ -9,6 +9,8 @@ import Store
 /// The summary `make demo` ends with (and `demo --json` prints).
 struct DemoSummary {
     var sent = 0, acked = 0, stored = 0, lost = 0, duplicated = 0
+    /// Stored messages the simulator never sent (a phantom, e.g. a redelivered part stored as a message of its own).
+    var unexpected = 0
     var outcomes: [String: Int] = [:]
     var codesExtracted = 0
     var multipart = 0
@@ -23,7 +25,7 @@ struct DemoSummary {
 
     var json: String {
         var f: [(String, String)] = [
-            ("sent", "\(sent)"), ("acked", "\(acked)"), ("stored", "\(stored)"), ("lost", "\(lost)"), ("duplicated", "\(duplicated)"),
+            ("sent", "\(sent)"), ("acked", "\(acked)"), ("stored", "\(stored)"), ("lost", "\(lost)"), ("duplicated", "\(duplicated)"), ("unexpected", "\(unexpected)"),
             ("routed", "\(outcomes["routed"] ?? 0)"), ("unmatched", "\(outcomes["unmatched"] ?? 0)"), ("expired", "\(outcomes["expired"] ?? 0)"),
             ("invalid", "\(outcomes["invalid"] ?? 0)"), ("codes_extracted", "\(codesExtracted)"), ("multipart", "\(multipart)"),
             ("msgs_per_s", String(format: "%.1f", msgsPerSecond)), ("ack_p50_ms", String(format: "%.3f", ackP50)),
@@ -36,7 +38,7 @@ struct DemoSummary {
 
     var text: String {
         var s = "\n== smpp-bridge demo: simulator → bridge → PostgreSQL (fsync on), \(sent) messages in \(String(format: "%.1f", seconds)) s\n\n"
-        s += "delivery   sent \(sent)  acked \(acked)  stored \(stored)  lost \(lost)  duplicated \(duplicated)  (SMSC retries: \(retried) PDUs)\n"
+        s += "delivery   sent \(sent)  acked \(acked)  stored \(stored)  lost \(lost)  duplicated \(duplicated)  unexpected \(unexpected)  (SMSC retries: \(retried) PDUs)\n"
         if contentDuplicates > 0 {
             s += "           \(contentDuplicates) simulated message(s) repeat an earlier one byte for byte (same sender, number and code): stored once, like a redelivery\n"
         }
@@ -128,6 +130,7 @@ struct EndToEndDemo {
         s.stored = audit.stored
         s.lost = audit.lost
         s.duplicated = audit.duplicated
+        s.unexpected = audit.unexpected
         s.contentDuplicates = audit.contentDuplicates
         s.seconds = elapsed
         s.msgsPerSecond = simSummary.rate
