@@ -79,6 +79,9 @@ public struct AssembledMessage: Hashable, Sendable {
         self.echoes = echoes
     }
 
+    /// The 1-based sequence numbers with no part.
+    static func gaps(_ parts: [Part?]) -> [Int] { parts.indices.filter { parts[$0] == nil }.map { $0 + 1 } }
+
     /// What to do with a pending message once the parts other holders stored are
     /// known (other bridges binding to the same SMSC, or this one before a restart).
     public enum Resolution: Hashable, Sendable {
@@ -106,7 +109,7 @@ public struct AssembledMessage: Hashable, Sendable {
         for p in open where Int(p.sequence) >= 1 && Int(p.sequence) <= parts.count && merged.parts[Int(p.sequence) - 1] == nil {
             merged.parts[Int(p.sequence) - 1] = p
         }
-        merged.missing = merged.parts.indices.filter { merged.parts[$0] == nil }.map { $0 + 1 }
+        merged.missing = Self.gaps(merged.parts)
         if merged.missing.isEmpty { return .complete(merged) }
         return timedOut ? .incomplete(merged) : .wait
     }
@@ -260,6 +263,12 @@ public final class Reassembler: @unchecked Sendable {
 
     /// Adds a part. Evicted messages (memory cap) are returned through `evicted`.
     public func add(_ part: Part, evicted: inout [AssembledMessage]) -> AddResult {
+        add(part, key: DedupKey.part(part), evicted: &evicted)
+    }
+
+    /// As `add(_:evicted:)`, with the part's dedup key the caller computed already
+    /// (the router needs it for the store): one hash of the part, not two.
+    public func add(_ part: Part, key partKey: DedupKey, evicted: inout [AssembledMessage]) -> AddResult {
         let total = Int(part.key.total)
         guard total >= 1, part.sequence >= 1, Int(part.sequence) <= total else {
             // Not a valid part number: treat as a one-part message rather than lose it.
@@ -277,7 +286,7 @@ public final class Reassembler: @unchecked Sendable {
             // A part of a message already finished is held, not dropped: it may be the
             // first-arriving part of a new message whose other parts differ. If no
             // sibling comes, it was a redelivery, and its group is given up silently.
-            if let t = s.done[DedupKey.part(part)], part.receivedAt < t + rememberMillis { entry.echoes.insert(part.sequence) }
+            if let t = s.done[partKey], part.receivedAt < t + rememberMillis { entry.echoes.insert(part.sequence) }
             entry.parts[idx] = part
             entry.have += 1
             entry.bytes += size
@@ -369,6 +378,6 @@ public final class Reassembler: @unchecked Sendable {
     }
 
     static func incomplete(_ key: PartKey, _ p: Pending) -> AssembledMessage {
-        AssembledMessage(key: key, parts: p.parts, missing: p.parts.indices.filter { p.parts[$0] == nil }.map { $0 + 1 }, echoes: p.echoes)
+        AssembledMessage(key: key, parts: p.parts, missing: AssembledMessage.gaps(p.parts), echoes: p.echoes)
     }
 }

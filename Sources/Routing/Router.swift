@@ -125,7 +125,7 @@ public final class SessionRouter: @unchecked Sendable {
                             rawPDU: Array(raw), receivedAt: receivedAt)
             let partKey = DedupKey.part(part)
             var out: [AssembledMessage] = []
-            let r = reassembler.add(part, evicted: &out)
+            let r = reassembler.add(part, key: partKey, evicted: &out)
             evicted += out.map { message(from: $0, sourceTON: sourceTON, destTON: destTON) }
             switch r {
             case .duplicate: return .duplicatePart(part, dedupKey: partKey)
