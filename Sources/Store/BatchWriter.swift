@@ -364,19 +364,22 @@ public final class BatchWriter: @unchecked Sendable {
     /// element ($24); only a multi-part one needs its bytea[] as a text literal ($25),
     /// since an array cannot hold arrays. The answer is one row: the NOTIFY count and
     /// the keys that were already stored (usually none), not a row per message.
+    /// A message's id is taken as its dedup row is inserted and stored in both, so
+    /// that its key finds it without an index on `messages.dedup_key` (migration 4).
     static let insertMessages = """
         WITH d AS (
-            INSERT INTO message_dedup (dedup_key, received_at)
-            SELECT * FROM unnest($1::uuid[], $2::timestamptz[])
-            ON CONFLICT DO NOTHING RETURNING dedup_key),
+            INSERT INTO message_dedup (dedup_key, received_at, message_id)
+            SELECT k, r, nextval('messages_id_seq') FROM unnest($1::uuid[], $2::timestamptz[]) AS u(k, r)
+            ON CONFLICT DO NOTHING RETURNING dedup_key, message_id),
         m AS (
-            INSERT INTO messages (received_at, carrier, bind, source_addr, source_ton, source_normalized, destination_addr,
+            INSERT INTO messages (id, received_at, carrier, bind, source_addr, source_ton, source_normalized, destination_addr,
                 destination_ton, destination_normalized, order_id, lease_version, service, outcome, service_mismatch,
                 data_coding, text, text_invalid, otp_code, otp_confidence, otp_rule, part_count, missing_parts, dedup_key, raw_pdus)
-            SELECT received_at, carrier, bind, source_addr, source_ton, source_normalized, destination_addr,
+            OVERRIDING SYSTEM VALUE
+            SELECT d.message_id, received_at, carrier, bind, source_addr, source_ton, source_normalized, destination_addr,
                 destination_ton, destination_normalized, order_id, lease_version, service, outcome, service_mismatch,
                 data_coding, text, text_invalid, otp_code, otp_confidence, otp_rule, part_count,
-                COALESCE(missing_parts::smallint[], '{}'), dedup_key, COALESCE(raw_pdus::bytea[], ARRAY[raw_pdu])
+                COALESCE(missing_parts::smallint[], '{}'), t.dedup_key, COALESCE(raw_pdus::bytea[], ARRAY[raw_pdu])
             FROM unnest($1::uuid[], $2::timestamptz[], $3::text[], $4::text[], $5::text[], $6::smallint[], $7::text[],
                 $8::text[], $9::smallint[], $10::text[], $11::bigint[], $12::integer[], $13::text[], $14::text[],
                 $15::boolean[], $16::smallint[], $17::text[], $18::boolean[], $19::text[], $20::real[], $21::text[],
@@ -385,7 +388,7 @@ public final class BatchWriter: @unchecked Sendable {
                      destination_ton, destination_normalized, order_id, lease_version, service, outcome, service_mismatch,
                      data_coding, text, text_invalid, otp_code, otp_confidence, otp_rule, part_count, missing_parts,
                      raw_pdu, raw_pdus)
-            WHERE dedup_key IN (SELECT dedup_key FROM d)
+            JOIN d ON d.dedup_key = t.dedup_key
             RETURNING id, order_id, outcome)
         SELECT (SELECT count(pg_notify('sms_received', payload)) FROM (
                     SELECT json_agg(json_build_object('message_id', id, 'order_id', order_id))::text AS payload

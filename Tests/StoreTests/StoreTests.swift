@@ -1,7 +1,7 @@
 import Dispatch
 import Foundation
 import Routing
-import Store
+@testable import Store
 import XCTest
 
 @testable import BridgeApp
@@ -9,8 +9,8 @@ import XCTest
 final class MigrationTests: XCTestCase {
     func testMigrateFromEmptyAndAgain() throws {
         let db = try PostgresConnection(try PostgresHarness.database())
-        XCTAssertEqual(try Migrator.pending(db), [1, 2, 3])
-        XCTAssertEqual(try Migrator.migrate(db), [1, 2, 3])
+        XCTAssertEqual(try Migrator.pending(db), [1, 2, 3, 4])
+        XCTAssertEqual(try Migrator.migrate(db), [1, 2, 3, 4])
         XCTAssertEqual(try db.execute("SELECT format_type(atttypid, atttypmod) FROM pg_attribute WHERE attrelid = 'message_dedup'::regclass AND attname = 'dedup_key'").rows.first?.first, "uuid")
         XCTAssertEqual(try Migrator.migrate(db), [], "re-running applies nothing")
         XCTAssertEqual(try Migrator.pending(db), [])
@@ -18,6 +18,32 @@ final class MigrationTests: XCTestCase {
         for t in ["leases", "messages", "message_dedup", "message_parts", "otp_codes", "bridge_schema_migrations"] {
             XCTAssertTrue(tables.contains(t), t)
         }
+    }
+
+    /// A database at version 3 keeps its messages findable from their keys: migration 4
+    /// copies each message's id into its dedup row before dropping messages_dedup_idx.
+    func testMigration4CopiesMessageIDsIntoTheDedupRows() throws {
+        let db = try PostgresConnection(try PostgresHarness.database())
+        try db.execute("CREATE TABLE bridge_schema_migrations (version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())")
+        for m in Migrations.all where m.version <= 3 {
+            try db.executeScript(m.sql)
+            try db.execute("INSERT INTO bridge_schema_migrations (version, name) VALUES ($1, $2)", [.text(String(m.version)), .text(m.name)])
+        }
+        try db.execute("SELECT bridge_ensure_month(now())")
+        for k in ["00000000000000000000000000000001", "00000000000000000000000000000002"] {
+            try db.execute("""
+                WITH d AS (INSERT INTO message_dedup VALUES ($1::uuid, now()) RETURNING *)
+                INSERT INTO messages (received_at, carrier, bind, source_addr, source_ton, destination_addr, destination_ton,
+                                      outcome, data_coding, text, dedup_key, raw_pdus)
+                SELECT received_at, 'c1', 'b1', 'Google', 5, '447700900123', 1, 'unmatched', 0, 'x', dedup_key, ARRAY['\\x00'::bytea] FROM d
+                """, [.text(k)])
+        }
+        XCTAssertEqual(try Migrator.migrate(db), [4])
+        XCTAssertEqual(try db.execute("""
+            SELECT count(*) FROM message_dedup d JOIN messages m ON m.id = d.message_id AND m.received_at = d.received_at
+            WHERE m.dedup_key = d.dedup_key
+            """).rows.first?.first, "2")
+        XCTAssertEqual(try db.execute("SELECT to_regclass('messages_dedup_idx') IS NULL").rows.first?.first, "t")
     }
 
     func testTwoInstancesMigratingAtOnceDoNotRace() throws {
@@ -32,7 +58,7 @@ final class MigrationTests: XCTestCase {
                 box.add(["error: \(error)"])
             }
         }
-        XCTAssertEqual(box.values, ["1", "2", "3"], "applied exactly once, no errors")
+        XCTAssertEqual(box.values, ["1", "2", "3", "4"], "applied exactly once, no errors")
     }
 
     func testRetentionDropsOnlyOldPartitions() throws {

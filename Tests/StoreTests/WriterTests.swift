@@ -124,6 +124,14 @@ final class WriterTests: XCTestCase {
         XCTAssertEqual(acks.all, [.ok, .ok])
         XCTAssertEqual(try db.execute("SELECT count(*) FROM messages").rows.first?.first, "1")
         XCTAssertEqual(writer.stats.duplicates, 1)
+        // The dispute lookup of docs/storefront-contract.md: from a PDU's key to its message.
+        let found = try db.execute("""
+            SELECT m.id, m.destination_addr FROM message_dedup d
+            JOIN messages m ON m.id = d.message_id AND m.received_at = d.received_at WHERE d.dedup_key = $1::uuid
+            """, [.text(m.decision.dedupKey.description)]).rows
+        XCTAssertEqual(found.count, 1)
+        XCTAssertEqual(found.first?[1], m.decision.destinationRaw)
+        XCTAssertEqual(found.first?[0], try db.execute("SELECT id::text FROM messages").rows.first?.first)
     }
 
     /// The same PDU twice in one batch (a fast redelivery), and text that needs

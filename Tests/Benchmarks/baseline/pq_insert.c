@@ -63,8 +63,10 @@ static void run(const char *conninfo, int per, long total, int worker, int dedup
     if (PQresultStatus(p) != PGRES_COMMAND_OK) { fprintf(stderr, "%s", PQerrorMessage(c)); exit(1); }
     PQclear(p);
     if (dedup) {
-        n = (size_t)snprintf(sql, cap, "INSERT INTO message_dedup (dedup_key, received_at) VALUES ");
-        for (int r = 0; r < per; r++) n += (size_t)snprintf(sql + n, cap - n, "%s($%d::uuid, now())", r ? "," : "", r + 1);
+        // With the message's id, as the writer's dedup row has it since migration 4.
+        n = (size_t)snprintf(sql, cap, "INSERT INTO message_dedup (dedup_key, received_at, message_id) VALUES ");
+        for (int r = 0; r < per; r++)
+            n += (size_t)snprintf(sql + n, cap - n, "%s($%d::uuid, now(), nextval('messages_id_seq'))", r ? "," : "", r + 1);
         snprintf(sql + n, cap - n, " ON CONFLICT DO NOTHING");
         exec_ok(c, PQprepare(c, "dedup", sql, 0, NULL));
     }
