@@ -23,6 +23,9 @@ BIN = os.path.join(ROOT, ".build/release/smpp-bridge")
 BRIDGE_BIN = os.environ.get("BRIDGE_BIN", BIN)
 # SIM_BIN: another build for the simulator only (A/B runs of the load generator).
 SIM_BIN = os.environ.get("SIM_BIN", BIN)
+# PG_STATS=1: server time per statement of each run, into BENCH_OUT/<run>-statements.txt
+# (needs PG_EXTRA="-c shared_preload_libraries=pg_stat_statements").
+PG_STATS = bool(os.environ.get("PG_STATS"))
 SAT_N = int(os.environ.get("SAT_N", "200000"))
 RATE_N = int(os.environ.get("RATE_N", "100000"))
 KANNEL_N = int(os.environ.get("KANNEL_N", "50000"))
@@ -127,6 +130,7 @@ def run_bridge(name, pg_url, postmaster, count, rate, seed):
     psql(pg_url, "TRUNCATE messages, message_dedup, message_parts")
     psql(pg_url, "SELECT pg_stat_reset()")  # per-run table counters (part_rows_* below)
     psql(pg_url, "CHECKPOINT")
+    if PG_STATS: psql(pg_url, "SELECT pg_stat_statements_reset()")
     sim_port, metrics_port = free_port(), free_port()
     log = os.path.join(OUT, f"{name}-sim.jsonl")
     s = sim(sim_port, count, rate, log, seed)
@@ -147,6 +151,11 @@ def run_bridge(name, pg_url, postmaster, count, rate, seed):
     with urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/metrics", timeout=10) as m:
         open(os.path.join(OUT, f"{name}-metrics.txt"), "wb").write(m.read())
     b.send_signal(signal.SIGTERM); b.wait(timeout=60)
+    if PG_STATS:  # server time per statement, per message of this run
+        open(os.path.join(OUT, f"{name}-statements.txt"), "w").write(psql(pg_url, f"""
+            SELECT round(total_exec_time::numeric, 1) || ' ms | ' || calls || ' calls | ' || round((total_exec_time * 1000 / {summary['done']})::numeric, 2)
+                   || ' us/msg | ' || rows || ' rows | ' || left(regexp_replace(query, '\s+', ' ', 'g'), 90)
+            FROM pg_stat_statements ORDER BY total_exec_time DESC LIMIT 12""") + "\n")
     audit = json.loads(subprocess.run([BIN, "audit", "--sim-log", log, "--count", str(count), "--seed", str(seed), "--dest-from", DEST[0],
                                        "--dest-to", DEST[1]], env=env, capture_output=True, text=True).stdout)
     # How the part rows were written (an insert per part, plus an update for a part
@@ -302,6 +311,7 @@ def main():
         # WAL segments recycled, as on a running server (see throwaway-pg.sh warm).
         subprocess.run([os.path.join(ROOT, "Tests/Support/throwaway-pg.sh"), "warm", pg_url], check=True)
         subprocess.run([BIN, "migrate"], env=dict(os.environ, BRIDGE_DATABASE_URL=pg_url), check=True, capture_output=True)
+        if PG_STATS: psql(pg_url, "CREATE EXTENSION pg_stat_statements")
         psql(pg_url, f"""INSERT INTO leases (order_id, msisdn, service, starts_at, expires_at)
             SELECT g, ({DEST[0]}::bigint + g)::text, (ARRAY['whatsapp','google','telegram','microsoft','amazon','uber'])[1 + g % 6],
                    now() - interval '1 hour', CASE WHEN g % 10 = 0 THEN now() - interval '5 minutes' ELSE now() + interval '6 hours' END
