@@ -93,7 +93,9 @@ fuzz-session: deps
 
 # End to end: simulator -> bridge -> PostgreSQL (1M leases, 8 binds), vs Kannel and a Python ESME, same run.
 bench: deps
-	@command -v bearerbox >/dev/null || { [ "$$(id -u)" = 0 ] && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq kannel >/dev/null; }
+	@command -v bearerbox >/dev/null || { [ "$$(id -u)" = 0 ] && { DEBIAN_FRONTEND=noninteractive apt-get install -y -qq kannel >/dev/null 2>&1 \
+	  || { DEBIAN_FRONTEND=noninteractive apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq kannel >/dev/null; }; }; } \
+	  || { echo "make bench needs Kannel's bearerbox: sudo apt-get install -y kannel"; exit 1; }
 	@python3 -c "import smpplib, psycopg2" 2>/dev/null || python3 -m pip install -q "smpplib==2.2.4" psycopg2-binary
 	$(SWIFT) build -c release --product smpp-bridge
 	python3 Tests/Benchmarks/bench-e2e.py
