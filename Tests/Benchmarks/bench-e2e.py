@@ -154,7 +154,7 @@ def run_bridge(name, pg_url, postmaster, count, rate, seed):
     if PG_STATS:  # server time per statement, per message of this run
         open(os.path.join(OUT, f"{name}-statements.txt"), "w").write(psql(pg_url, f"""
             SELECT round(total_exec_time::numeric, 1) || ' ms | ' || calls || ' calls | ' || round((total_exec_time * 1000 / {summary['done']})::numeric, 2)
-                   || ' us/msg | ' || rows || ' rows | ' || left(regexp_replace(query, '\s+', ' ', 'g'), 90)
+                   || ' us/msg | ' || rows || ' rows | ' || left(regexp_replace(query, '[[:space:]]+', ' ', 'g'), 90)
             FROM pg_stat_statements ORDER BY total_exec_time DESC LIMIT 12""") + "\n")
     audit = json.loads(subprocess.run([BIN, "audit", "--sim-log", log, "--count", str(count), "--seed", str(seed), "--dest-from", DEST[0],
                                        "--dest-to", DEST[1]], env=env, capture_output=True, text=True).stdout)
