@@ -101,7 +101,11 @@ public final class LeaseSync: @unchecked Sendable {
     /// Streams every lease that can still matter into a new generation and swaps it in.
     private func fullLoad(using conn: PostgresConnection?) throws {
         let db = try conn ?? PostgresConnection(url, applicationName: "smpp-bridge-leases")
-        var entries: [(MSISDNKey, Lease)] = []
+        // Sized from a count first (an estimate: the stream is another snapshot, and
+        // the builder grows if it must), so the first load does not rehash its way up.
+        let counted = try db.execute("SELECT count(*) FROM leases WHERE expires_at > now() - interval '1 day'").rows.first?.first ?? nil
+        let expected = counted.flatMap { Int($0) } ?? table.count
+        let builder = table.makeBuilder(expectedCount: expected)
         var services: [String: ServiceID] = [:]
         try db.stream("""
             SELECT msisdn, order_id, service, floor(extract(epoch FROM starts_at))::bigint,
@@ -115,13 +119,12 @@ public final class LeaseSync: @unchecked Sendable {
             let name = r[2] ?? ""
             let sid: ServiceID
             if let s = services[name] { sid = s } else { sid = table.serviceID(name); services[name] = sid }
-            entries.append((key, Lease(orderID: order, service: sid, startsAt: UInt32(clamping: Int(r[3] ?? "0") ?? 0),
-                                       expiresAt: UInt32(clamping: Int(r[4] ?? "0") ?? 0), version: UInt32(clamping: Int(r[5] ?? "0") ?? 0))))
+            builder.insert(key, Lease(orderID: order, service: sid, startsAt: UInt32(clamping: Int(r[3] ?? "0") ?? 0),
+                                      expiresAt: UInt32(clamping: Int(r[4] ?? "0") ?? 0), version: UInt32(clamping: Int(r[5] ?? "0") ?? 0)))
             return true
         }
         // Later leases of a number replace earlier ones (ordered by starts_at).
-        table.replaceAll(entries, expectedCount: entries.count)
-        entries = []
+        table.replaceAll(with: builder)
         state.withLock { $0.loaded = true; $0.fullLoads += 1 }
         reclaimRetired()
     }

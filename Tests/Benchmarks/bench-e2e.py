@@ -36,6 +36,9 @@ BINDS = int(os.environ.get("BINDS", "8"))
 DATABASE_TOML = ("[database]\n" + (f"batch_max_wait_ms = {os.environ['BATCH_WAIT_MS']}\n" if os.environ.get("BATCH_WAIT_MS") else "")
                  + (f"connections = {os.environ['DB_CONNECTIONS']}\n" if os.environ.get("DB_CONNECTIONS") else "")
                  if os.environ.get("BATCH_WAIT_MS") or os.environ.get("DB_CONNECTIONS") else "")
+# LEASE_RECONCILE_S: the bridge's full lease reload interval (default 300 s, longer than most runs).
+if os.environ.get("LEASE_RECONCILE_S"):
+    DATABASE_TOML += f"\n[routing]\nlease_reconcile_s = {os.environ['LEASE_RECONCILE_S']}\n"
 DEST = ("447700000000", "447700999999")
 os.makedirs(OUT, exist_ok=True)
 results = []
