@@ -348,42 +348,6 @@ public final class LeaseTable: @unchecked Sendable {
         }
     }
 
-    /// Brings the live table in line with a full listing of leases, in place: a
-    /// number whose lease differs is updated under its slot's seqlock (readers see
-    /// the old lease or the new one), and a number present before but absent from
-    /// the listing has its lease ended at `now`. Unlike `replaceAll` it builds no
-    /// second generation, so a periodic reconcile of 1M leases does not add 46 MB
-    /// to the process for its duration. `listing` must give each number once (its
-    /// latest lease); numbers only leased long ago stay, as expired.
-    @discardableResult
-    public func reconcile(_ listing: (_ visit: (MSISDNKey, Lease) -> Void) throws -> Void, endingAbsentAt now: UInt32) rethrows -> (updated: Int, ended: Int) {
-        var seen = Set<UInt64>(minimumCapacity: count)
-        var updated = 0
-        try listing { key, lease in
-            seen.insert(key.rawValue)
-            writer.withLock { w in
-                guard w.live.slots.find(key.rawValue) != lease else { return }
-                if Double(w.count + 1) > Double(w.live.capacity) * Self.maximumLoad {
-                    grow(&w, to: w.live.capacity * 2)
-                }
-                if w.live.slots.store(key.rawValue, lease) { w.count += 1 }
-                updated += 1
-            }
-        }
-        var ended = 0
-        writer.withLock { w in
-            var absent: [(UInt64, Lease)] = []
-            w.live.slots.forEach { k, l in if !seen.contains(k), l.expiresAt > now { absent.append((k, l)) } }
-            for (k, var l) in absent {
-                l.expiresAt = max(l.startsAt, now)
-                w.live.slots.store(k, l)
-                ended += 1
-            }
-            reclaim(&w)
-        }
-        return (updated, ended)
-    }
-
     /// Frees retired generations no reader holds. Called by every write; callable on a timer.
     public func reclaim() { writer.withLock { reclaim(&$0) } }
 

@@ -12,11 +12,8 @@ public import Routing
 /// single-row mode, never held as a whole result, into a new table generation
 /// that is swapped in at once. Then changes arrive by LISTEN `lease_changed`
 /// (the socket watched by a Dispatch read source) and are applied one by one.
-/// On any reconnect the table is reloaded fully and swapped. A periodic reconcile,
-/// the safety net for a lost notification, compares the latest lease of every
-/// number with the table and corrects it in place (`LeaseTable.reconcile`): as a
-/// full reload it held a second 46 MB generation of a 1M-lease table for its
-/// duration, every 5 minutes (RSS 117 → 160 MiB at each, measured).
+/// On any reconnect the table is reloaded fully and swapped; a periodic
+/// reconcile does the same, as a safety net for a lost notification.
 ///
 /// Routing before the first load: the bridge does not bind to any SMSC until
 /// `start()` returned (see docs/architecture.md); `isLoaded` drives readiness.
@@ -38,10 +35,6 @@ public final class LeaseSync: @unchecked Sendable {
         public var fullLoads = 0
         public var changesApplied = 0
         public var reconnects = 0
-        public var reconciles = 0
-        /// Leases the periodic reconciles found wrong in the table and corrected
-        /// (updated or ended): notifications that never arrived.
-        public var reconcileCorrections = 0
         /// Milliseconds from the storefront's change (trigger time) to the table update, last change.
         public var lastLagMillis: Int = 0
         public var lastError: String?
@@ -62,7 +55,7 @@ public final class LeaseSync: @unchecked Sendable {
         queue.sync {
             let t = DispatchSource.makeTimerSource(queue: queue)
             t.schedule(deadline: .now() + reconcileInterval, repeating: reconcileInterval)
-            t.setEventHandler { [weak self] in try? self?.reconcile() }
+            t.setEventHandler { [weak self] in try? self?.fullLoad(using: nil) }
             timer = t
             t.resume()
         }
@@ -113,44 +106,27 @@ public final class LeaseSync: @unchecked Sendable {
         let counted = try db.execute("SELECT count(*) FROM leases WHERE expires_at > now() - interval '1 day'").rows.first?.first ?? nil
         let expected = counted.flatMap { Int($0) } ?? table.count
         let builder = table.makeBuilder(expectedCount: expected)
-        // Later leases of a number replace earlier ones (ordered by starts_at).
-        try streamLeases(db, "ORDER BY starts_at") { builder.insert($0, $1) }
-        table.replaceAll(with: builder)
-        state.withLock { $0.loaded = true; $0.fullLoads += 1 }
-        reclaimRetired()
-    }
-
-    /// The periodic safety net: every number's latest lease against the table, in place.
-    private func reconcile() throws {
-        let db = try PostgresConnection(url, applicationName: "smpp-bridge-leases")
-        let (updated, ended) = try table.reconcile({ visit in
-            try streamLeases(db, "ORDER BY msisdn, starts_at DESC", latestOnly: true, visit)
-        }, endingAbsentAt: UInt32(clamping: wallMillis() / 1000))
-        state.withLock { $0.reconciles += 1; $0.reconcileCorrections += updated + ended }
-        reclaimRetired()  // a correction may have grown the table
-    }
-
-    /// Every lease that can still matter, one row at a time (single-row mode).
-    /// `latestOnly`: one row per number, its latest lease (DISTINCT ON, so ordered by number).
-    private func streamLeases(_ db: PostgresConnection, _ order: String, latestOnly: Bool = false,
-                              _ visit: (MSISDNKey, Lease) -> Void) throws {
         var services: [String: ServiceID] = [:]
         try db.stream("""
-            SELECT \(latestOnly ? "DISTINCT ON (msisdn)" : "") msisdn, order_id, service, floor(extract(epoch FROM starts_at))::bigint,
+            SELECT msisdn, order_id, service, floor(extract(epoch FROM starts_at))::bigint,
                    floor(extract(epoch FROM CASE WHEN status = 'active' THEN expires_at ELSE LEAST(expires_at, updated_at) END))::bigint,
                    version
             FROM leases
             WHERE expires_at > now() - interval '1 day'
-            \(order)
+            ORDER BY starts_at
             """) { r in
             guard let m = r[0], let key = MSISDNKey(m), let order = r[1].flatMap({ UInt64($0) }) else { return true }
             let name = r[2] ?? ""
             let sid: ServiceID
             if let s = services[name] { sid = s } else { sid = table.serviceID(name); services[name] = sid }
-            visit(key, Lease(orderID: order, service: sid, startsAt: UInt32(clamping: Int(r[3] ?? "0") ?? 0),
-                             expiresAt: UInt32(clamping: Int(r[4] ?? "0") ?? 0), version: UInt32(clamping: Int(r[5] ?? "0") ?? 0)))
+            builder.insert(key, Lease(orderID: order, service: sid, startsAt: UInt32(clamping: Int(r[3] ?? "0") ?? 0),
+                                      expiresAt: UInt32(clamping: Int(r[4] ?? "0") ?? 0), version: UInt32(clamping: Int(r[5] ?? "0") ?? 0)))
             return true
         }
+        // Later leases of a number replace earlier ones (ordered by starts_at).
+        table.replaceAll(with: builder)
+        state.withLock { $0.loaded = true; $0.fullLoads += 1 }
+        reclaimRetired()
     }
 
     /// Frees the generation a reload (or a growth) replaced, once no session is

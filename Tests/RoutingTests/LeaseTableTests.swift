@@ -89,38 +89,6 @@ final class LeaseTableTests: XCTestCase {
         XCTAssertLessThanOrEqual(Double(t.count) / Double(t.capacity), LeaseTable.maximumLoad + 1e-9)
     }
 
-    /// The periodic reconcile corrects the table in place: a changed lease is updated,
-    /// a number missing from the listing (a deletion whose notification was lost) is
-    /// ended, an already expired one is left alone, and no second generation is built.
-    func testReconcileCorrectsInPlace() {
-        let t = LeaseTable()
-        let wa = t.serviceID("whatsapp")
-        let l = { (o: UInt64, v: UInt32) in Lease(orderID: o, service: wa, startsAt: 100, expiresAt: 1000, version: v) }
-        t.replaceAll((0..<1000).map { (key($0), l($0, 1)) }, expectedCount: 1000)
-        t.upsert(key(5000), Lease(orderID: 5000, service: wa, startsAt: 10, expiresAt: 50, version: 1))  // expired long ago
-        let capacity = t.capacity
-        let r = t.makeReader()
-        let (updated, ended) = t.reconcile({ visit in
-            for n in UInt64(0)..<1000 where n != 7 {
-                visit(key(n), n == 3 ? l(33, 2) : l(n, 1))
-            }
-            visit(key(2000), l(2000, 1))  // new since the last load
-        }, endingAbsentAt: 500)
-        XCTAssertEqual(updated, 2, "the changed lease and the new number; unchanged ones are not rewritten")
-        XCTAssertEqual(ended, 1, "only the absent lease that was still running")
-        guard case .active(let three) = r.lookup(key(3), at: 400) else { return XCTFail() }
-        XCTAssertEqual(three.orderID, 33)
-        guard case .expired(let seven) = r.lookup(key(7), at: 600) else { return XCTFail("an absent lease ends") }
-        XCTAssertEqual(seven.orderID, 7)
-        if case .active = r.lookup(key(7), at: 400) {} else { XCTFail("before the end it still matched") }
-        guard case .expired(let old) = r.lookup(key(5000), at: 600) else { return XCTFail() }
-        XCTAssertEqual(old.expiresAt, 50, "an expired lease is left as it was")
-        if case .active = r.lookup(key(2000), at: 400) {} else { XCTFail("a new number is added") }
-        XCTAssertEqual(t.capacity, capacity, "no new generation")
-        XCTAssertEqual(t.retiredGenerations, 0)
-        XCTAssertEqual(t.count, 1002)
-    }
-
     func testRetiredGenerationsAreReclaimedOnlyWhenUnpinned() {
         let t = LeaseTable(initialCapacity: 16)
         let r = t.makeReader()
