@@ -105,6 +105,12 @@ public final class SMSCSimulator: @unchecked Sendable {
     /// PDUs waiting to be sent: (message, part, retries so far).
     private var pending: [(Int, Int, Int)] = []
     private var pendingHead = 0
+    /// PDUs to send again (retried, or in flight on a closed connection): sent before
+    /// new ones, as an SMSC retries after its retry delay, not after its whole backlog.
+    /// Behind a 3M-message backlog a retried first part went out 150 s later, past the
+    /// bridge's reassembly timeout, and its message was stored as two incomplete ones.
+    private var retryQueue: [(Int, Int, Int)] = []
+    private var hasQueued: Bool { !retryQueue.isEmpty || pendingHead < pending.count }
     private var partsLeft: [Int] = []
     private var summary = SimulatorSummary()
     private var started: UInt64 = 0
@@ -214,9 +220,9 @@ public final class SMSCSimulator: @unchecked Sendable {
         return sem.wait(timeout: .now() + timeout) == .success
     }
 
-    private var isDone: Bool { summary.messagesDone + summary.failed >= messages.count && pendingHead >= pending.count && unackedCount() == 0 }
+    private var isDone: Bool { summary.messagesDone + summary.failed >= messages.count && !hasQueued && unackedCount() == 0 }
 
-    private func unackedCount() -> Int { peers.values.reduce(0) { $0 + $1.inflight.count } + (pending.count - pendingHead) }
+    private func unackedCount() -> Int { peers.values.reduce(0) { $0 + $1.inflight.count } + (pending.count - pendingHead) + retryQueue.count }
 
     private func accept() {
         while true {
@@ -301,7 +307,7 @@ public final class SMSCSimulator: @unchecked Sendable {
         logEvent("retry", msg, part, 0, 0)
         queue.asyncAfter(deadline: .now() + config.retryDelay) { [weak self] in
             guard let self else { return }
-            self.pending.append((msg, part, retries + 1))
+            self.retryQueue.append((msg, part, retries + 1))
             self.fill()
         }
     }
@@ -312,7 +318,7 @@ public final class SMSCSimulator: @unchecked Sendable {
         for (_, e) in peer.inflight.sorted(by: { $0.key < $1.key }) {
             summary.retried += 1
             logEvent("retry", e.msg, e.part, 0, 0)
-            pending.append((e.msg, e.part, e.retries))
+            retryQueue.append((e.msg, e.part, e.retries))
         }
         peer.inflight.removeAll()
         fill()
@@ -341,10 +347,10 @@ public final class SMSCSimulator: @unchecked Sendable {
         // Each PDU goes to the least-loaded bound peer (fewest in flight, then fewest
         // sent), as an SMSC spreads a carrier's traffic over its binds.
         if peers.count == 1, let only = peers.values.first {
-            while pendingHead < pending.count, fillOne(only) {}
+            while hasQueued, fillOne(only) {}
             return
         }
-        while pendingHead < pending.count {
+        while hasQueued {
             // A loop, not filter + min: this runs once per PDU sent, and the
             // simulator's CPU is taken from the bridge's on the benchmark machine.
             var best: Peer?
@@ -368,13 +374,18 @@ public final class SMSCSimulator: @unchecked Sendable {
             tokens = min(Double(config.window) * 2, tokens + Double(t - lastRefill) / 1e9 * pduRate)
             lastRefill = t
         }
-        if peer.inflight.count < config.window, pendingHead < pending.count {
+        if peer.inflight.count < config.window, hasQueued {
             if config.rate > 0 {
                 if tokens < 1 { return false }
                 tokens -= 1
             }
-            let (msg, part, retries) = pending[pendingHead]
-            pendingHead += 1
+            let msg: Int, part: Int, retries: Int
+            if !retryQueue.isEmpty {
+                (msg, part, retries) = retryQueue.removeFirst()
+            } else {
+                (msg, part, retries) = pending[pendingHead]
+                pendingHead += 1
+            }
             if let every = config.faults.malformedEvery, every > 0, part == 0, retries == 0, msg % every == every - 1 {
                 sendMalformed(peer)
             }
