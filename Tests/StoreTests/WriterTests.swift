@@ -433,15 +433,22 @@ final class WriterTests: XCTestCase {
 }
 
 final class LeaseSyncTests: XCTestCase {
-    func testLoadThenNotifyThenReloadAfterReconnect() throws {
+    /// A fresh migrated database holding `count` active whatsapp leases, order ids
+    /// 1...count on the numbers 447700000001 onwards.
+    private func migratedWithLeases(_ count: Int) throws -> (String, PostgresConnection) {
         let url = try PostgresHarness.database()
         let db = try PostgresConnection(url)
         try Migrator.migrate(db)
         try db.execute("""
             INSERT INTO leases (order_id, msisdn, service, starts_at, expires_at)
             SELECT g, (447700000000 + g)::text, 'whatsapp', now() - interval '1 minute', now() + interval '20 minutes'
-            FROM generate_series(1, 5000) g
+            FROM generate_series(1, \(count)) g
             """)
+        return (url, db)
+    }
+
+    func testLoadThenNotifyThenReloadAfterReconnect() throws {
+        let (url, db) = try migratedWithLeases(5000)
         try db.execute("INSERT INTO leases (order_id, msisdn, service, status, starts_at, expires_at) VALUES (9000, '447700999999', 'telegram', 'ended', now() - interval '1 hour', now() + interval '1 hour')")
         let table = LeaseTable()
         let sync = LeaseSync(url: url, table: table, reconcileInterval: 3600)
@@ -474,14 +481,7 @@ final class LeaseSyncTests: XCTestCase {
     /// is freed as soon as that reader lets go, not at the next lease change or
     /// reconcile (a 1M-lease generation is 46 MB: it kept RSS 31 MiB higher for 5 minutes).
     func testAReloadFreesTheReplacedGenerationOnceItsReaderLetsGo() throws {
-        let url = try PostgresHarness.database()
-        let db = try PostgresConnection(url)
-        try Migrator.migrate(db)
-        try db.execute("""
-            INSERT INTO leases (order_id, msisdn, service, starts_at, expires_at)
-            SELECT g, (447700000000 + g)::text, 'whatsapp', now() - interval '1 minute', now() + interval '20 minutes'
-            FROM generate_series(1, 1000) g
-            """)
+        let (url, db) = try migratedWithLeases(1000)
         let table = LeaseTable()
         let sync = LeaseSync(url: url, table: table, reconcileInterval: 3600)
         try sync.start()
