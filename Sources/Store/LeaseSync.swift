@@ -12,8 +12,10 @@ public import Routing
 /// single-row mode, never held as a whole result, into a new table generation
 /// that is swapped in at once. Then changes arrive by LISTEN `lease_changed`
 /// (the socket watched by a Dispatch read source) and are applied one by one.
-/// On any reconnect the table is reloaded fully and swapped; a periodic
-/// reconcile does the same, as a safety net for a lost notification.
+/// On any reconnect the table is reloaded fully and swapped. A periodic reconcile,
+/// the safety net for a lost notification, compares every number's latest lease
+/// with the table and corrects it in place (`LeaseTable.reconcile`), so that it does
+/// not hold a second generation (46 MB for 1M leases) every few minutes.
 ///
 /// Routing before the first load: the bridge does not bind to any SMSC until
 /// `start()` returned (see docs/architecture.md); `isLoaded` drives readiness.
@@ -35,6 +37,10 @@ public final class LeaseSync: @unchecked Sendable {
         public var fullLoads = 0
         public var changesApplied = 0
         public var reconnects = 0
+        public var reconciles = 0
+        /// Leases the periodic reconciles found wrong in the table and corrected
+        /// (changed, added or ended): notifications that never arrived.
+        public var reconcileCorrections = 0
         /// Milliseconds from the storefront's change (trigger time) to the table update, last change.
         public var lastLagMillis: Int = 0
         public var lastError: String?
@@ -55,7 +61,7 @@ public final class LeaseSync: @unchecked Sendable {
         queue.sync {
             let t = DispatchSource.makeTimerSource(queue: queue)
             t.schedule(deadline: .now() + reconcileInterval, repeating: reconcileInterval)
-            t.setEventHandler { [weak self] in try? self?.fullLoad(using: nil) }
+            t.setEventHandler { [weak self] in try? self?.reconcile() }
             timer = t
             t.resume()
         }
@@ -106,27 +112,50 @@ public final class LeaseSync: @unchecked Sendable {
         let counted = try db.execute("SELECT count(*) FROM leases WHERE expires_at > now() - interval '1 day'").rows.first?.first ?? nil
         let expected = counted.flatMap { Int($0) } ?? table.count
         let builder = table.makeBuilder(expectedCount: expected)
+        // Later leases of a number replace earlier ones (ordered by starts_at).
+        try streamLeases(db, latestOnly: false) { builder.insert($0, $1) }
+        table.replaceAll(with: builder)
+        state.withLock { $0.loaded = true; $0.fullLoads += 1 }
+        reclaimRetired()
+    }
+
+    /// The periodic safety net, in place. Falls back to a full reload when the table
+    /// had to grow meanwhile (many new numbers whose notifications were all lost).
+    private func reconcile() throws {
+        let db = try PostgresConnection(url, applicationName: "smpp-bridge-leases")
+        let corrected = try table.reconcile({ visit in try streamLeases(db, latestOnly: true, visit) },
+                                            endingAbsentAt: UInt32(clamping: wallMillis() / 1000))
+        if let (updated, ended) = corrected {
+            state.withLock { $0.reconciles += 1; $0.reconcileCorrections += updated + ended }
+            reclaimRetired()
+        } else {
+            try fullLoad(using: db)
+        }
+    }
+
+    /// Every lease that can still matter (active, or ended within the last day), one
+    /// row at a time (single-row mode). In starts_at order, so that a number's later
+    /// lease comes after its earlier ones; or with `latestOnly`, each number once with
+    /// its latest lease (what an in-place comparison needs: an earlier lease must never
+    /// be written over the current one, even for an instant).
+    private func streamLeases(_ db: PostgresConnection, latestOnly: Bool, _ visit: (MSISDNKey, Lease) -> Void) throws {
         var services: [String: ServiceID] = [:]
         try db.stream("""
-            SELECT msisdn, order_id, service, floor(extract(epoch FROM starts_at))::bigint,
+            SELECT \(latestOnly ? "DISTINCT ON (msisdn)" : "") msisdn, order_id, service, floor(extract(epoch FROM starts_at))::bigint,
                    floor(extract(epoch FROM CASE WHEN status = 'active' THEN expires_at ELSE LEAST(expires_at, updated_at) END))::bigint,
                    version
             FROM leases
             WHERE expires_at > now() - interval '1 day'
-            ORDER BY starts_at
+            ORDER BY \(latestOnly ? "msisdn, starts_at DESC, order_id DESC" : "starts_at, order_id")
             """) { r in
             guard let m = r[0], let key = MSISDNKey(m), let order = r[1].flatMap({ UInt64($0) }) else { return true }
             let name = r[2] ?? ""
             let sid: ServiceID
             if let s = services[name] { sid = s } else { sid = table.serviceID(name); services[name] = sid }
-            builder.insert(key, Lease(orderID: order, service: sid, startsAt: UInt32(clamping: Int(r[3] ?? "0") ?? 0),
-                                      expiresAt: UInt32(clamping: Int(r[4] ?? "0") ?? 0), version: UInt32(clamping: Int(r[5] ?? "0") ?? 0)))
+            visit(key, Lease(orderID: order, service: sid, startsAt: UInt32(clamping: Int(r[3] ?? "0") ?? 0),
+                             expiresAt: UInt32(clamping: Int(r[4] ?? "0") ?? 0), version: UInt32(clamping: Int(r[5] ?? "0") ?? 0)))
             return true
         }
-        // Later leases of a number replace earlier ones (ordered by starts_at).
-        table.replaceAll(with: builder)
-        state.withLock { $0.loaded = true; $0.fullLoads += 1 }
-        reclaimRetired()
     }
 
     /// Frees the generation a reload (or a growth) replaced, once no session is

@@ -89,6 +89,77 @@ final class LeaseTableTests: XCTestCase {
         XCTAssertLessThanOrEqual(Double(t.count) / Double(t.capacity), LeaseTable.maximumLoad + 1e-9)
     }
 
+    /// A full load leaves room: the storefront's next new orders must not grow (and so
+    /// double, in the old sizing) a table that was loaded exactly at its maximum load.
+    func testAFullLoadLeavesRoomForNewNumbers() {
+        let t = LeaseTable()
+        let lease = Lease(orderID: 1, service: .none, startsAt: 100, expiresAt: 1000, version: 1)
+        t.replaceAll((0..<1000).map { (key($0), lease) }, expectedCount: 1000)
+        let capacity = t.capacity
+        for n in UInt64(1000)..<1090 { t.upsert(key(n), lease) }
+        XCTAssertEqual(t.capacity, capacity, "90 new numbers fit")
+        XCTAssertLessThan(t.bytesPerEntry, 64)
+        for n in UInt64(1090)..<1200 { t.upsert(key(n), lease) }
+        XCTAssertGreaterThan(t.capacity, capacity)
+        XCTAssertLessThan(t.capacity, capacity * 2, "grows by half, not double")
+    }
+
+    /// The periodic reconcile corrects the table in place: a changed lease is updated,
+    /// a number missing from the listing (a deletion whose notification was lost) is
+    /// ended, an already expired one is left alone, and no second generation is built.
+    func testReconcileCorrectsInPlace() throws {
+        let t = LeaseTable()
+        let wa = t.serviceID("whatsapp")
+        let l = { (o: UInt64, v: UInt32) in Lease(orderID: o, service: wa, startsAt: 100, expiresAt: 1000, version: v) }
+        t.replaceAll((0..<1000).map { (key($0), l($0, 1)) }, expectedCount: 1000)
+        t.upsert(key(5000), Lease(orderID: 5000, service: wa, startsAt: 10, expiresAt: 50, version: 1))  // expired long ago
+        let capacity = t.capacity
+        let r = t.makeReader()
+        let result = t.reconcile({ visit in
+            for n in UInt64(0)..<1000 where n != 7 {
+                visit(key(n), n == 3 ? l(33, 2) : l(n, 1))
+            }
+            visit(key(2000), l(2000, 1))  // new since the last load
+        }, endingAbsentAt: 500)
+        let (updated, ended) = try XCTUnwrap(result, "nothing grew: corrected in place")
+        XCTAssertEqual(updated, 2, "the changed lease and the new number; unchanged ones are not rewritten")
+        XCTAssertEqual(ended, 1, "only the absent lease that was still running")
+        guard case .active(let three) = r.lookup(key(3), at: 400) else { return XCTFail() }
+        XCTAssertEqual(three.orderID, 33)
+        guard case .expired(let seven) = r.lookup(key(7), at: 600) else { return XCTFail("an absent lease ends") }
+        XCTAssertEqual(seven.orderID, 7)
+        XCTAssertEqual(seven.expiresAt, 500)
+        if case .active = r.lookup(key(7), at: 400) {} else { XCTFail("before the end it still matched") }
+        guard case .expired(let old) = r.lookup(key(5000), at: 600) else { return XCTFail() }
+        XCTAssertEqual(old.expiresAt, 50, "an expired lease is left as it was")
+        if case .active = r.lookup(key(2000), at: 400) {} else { XCTFail("a new number is added") }
+        XCTAssertEqual(t.capacity, capacity, "no new generation")
+        XCTAssertEqual(t.retiredGenerations, 0)
+        XCTAssertEqual(t.count, 1002)
+
+        // A second pass over the same listing finds nothing more to correct.
+        let again = t.reconcile({ visit in
+            for n in UInt64(0)..<1000 where n != 7 { visit(key(n), n == 3 ? l(33, 2) : l(n, 1)) }
+            visit(key(2000), l(2000, 1))
+        }, endingAbsentAt: 510)
+        XCTAssertEqual(again?.updated, 0)
+        XCTAssertEqual(again?.ended, 0)
+    }
+
+    /// When the listing holds so many new numbers that the table must grow, slot
+    /// numbers move: the listed leases are applied, nothing is ended (absence can no
+    /// longer be told), and nil tells the caller to reload fully.
+    func testReconcileThatMustGrowAsksForAFullReload() {
+        let t = LeaseTable(initialCapacity: 16)
+        let lease = Lease(orderID: 1, service: .none, startsAt: 100, expiresAt: 1000, version: 1)
+        t.upsert(key(99_999), lease)
+        let result = t.reconcile({ visit in for n in UInt64(0)..<100 { visit(key(n), lease) } }, endingAbsentAt: 500)
+        XCTAssertNil(result)
+        XCTAssertEqual(t.count, 101)
+        if case .active = t.makeReader().lookup(key(99_999), at: 600) {} else { XCTFail("absent, but not ended when slots moved") }
+        if case .active = t.makeReader().lookup(key(42), at: 600) {} else { XCTFail("listed leases are applied") }
+    }
+
     func testRetiredGenerationsAreReclaimedOnlyWhenUnpinned() {
         let t = LeaseTable(initialCapacity: 16)
         let r = t.makeReader()

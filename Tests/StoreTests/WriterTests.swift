@@ -477,6 +477,38 @@ final class LeaseSyncTests: XCTestCase {
         XCTAssertTrue(waitFor(5) { sync.stats.reconnects >= 1 && sync.stats.fullLoads >= 2 })
     }
 
+    /// Changes whose notifications never came (the trigger disabled) are found by the
+    /// periodic reconcile and corrected in place, without a full reload.
+    func testReconcileCorrectsLostChangesInPlace() throws {
+        let (url, db) = try migratedWithLeases(1000)
+        let table = LeaseTable()
+        let sync = LeaseSync(url: url, table: table, reconcileInterval: 1)
+        try sync.start()
+        defer { sync.stop() }
+        try db.execute("ALTER TABLE leases DISABLE TRIGGER leases_changed")
+        try db.execute("UPDATE leases SET order_id = 50000, version = version + 1 WHERE order_id = 5")   // handed to a new order
+        try db.execute("DELETE FROM leases WHERE order_id = 6")
+        try db.execute("INSERT INTO leases (order_id, msisdn, service, starts_at, expires_at) VALUES (7777, '447711111111', 'google', now() - interval '1 minute', now() + interval '20 minutes')")
+        // An older lease of a renting number: the table must keep the later one.
+        try db.execute("INSERT INTO leases (order_id, msisdn, service, status, starts_at, expires_at) VALUES (6666, '447700000008', 'uber', 'ended', now() - interval '3 hours', now() - interval '2 hours')")
+        let r = table.makeReader()
+        let now = UInt32(Date().timeIntervalSince1970)
+        XCTAssertTrue(waitFor(10) { sync.stats.reconcileCorrections >= 3 }, "\(sync.stats)")
+        guard case .active(let five) = r.lookup(MSISDNKey("447700000005")!, at: now) else { return XCTFail("not active") }
+        XCTAssertEqual(five.orderID, 50000)
+        if case .active = r.lookup(MSISDNKey("447700000006")!, at: now + 2) { XCTFail("a deleted lease must end") }
+        guard case .active(let new) = r.lookup(MSISDNKey("447711111111")!, at: now) else { return XCTFail("not added") }
+        XCTAssertEqual(new.orderID, 7777)
+        guard case .active(let eight) = r.lookup(MSISDNKey("447700000008")!, at: now) else { return XCTFail("the later lease must stay") }
+        XCTAssertEqual(eight.orderID, 8)
+        XCTAssertTrue(waitFor(5) { sync.stats.reconciles >= 2 })
+        let st = sync.stats
+        XCTAssertEqual(st.fullLoads, 1, "corrected in place, not reloaded")
+        XCTAssertEqual(st.reconcileCorrections, 3, "unchanged leases are not counted, and a later pass finds nothing new")
+        XCTAssertEqual(table.count, 1001)
+        XCTAssertTrue(waitFor(2) { table.retiredGenerations == 0 })
+    }
+
     /// A reload while a session is routing with the table: the generation it replaced
     /// is freed as soon as that reader lets go, not at the next lease change or
     /// reconcile (a 1M-lease generation is 46 MB: it kept RSS 31 MiB higher for 5 minutes).

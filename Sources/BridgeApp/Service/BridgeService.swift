@@ -286,6 +286,9 @@ final class BridgeService: @unchecked Sendable {
                 r.set(M.leaseEntries, [], Double(st.entries))
                 r.set(M.leaseLag, [], Double(st.lastLagMillis) / 1000)
                 r.set(M.leaseLoaded, [], st.loaded ? 1 : 0)
+                r.set(M.leaseReconcileCorrections, [], Double(st.reconcileCorrections))
+                r.set(M.leaseReconciles, [], Double(st.reconciles))
+                r.set(M.leaseFullLoads, [], Double(st.fullLoads))
             }
             r.set(M.ready, [], self.isReady ? 1 : 0)
         }

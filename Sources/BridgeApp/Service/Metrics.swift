@@ -184,6 +184,9 @@ enum M {
     static let leaseEntries = "smpp_bridge_lease_entries"
     static let leaseLag = "smpp_bridge_lease_sync_lag_seconds"
     static let leaseLoaded = "smpp_bridge_lease_loaded"
+    static let leaseReconcileCorrections = "smpp_bridge_lease_reconcile_corrections_total"
+    static let leaseReconciles = "smpp_bridge_lease_reconciles_total"
+    static let leaseFullLoads = "smpp_bridge_lease_full_loads_total"
     static let reconnects = "smpp_bridge_reconnects_total"
     static let malformed = "smpp_bridge_malformed_pdus_total"
     static let ready = "smpp_bridge_ready"
@@ -212,6 +215,9 @@ enum M {
         r.define(leaseEntries, .gauge, "Leases in the lookup table.")
         r.define(leaseLag, .gauge, "Storefront lease change to lookup table, seconds (last change).")
         r.define(leaseLoaded, .gauge, "1 once the lease table was loaded.")
+        r.define(leaseReconcileCorrections, .counter, "Leases the periodic reconcile found wrong in the table (lost notifications).")
+        r.define(leaseReconciles, .counter, "Periodic in-place lease reconciles completed.")
+        r.define(leaseFullLoads, .counter, "Full lease loads (start, reconnect, or a reconcile that had to grow the table).")
         r.define(reconnects, .counter, "Bind reconnects, by reason.")
         r.define(malformed, .counter, "Malformed PDUs answered with an error, by error.")
         r.define(ready, .gauge, "1 when migrations are current, leases loaded and binds started.")
