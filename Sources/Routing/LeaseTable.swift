@@ -433,7 +433,7 @@ public final class LeaseTable: @unchecked Sendable {
     public func reclaim() { writer.withLock { reclaim(&$0) } }
 
     /// Slots for a table loaded with `entries`, with 10% of them to spare. Sized
-    /// exactly at the maximum load, the first new number after a full load grew the
+    /// exactly at the maximum load, the first new numbers after a full load grew the
     /// table: a 1M-lease table went from 46 to 92 MB with the storefront's first new
     /// order (found with the in-place reconcile's test).
     static func capacity(for entries: Int) -> Int { Int((Double(entries) * 1.1 / maximumLoad).rounded(.up)) + 1 }
