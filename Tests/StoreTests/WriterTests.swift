@@ -447,6 +447,16 @@ final class LeaseSyncTests: XCTestCase {
         return (url, db)
     }
 
+    /// `migratedWithLeases`, with a lease sync started on it (stopped after the test).
+    private func syncing(_ leases: Int, reconcileInterval: Double = 3600) throws -> (PostgresConnection, LeaseTable, LeaseSync) {
+        let (url, db) = try migratedWithLeases(leases)
+        let table = LeaseTable()
+        let sync = LeaseSync(url: url, table: table, reconcileInterval: reconcileInterval)
+        try sync.start()
+        addTeardownBlock { sync.stop() }
+        return (db, table, sync)
+    }
+
     func testLoadThenNotifyThenReloadAfterReconnect() throws {
         let (url, db) = try migratedWithLeases(5000)
         try db.execute("INSERT INTO leases (order_id, msisdn, service, status, starts_at, expires_at) VALUES (9000, '447700999999', 'telegram', 'ended', now() - interval '1 hour', now() + interval '1 hour')")
@@ -480,11 +490,7 @@ final class LeaseSyncTests: XCTestCase {
     /// Changes whose notifications never came (the trigger disabled) are found by the
     /// periodic reconcile and corrected in place, without a full reload.
     func testReconcileCorrectsLostChangesInPlace() throws {
-        let (url, db) = try migratedWithLeases(1000)
-        let table = LeaseTable()
-        let sync = LeaseSync(url: url, table: table, reconcileInterval: 1)
-        try sync.start()
-        defer { sync.stop() }
+        let (db, table, sync) = try syncing(1000, reconcileInterval: 1)
         try db.execute("ALTER TABLE leases DISABLE TRIGGER leases_changed")
         try db.execute("UPDATE leases SET order_id = 50000, version = version + 1 WHERE order_id = 5")   // handed to a new order
         try db.execute("DELETE FROM leases WHERE order_id = 6")
@@ -513,11 +519,7 @@ final class LeaseSyncTests: XCTestCase {
     /// is freed as soon as that reader lets go, not at the next lease change or
     /// reconcile (a 1M-lease generation is 46 MB: it kept RSS 31 MiB higher for 5 minutes).
     func testAReloadFreesTheReplacedGenerationOnceItsReaderLetsGo() throws {
-        let (url, db) = try migratedWithLeases(1000)
-        let table = LeaseTable()
-        let sync = LeaseSync(url: url, table: table, reconcileInterval: 3600)
-        try sync.start()
-        defer { sync.stop() }
+        let (db, table, sync) = try syncing(1000)
         let reader = table.makeReader()
         let holding = DispatchSemaphore(value: 0), release = DispatchSemaphore(value: 0), released = DispatchSemaphore(value: 0)
         DispatchQueue.global().async {
