@@ -186,6 +186,7 @@ final class LeaseTableTests: XCTestCase {
         for i in 0..<n { t.upsert(key(i), Lease(orderID: i * 1_000_000, service: .none, startsAt: 100, expiresAt: 100, version: 0)) }
         let stop = ManagedFlag()
         let writerDone = DispatchSemaphore(value: 0)
+        let reconciles = ManagedCounter(), writerFinished = ManagedFlag()
         DispatchQueue.global().async {
             var rng = RNG(state: 5)
             var v: UInt32 = 1
@@ -194,10 +195,18 @@ final class LeaseTableTests: XCTestCase {
                 t.upsert(key(i), Lease(orderID: i * 1_000_000 + UInt64(v), service: ServiceID(rawValue: UInt16(v % 7)), startsAt: 100, expiresAt: 100 + v, version: v))
                 if v % 3000 == 0 {
                     t.replaceAll((0..<n).map { (key($0), Lease(orderID: $0 * 1_000_000 + UInt64(v), service: .none, startsAt: 100, expiresAt: 100 + v, version: v)) })
+                } else if v % 3000 == 1500 {
+                    // An in-place reconcile: every key below n rewritten under its seqlock,
+                    // the others (absent from the listing) ended at 100.
+                    t.reconcile({ visit in
+                        for j in 0..<n { visit(key(j), Lease(orderID: j * 1_000_000 + UInt64(v), service: .none, startsAt: 100, expiresAt: 100 + v, version: v)) }
+                    }, endingAbsentAt: 50)
+                    reconciles.add()
                 }
                 v &+= 1
                 if v > 60_000 { break }
             }
+            writerFinished.set()
             writerDone.signal()
         }
         let readers = 3
@@ -205,11 +214,15 @@ final class LeaseTableTests: XCTestCase {
         DispatchQueue.concurrentPerform(iterations: readers) { ri in
             let r = t.makeReader()
             var rng = RNG(state: UInt64(ri) + 17)
-            for _ in 0..<150_000 {
+            // At least 150k lookups each, and on until reconciles ran under them.
+            var k = 0
+            while k < 150_000 || (reconciles.value < 2 && !writerFinished.isSet) {
+                k += 1
                 let i = UInt64.random(in: 0..<(n * 2), using: &rng)
                 switch r.lookup(key(i), at: 50) {
                 case .notYetActive(let l), .active(let l), .expired(let l):
-                    if l.orderID != i * 1_000_000 + UInt64(l.version) || l.expiresAt != 100 + l.version { bad.add() }
+                    let ended = i >= n && l.expiresAt == 100  // ended by a reconcile
+                    if l.orderID != i * 1_000_000 + UInt64(l.version) || (l.expiresAt != 100 + l.version && !ended) { bad.add() }
                 case .unknown:
                     if i < n { bad.add() }
                 }
@@ -218,6 +231,7 @@ final class LeaseTableTests: XCTestCase {
         stop.set()
         writerDone.wait()
         XCTAssertEqual(bad.value, 0, "torn or lost reads")
+        XCTAssertGreaterThanOrEqual(reconciles.value, 2, "in-place reconciles ran while readers read")
         t.reclaim()
         XCTAssertEqual(t.retiredGenerations, 0)
     }
