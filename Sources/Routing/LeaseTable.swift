@@ -390,7 +390,7 @@ public final class LeaseTable: @unchecked Sendable {
     /// meanwhile (slot numbers moved): the caller then reloads fully.
     @discardableResult
     public func reconcile(_ listing: (_ visit: (MSISDNKey, Lease) -> Void) throws -> Void,
-                          endingAbsentAt now: UInt32) rethrows -> (updated: Int, ended: Int)? {
+                          endingAbsentAt now: UInt32) rethrows -> ReconcileResult? {
         let (words0, capacity0) = writer.withLock { ($0.live.slots.words, $0.live.capacity) }
         var visited = [UInt64](repeating: 0, count: (capacity0 + 63) / 64)
         var updated = 0
@@ -417,15 +417,17 @@ public final class LeaseTable: @unchecked Sendable {
         return writer.withLock { w in
             defer { reclaim(&w) }
             guard !moved, w.live.slots.words == words0 else { return nil }
-            var ended = 0
+            var ended = 0, absent = 0
             for slot in 0..<capacity0 where visited[slot >> 6] & (1 << UInt64(slot & 63)) == 0 {
-                guard let (key, current) = w.live.slots.entry(at: slot), current.expiresAt > now else { continue }
+                guard let (key, current) = w.live.slots.entry(at: slot) else { continue }
+                absent += 1
+                guard current.expiresAt > now else { continue }
                 var lease = current
                 lease.expiresAt = max(lease.startsAt, now)
                 w.live.slots.store(key, lease)
                 ended += 1
             }
-            return (updated, ended)
+            return ReconcileResult(updated: updated, ended: ended, absent: absent)
         }
     }
 
@@ -468,6 +470,17 @@ public final class LeaseTable: @unchecked Sendable {
     func unregister(_ slot: HazardSlot) {
         hazards.withLock { $0.removeAll { $0 === slot } }
     }
+}
+
+/// What an in-place reconcile did.
+public struct ReconcileResult: Sendable, Hashable {
+    /// Leases rewritten because they differed, and numbers added.
+    public var updated: Int
+    /// Running leases of numbers absent from the listing, ended.
+    public var ended: Int
+    /// Numbers in the table but not in the listing (the ended ones included): dead
+    /// entries that only a full reload removes (slots are never freed in place).
+    public var absent: Int
 }
 
 /// A whole table being built off to the side (see `LeaseTable.makeBuilder`). Later

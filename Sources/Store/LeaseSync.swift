@@ -120,18 +120,29 @@ public final class LeaseSync: @unchecked Sendable {
     }
 
     /// The periodic safety net, in place. Falls back to a full reload when the table
-    /// had to grow meanwhile (many new numbers whose notifications were all lost).
+    /// had to grow meanwhile (many new numbers whose notifications were all lost), and
+    /// reloads to compact it when a quarter of its numbers are no longer leased at all
+    /// (in place, a number's slot is never freed): so the table stays bounded by the
+    /// numbers leased in the last day, plus a quarter, without a second generation at
+    /// every reconcile.
     private func reconcile() throws {
         let db = try PostgresConnection(url, applicationName: "smpp-bridge-leases")
-        let corrected = try table.reconcile({ visit in try streamLeases(db, latestOnly: true, visit) },
-                                            endingAbsentAt: UInt32(clamping: wallMillis() / 1000))
-        if let (updated, ended) = corrected {
-            state.withLock { $0.reconciles += 1; $0.reconcileCorrections += updated + ended }
-            reclaimRetired()
+        let result = try table.reconcile({ visit in try streamLeases(db, latestOnly: true, visit) },
+                                         endingAbsentAt: UInt32(clamping: wallMillis() / 1000))
+        if let r = result {
+            state.withLock { $0.reconciles += 1; $0.reconcileCorrections += r.updated + r.ended }
+            if r.absent > Self.compactionThreshold(entries: table.count) {
+                try fullLoad(using: db)
+            } else {
+                reclaimRetired()
+            }
         } else {
             try fullLoad(using: db)
         }
     }
+
+    /// Dead entries past which a reconcile compacts the table by a full reload.
+    static func compactionThreshold(entries: Int) -> Int { max(64, entries / 4) }
 
     /// Every lease that can still matter (active, or ended within the last day), one
     /// row at a time (single-row mode). In starts_at order, so that a number's later

@@ -121,9 +121,10 @@ final class LeaseTableTests: XCTestCase {
             }
             visit(key(2000), l(2000, 1))  // new since the last load
         }, endingAbsentAt: 500)
-        let (updated, ended) = try XCTUnwrap(result, "nothing grew: corrected in place")
-        XCTAssertEqual(updated, 2, "the changed lease and the new number; unchanged ones are not rewritten")
-        XCTAssertEqual(ended, 1, "only the absent lease that was still running")
+        let done = try XCTUnwrap(result, "nothing grew: corrected in place")
+        XCTAssertEqual(done.updated, 2, "the changed lease and the new number; unchanged ones are not rewritten")
+        XCTAssertEqual(done.ended, 1, "only the absent lease that was still running")
+        XCTAssertEqual(done.absent, 2, "the ended one and the one expired long ago")
         guard case .active(let three) = r.lookup(key(3), at: 400) else { return XCTFail() }
         XCTAssertEqual(three.orderID, 33)
         guard case .expired(let seven) = r.lookup(key(7), at: 600) else { return XCTFail("an absent lease ends") }
@@ -144,6 +145,7 @@ final class LeaseTableTests: XCTestCase {
         }, endingAbsentAt: 510)
         XCTAssertEqual(again?.updated, 0)
         XCTAssertEqual(again?.ended, 0)
+        XCTAssertEqual(again?.absent, 2)
     }
 
     /// When the listing holds so many new numbers that the table must grow, slot

@@ -515,6 +515,21 @@ final class LeaseSyncTests: XCTestCase {
         XCTAssertTrue(waitFor(2) { table.retiredGenerations == 0 })
     }
 
+    /// Numbers no longer leased at all (nothing for them in the last day) keep their
+    /// slots when reconciled in place; once they are a quarter of the table, the
+    /// reconcile compacts it with a full reload.
+    func testReconcileCompactsATableOfDeadNumbers() throws {
+        let (db, table, sync) = try syncing(1000, reconcileInterval: 1)
+        try db.execute("ALTER TABLE leases DISABLE TRIGGER leases_changed")
+        try db.execute("UPDATE leases SET starts_at = now() - interval '3 days', expires_at = now() - interval '2 days' WHERE order_id <= 300")
+        XCTAssertTrue(waitFor(10) { sync.stats.fullLoads >= 2 }, "\(sync.stats)")
+        XCTAssertEqual(table.count, 700, "the dead numbers are gone")
+        XCTAssertGreaterThanOrEqual(sync.stats.reconciles, 1)
+        let now = UInt32(Date().timeIntervalSince1970)
+        XCTAssertEqual(table.makeReader().lookup(MSISDNKey("447700000042")!, at: now), .unknown)
+        if case .active = table.makeReader().lookup(MSISDNKey("447700000542")!, at: now) {} else { XCTFail("a live lease stays") }
+    }
+
     /// A reload while a session is routing with the table: the generation it replaced
     /// is freed as soon as that reader lets go, not at the next lease change or
     /// reconcile (a 1M-lease generation is 46 MB: it kept RSS 31 MiB higher for 5 minutes).
