@@ -273,6 +273,10 @@ public final class LeaseTable: @unchecked Sendable {
         var count = 0
         var serviceIDs: [String: ServiceID] = [:]
         var services: [String] = [""]
+        /// Bumped whenever new slots are published (growth, reload), not when only the
+        /// service names change: a slot number is valid while this stays the same. (A
+        /// freed generation's address can be reused, so it is not compared.)
+        var slotEpoch = 0
     }
 
     public static let maximumLoad = 0.7
@@ -391,13 +395,13 @@ public final class LeaseTable: @unchecked Sendable {
     @discardableResult
     public func reconcile(_ listing: (_ visit: (MSISDNKey, Lease) -> Void) throws -> Void,
                           endingAbsentAt now: UInt32) rethrows -> ReconcileResult? {
-        let (words0, capacity0) = writer.withLock { ($0.live.slots.words, $0.live.capacity) }
+        let (epoch0, capacity0) = writer.withLock { ($0.slotEpoch, $0.live.capacity) }
         var visited = [UInt64](repeating: 0, count: (capacity0 + 63) / 64)
         var updated = 0
         var moved = false
         try listing { key, lease in
             writer.withLock { w in
-                if w.live.slots.words != words0 { moved = true }
+                if w.slotEpoch != epoch0 { moved = true }
                 if let slot = w.live.slots.slot(of: key.rawValue) {
                     if !moved { visited[slot >> 6] |= 1 << UInt64(slot & 63) }
                     guard w.live.slots.find(key.rawValue) != lease else { return }
@@ -416,7 +420,7 @@ public final class LeaseTable: @unchecked Sendable {
         }
         return writer.withLock { w in
             defer { reclaim(&w) }
-            guard !moved, w.live.slots.words == words0 else { return nil }
+            guard !moved, w.slotEpoch == epoch0 else { return nil }
             var ended = 0, absent = 0
             for slot in 0..<capacity0 where visited[slot >> 6] & (1 << UInt64(slot & 63)) == 0 {
                 guard let (key, current) = w.live.slots.entry(at: slot) else { continue }
@@ -452,6 +456,7 @@ public final class LeaseTable: @unchecked Sendable {
 
     func publish(_ g: Generation, _ w: inout WriterState) {
         let old = w.live
+        if g.slots.words != old.slots.words { w.slotEpoch += 1 }
         w.live = g
         // seq_cst: ordered against the readers' hazard announcements (see architecture.md).
         current.store(UInt(bitPattern: Unmanaged.passUnretained(g).toOpaque()), ordering: .sequentiallyConsistent)
