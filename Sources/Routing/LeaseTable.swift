@@ -124,26 +124,31 @@ struct SlotArray: @unchecked Sendable {
         while probes < capacity {
             let k = word(i, 0).load(ordering: .relaxed)
             if k == 0 { return nil }
-            if k == key {
-                while true {
-                    let s1 = word(i, 3).load(ordering: .acquiring)
-                    if s1 & 1 == 1 { continue }  // a write is in progress on this slot
-                    let order = word(i, 1).load(ordering: .relaxed)
-                    let times = word(i, 2).load(ordering: .relaxed)
-                    atomicMemoryFence(ordering: .acquiring)
-                    let s2 = word(i, 3).load(ordering: .relaxed)
-                    if s1 != s2 { continue }
-                    return Lease(
-                        orderID: order, service: ServiceID(rawValue: UInt16(truncatingIfNeeded: s1 >> 16)),
-                        startsAt: UInt32(truncatingIfNeeded: times >> 32), expiresAt: UInt32(truncatingIfNeeded: times),
-                        version: UInt32(truncatingIfNeeded: s1 >> 32))
-                }
-            }
+            if k == key { return read(at: i) }
             i += 1
             if i == capacity { i = 0 }
             probes += 1
         }
         return nil
+    }
+
+    /// The lease in an occupied slot, under its seqlock: a slot being rewritten at
+    /// this instant is read again.
+    @inline(__always)
+    func read(at i: Int) -> Lease {
+        while true {
+            let s1 = word(i, 3).load(ordering: .acquiring)
+            if s1 & 1 == 1 { continue }  // a write is in progress on this slot
+            let order = word(i, 1).load(ordering: .relaxed)
+            let times = word(i, 2).load(ordering: .relaxed)
+            atomicMemoryFence(ordering: .acquiring)
+            let s2 = word(i, 3).load(ordering: .relaxed)
+            if s1 != s2 { continue }
+            return Lease(
+                orderID: order, service: ServiceID(rawValue: UInt16(truncatingIfNeeded: s1 >> 16)),
+                startsAt: UInt32(truncatingIfNeeded: times >> 32), expiresAt: UInt32(truncatingIfNeeded: times),
+                version: UInt32(truncatingIfNeeded: s1 >> 32))
+        }
     }
 
     /// Writer side (one writer at a time). Returns true when a new key took an empty slot.
@@ -167,8 +172,7 @@ struct SlotArray: @unchecked Sendable {
     /// Writer side: the key and lease in a slot, nil when empty.
     func entry(at slot: Int) -> (UInt64, Lease)? {
         let k = word(slot, 0).load(ordering: .relaxed)
-        guard k != 0, let l = find(k) else { return nil }
-        return (k, l)
+        return k == 0 ? nil : (k, read(at: slot))
     }
 
     @discardableResult
@@ -197,8 +201,7 @@ struct SlotArray: @unchecked Sendable {
     /// Writer side: every occupied slot, for rebuilding into a bigger generation.
     func forEach(_ body: (UInt64, Lease) -> Void) {
         for i in 0..<capacity {
-            let k = word(i, 0).load(ordering: .relaxed)
-            if k != 0, let l = find(k) { body(k, l) }
+            if let (k, l) = entry(at: i) { body(k, l) }
         }
     }
 }
@@ -404,7 +407,7 @@ public final class LeaseTable: @unchecked Sendable {
                 if w.slotEpoch != epoch0 { moved = true }
                 if let slot = w.live.slots.slot(of: key.rawValue) {
                     if !moved { visited[slot >> 6] |= 1 << UInt64(slot & 63) }
-                    guard w.live.slots.find(key.rawValue) != lease else { return }
+                    guard w.live.slots.read(at: slot) != lease else { return }
                     w.live.slots.store(key.rawValue, lease)
                 } else {
                     if Double(w.count + 1) > Double(w.live.capacity) * Self.maximumLoad {
