@@ -217,7 +217,7 @@ enum M {
         r.define(leaseLoaded, .gauge, "1 once the lease table was loaded.")
         r.define(leaseReconcileCorrections, .counter, "Leases the periodic reconcile found wrong in the table (lost notifications).")
         r.define(leaseReconciles, .counter, "Periodic in-place lease reconciles completed.")
-        r.define(leaseFullLoads, .counter, "Full lease loads (start, reconnect, or a reconcile that had to grow the table).")
+        r.define(leaseFullLoads, .counter, "Full lease loads (start, reconnect, or a reconcile that had to grow or compact the table).")
         r.define(reconnects, .counter, "Bind reconnects, by reason.")
         r.define(malformed, .counter, "Malformed PDUs answered with an error, by error.")
         r.define(ready, .gauge, "1 when migrations are current, leases loaded and binds started.")
