@@ -1,5 +1,6 @@
 import Dispatch
 public import Routing
+import Synchronization
 public import SMPPWire
 #if canImport(Glibc)
     import Glibc
@@ -48,6 +49,9 @@ public struct WriterStats: Sendable, Hashable {
     public var failures = 0
     public var reconnects = 0
     public var temporaryErrors = 0
+    /// Batches written again with `ON CONFLICT DO NOTHING` after a plain insert met a
+    /// stored dedup key (see `BatchWriter.insertNewMessages`).
+    public var dedupRetries = 0
     public var lastBatchSize = 0
     public var lastCommitMicros = 0
     public var lastError: String?
@@ -124,6 +128,11 @@ public final class BatchWriter: @unchecked Sendable {
     private let statsLock = Locked(WriterStats())
     private let workers: Int
     private let finished = DispatchSemaphore(value: 0)
+    /// Until when (monotonic ns) batches are written with `ON CONFLICT DO NOTHING`:
+    /// set for `conflictHold` seconds by a batch that met a stored key, because
+    /// redeliveries come in runs (an SMSC resends its window after a reconnect).
+    private let conflictsUntil = Atomic<UInt64>(0)
+    static let conflictHold: Double = 30
 
     public init(config: Config) {
         self.config = config
@@ -248,6 +257,7 @@ public final class BatchWriter: @unchecked Sendable {
             }
             try c.execute("SET synchronous_commit = on")
             try c.prepare("insert_messages", BatchWriter.insertMessages)
+            try c.prepare("insert_new_messages", BatchWriter.insertNewMessages)
             try c.prepare("write_parts", BatchWriter.writeParts)
             try c.prepare("consume_parts", BatchWriter.consumeParts)
             // A reconnect is any connection after trouble: also a worker's first one, when
@@ -309,8 +319,12 @@ public final class BatchWriter: @unchecked Sendable {
             // runs). Every transaction now takes its part-key locks in ascending
             // order, after its message keys (also in order), so no cycle can form.
             partRows.sort { $0.1 < $1.1 }
+            // Plain inserts first; with `ON CONFLICT DO NOTHING` while redeliveries are about.
+            let optimistic = monotonic() >= writer.conflictsUntil.load(ordering: .relaxed)
             var statements: [PostgresStatement] = [.sql("BEGIN")]
-            if !messages.isEmpty { statements.append(.prepared("insert_messages", BatchWriter.columns(messages))) }
+            if !messages.isEmpty {
+                statements.append(.prepared(optimistic ? "insert_new_messages" : "insert_messages", BatchWriter.columns(messages)))
+            }
             if !partRows.isEmpty {
                 var cols = BatchWriter.columns(partRows.lazy.map { ($0.0, $0.1) })
                 var owner = BinaryArray(.uuid, reservingCapacity: partRows.count * 20)
@@ -330,9 +344,22 @@ public final class BatchWriter: @unchecked Sendable {
                 statements.append(.prepared("consume_parts", [partKey.value, messageKey.value]))
             }
             statements.append(.sql("COMMIT"))
-            let results: [PostgresRows]
+            var results: [PostgresRows]
             do {
                 results = try conn.pipeline(statements)
+            } catch let e as PostgresError where optimistic && e.isDedupConflict && conn.isHealthy {
+                // A key of this batch is stored already (a redelivery): nothing of the
+                // batch was written. Again, as the ON CONFLICT statement, at once.
+                _ = try? conn.execute("ROLLBACK")
+                writer.conflictsUntil.store(monotonic() &+ UInt64(BatchWriter.conflictHold * 1e9), ordering: .relaxed)
+                writer.statsLock.withLock { $0.dedupRetries += 1 }
+                statements[1] = .prepared("insert_messages", statements[1].params)
+                do {
+                    results = try conn.pipeline(statements)
+                } catch {
+                    if conn.isHealthy { _ = try? conn.execute("ROLLBACK") }
+                    throw error
+                }
             } catch {
                 // A statement that fails inside BEGIN makes the pipeline skip the rest,
                 // COMMIT included: the session is left in an aborted transaction, and the
@@ -366,11 +393,22 @@ public final class BatchWriter: @unchecked Sendable {
     /// the keys that were already stored (usually none), not a row per message.
     /// A message's id is taken as its dedup row is inserted and stored in both, so
     /// that its key finds it without an index on `messages.dedup_key` (migration 4).
-    static let insertMessages = """
+    static let insertMessages = messagesStatement(dedup: "ON CONFLICT DO NOTHING")
+
+    /// `insertMessages` without `ON CONFLICT`: the batch fails (23505 on
+    /// `message_dedup_pkey`) if any key is stored already, and is then written again
+    /// as `insertMessages`. ON CONFLICT looks each key up in the index before the
+    /// insert, which looks it up again to place it: 11% of PostgreSQL's CPU at
+    /// saturation (perf, make bench), for redeliveries that are rare outside a
+    /// reconnect. The unique key decides either way.
+    static let insertNewMessages = messagesStatement(dedup: "")
+
+    static func messagesStatement(dedup: String) -> String {
+        """
         WITH d AS (
             INSERT INTO message_dedup (dedup_key, received_at, message_id)
             SELECT k, r, nextval('messages_id_seq') FROM unnest($1::uuid[], $2::timestamptz[]) AS u(k, r)
-            ON CONFLICT DO NOTHING RETURNING dedup_key, message_id),
+            \(dedup) RETURNING dedup_key, message_id),
         m AS (
             INSERT INTO messages (id, received_at, carrier, bind, source_addr, source_ton, source_normalized, destination_addr,
                 destination_ton, destination_normalized, order_id, lease_version, service, outcome, service_mismatch,
@@ -396,6 +434,7 @@ public final class BatchWriter: @unchecked Sendable {
                     GROUP BY chunk) c) AS notified,
                (SELECT array_agg(k) FROM unnest($1::uuid[]) AS k WHERE k NOT IN (SELECT dedup_key FROM d)) AS duplicates
         """
+    }
 
     /// Parts, pending (`message_dedup_key` NULL) and consumed by a message of this
     /// batch, in key order. A pending part already stored is left as it is (it may be
@@ -635,6 +674,11 @@ func detachThread(_ body: @escaping @Sendable () -> Void) {
 private final class ThreadBody {
     let body: @Sendable () -> Void
     init(_ b: @escaping @Sendable () -> Void) { body = b }
+}
+
+extension PostgresError {
+    /// A dedup key that is stored already (unique violation on message_dedup's key).
+    var isDedupConflict: Bool { sqlState == "23505" && constraint == "message_dedup_pkey" }
 }
 
 extension DedupKey {

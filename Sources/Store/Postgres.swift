@@ -11,6 +11,8 @@ public struct PostgresError: Error, CustomStringConvertible, Sendable {
     public var message: String
     /// SQLSTATE, when the server sent one (e.g. "23505" unique violation).
     public var sqlState: String?
+    /// The constraint a violation names (PG_DIAG_CONSTRAINT_NAME), when the server sent one.
+    public var constraint: String? = nil
     public var description: String { "\(operation): \(message)\(sqlState.map { " [\($0)]" } ?? "")" }
     /// Connection-level trouble (the server went away): retry after reconnecting.
     /// Deadlock, serialization failure, statement timeout, lock timeout: the same
@@ -216,7 +218,9 @@ public final class PostgresConnection: @unchecked Sendable {
     static func error(_ op: String, _ r: OpaquePointer?, _ c: OpaquePointer) -> PostgresError {
         let state = r.flatMap { PQresultErrorField($0, Int32(UInt8(ascii: "C"))) }.map { String(cString: $0) }
         let msg = r.flatMap { PQresultErrorMessage($0) }.map { String(cString: $0) }.flatMap { $0.isEmpty ? nil : $0 } ?? message(c)
-        return PostgresError(operation: op, message: trim(msg), sqlState: state)
+        var e = PostgresError(operation: op, message: trim(msg), sqlState: state)
+        e.constraint = r.flatMap { PQresultErrorField($0, Int32(UInt8(ascii: "n"))) }.map { String(cString: $0) }
+        return e
     }
 
     /// Runs one parameterized statement and returns its rows.

@@ -134,6 +134,42 @@ final class WriterTests: XCTestCase {
         XCTAssertEqual(found.first?[0], try db.execute("SELECT id::text FROM messages").rows.first?.first)
     }
 
+    /// A batch is first written with plain inserts. A redelivered key among new ones
+    /// fails that one statement; the batch is rolled back and written again with
+    /// ON CONFLICT DO NOTHING: the new messages stored, the redelivery acked and
+    /// stored once. Redeliveries come in runs, so batches stay on ON CONFLICT for a
+    /// while (the second batch below needs no second attempt).
+    func testARedeliveryAmongNewMessagesIsRetriedWithOnConflict() throws {
+        let (url, db) = try migrated()
+        var cfg = BatchWriter.Config(url: url)
+        cfg.maxWait = 0.2  // each round below is one batch
+        let writer = BatchWriter(config: cfg)
+        defer { writer.stop() }
+        let t = Traffic()
+        let acks = Acks()
+        for i in 0..<10 { writer.submit(.message(t.message(i))) { acks.add($0) } }
+        XCTAssertTrue(waitFor { acks.count == 10 })
+        XCTAssertEqual(writer.stats.dedupRetries, 0)
+        XCTAssertEqual(writer.stats.batches, 1)
+        let redelivery = Acks()
+        for i in [3] + Array(10..<20) { writer.submit(.message(t.message(i))) { redelivery.add($0) } }
+        XCTAssertTrue(waitFor { redelivery.count == 11 })
+        XCTAssertEqual(redelivery.all, Array(repeating: .ok, count: 11))
+        XCTAssertEqual(writer.stats.dedupRetries, 1)
+        XCTAssertEqual(writer.stats.duplicates, 1)
+        XCTAssertEqual(writer.stats.failures, 0, "a redelivery is not a failed batch")
+        XCTAssertEqual(try db.execute("SELECT count(*), count(DISTINCT dedup_key) FROM messages").rows.first, ["20", "20"])
+        XCTAssertEqual(try db.execute("SELECT count(*) FROM message_dedup").rows.first?.first, "20")
+        // The next batch with a redelivery is written with ON CONFLICT straight away.
+        let again = Acks()
+        for i in [5, 20, 21] { writer.submit(.message(t.message(i))) { again.add($0) } }
+        XCTAssertTrue(waitFor { again.count == 3 })
+        XCTAssertEqual(again.all, [.ok, .ok, .ok])
+        XCTAssertEqual(writer.stats.dedupRetries, 1)
+        XCTAssertEqual(writer.stats.duplicates, 2)
+        XCTAssertEqual(try db.execute("SELECT count(*) FROM messages").rows.first?.first, "22")
+    }
+
     /// The same PDU twice in one batch (a fast redelivery), and text that needs
     /// escaping in an array literal: stored once, byte for byte.
     func testDuplicateWithinOneBatchAndAwkwardTextRoundTrip() throws {

@@ -280,6 +280,7 @@ final class BridgeService: @unchecked Sendable {
                 r.set(M.queueDepth, [], Double(w.queueDepth))
                 let st = w.stats
                 r.set(M.dbReconnects, [], Double(st.reconnects))
+                r.set(M.dbDedupRetries, [], Double(st.dedupRetries))
             }
             if let ls = self.leaseSync {
                 let st = ls.stats

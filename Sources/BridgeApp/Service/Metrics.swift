@@ -181,6 +181,7 @@ enum M {
     static let queueDepth = "smpp_bridge_db_queue_depth"
     static let dbFailures = "smpp_bridge_db_failures_total"
     static let dbReconnects = "smpp_bridge_db_reconnects_total"
+    static let dbDedupRetries = "smpp_bridge_db_dedup_retries_total"
     static let leaseEntries = "smpp_bridge_lease_entries"
     static let leaseLag = "smpp_bridge_lease_sync_lag_seconds"
     static let leaseLoaded = "smpp_bridge_lease_loaded"
@@ -212,6 +213,7 @@ enum M {
         r.define(queueDepth, .gauge, "Items waiting for the database writer.")
         r.define(dbFailures, .counter, "Failed database batches (each is retried or answered with a temporary error).")
         r.define(dbReconnects, .counter, "Database writer reconnects.")
+        r.define(dbDedupRetries, .counter, "Batches written again with ON CONFLICT DO NOTHING because a plain insert met an already stored dedup key (redeliveries).")
         r.define(leaseEntries, .gauge, "Leases in the lookup table.")
         r.define(leaseLag, .gauge, "Storefront lease change to lookup table, seconds (last change).")
         r.define(leaseLoaded, .gauge, "1 once the lease table was loaded.")
