@@ -23,7 +23,7 @@ BIN = os.path.join(ROOT, ".build/release/smpp-bridge")
 BRIDGE_BIN = os.environ.get("BRIDGE_BIN", BIN)
 # SIM_BIN: another build for the simulator only (A/B runs of the load generator).
 SIM_BIN = os.environ.get("SIM_BIN", BIN)
-# PG_STATS=1: server time per statement of each run, into BENCH_OUT/<run>-statements.txt
+# PG_STATS=1: server time, buffers touched and WAL per statement of each run, into BENCH_OUT/<run>-statements.txt
 # (needs PG_EXTRA="-c shared_preload_libraries=pg_stat_statements").
 PG_STATS = bool(os.environ.get("PG_STATS"))
 SAT_N = int(os.environ.get("SAT_N", "200000"))
@@ -157,7 +157,9 @@ def run_bridge(name, pg_url, postmaster, count, rate, seed):
     if PG_STATS:  # server time per statement, per message of this run
         open(os.path.join(OUT, f"{name}-statements.txt"), "w").write(psql(pg_url, f"""
             SELECT round(total_exec_time::numeric, 1) || ' ms | ' || calls || ' calls | ' || round((total_exec_time * 1000 / {summary['done']})::numeric, 2)
-                   || ' us/msg | ' || rows || ' rows | ' || left(regexp_replace(query, '[[:space:]]+', ' ', 'g'), 90)
+                   || ' us/msg | ' || round((shared_blks_hit + shared_blks_read)::numeric / {summary['done']}, 2) || ' buffers/msg | '
+                   || round(wal_bytes / {summary['done']}, 1) || ' WAL bytes/msg | ' || round(wal_fpi::numeric / {summary['done']}, 3) || ' FPI/msg | '
+                   || rows || ' rows | ' || left(regexp_replace(query, '[[:space:]]+', ' ', 'g'), 90)
             FROM pg_stat_statements ORDER BY total_exec_time DESC LIMIT 12""") + "\n")
     audit = json.loads(subprocess.run([BIN, "audit", "--sim-log", log, "--count", str(count), "--seed", str(seed), "--dest-from", DEST[0],
                                        "--dest-to", DEST[1]], env=env, capture_output=True, text=True).stdout)
