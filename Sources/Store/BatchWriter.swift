@@ -345,28 +345,27 @@ public final class BatchWriter: @unchecked Sendable {
             }
             statements.append(.sql("COMMIT"))
             var results: [PostgresRows]
-            do {
-                results = try conn.pipeline(statements)
-            } catch let e as PostgresError where optimistic && e.isDedupConflict && conn.isHealthy {
-                // A key of this batch is stored already (a redelivery): nothing of the
-                // batch was written. Again, as the ON CONFLICT statement, at once.
-                _ = try? conn.execute("ROLLBACK")
-                writer.conflictsUntil.store(monotonic() &+ UInt64(BatchWriter.conflictHold * 1e9), ordering: .relaxed)
-                writer.statsLock.withLock { $0.dedupRetries += 1 }
-                statements[1] = .prepared("insert_messages", statements[1].params)
+            var onConflict = !optimistic
+            while true {
                 do {
                     results = try conn.pipeline(statements)
+                    break
+                } catch let e as PostgresError where !onConflict && e.isDedupConflict && conn.isHealthy {
+                    // A key of this batch is stored already (a redelivery): nothing of the
+                    // batch was written. Again, as the ON CONFLICT statement, at once.
+                    _ = try? conn.execute("ROLLBACK")
+                    writer.conflictsUntil.store(monotonic() &+ UInt64(BatchWriter.conflictHold * 1e9), ordering: .relaxed)
+                    writer.statsLock.withLock { $0.dedupRetries += 1 }
+                    statements[1] = .prepared("insert_messages", statements[1].params)
+                    onConflict = true
                 } catch {
+                    // A statement that fails inside BEGIN makes the pipeline skip the rest,
+                    // COMMIT included: the session is left in an aborted transaction, and the
+                    // retry's BEGIN failed with 25P02 (answered as a temporary error for the
+                    // whole batch) until something rolled back.
                     if conn.isHealthy { _ = try? conn.execute("ROLLBACK") }
                     throw error
                 }
-            } catch {
-                // A statement that fails inside BEGIN makes the pipeline skip the rest,
-                // COMMIT included: the session is left in an aborted transaction, and the
-                // retry's BEGIN failed with 25P02 (answered as a temporary error for the
-                // whole batch) until something rolled back.
-                if conn.isHealthy { _ = try? conn.execute("ROLLBACK") }
-                throw error
             }
             var duplicates: Set<DedupKey> = []
             if !messages.isEmpty, let keys = results[1].rows.first?.last ?? nil { BatchWriter.uuids(keys, into: &duplicates) }
