@@ -579,7 +579,10 @@ public final class BatchWriter: @unchecked Sendable {
 /// A blocking queue for the writer threads (pthread mutex and condition: the
 /// workers sleep until there is work, then wait at most `maxWait` for a batch to fill).
 final class WorkQueue<Element>: @unchecked Sendable {
-    private var items: [Element] = []
+    /// Taken slots are emptied as they are taken, so the queue never holds what a
+    /// worker has finished with: it held the last reference to up to 4,096 written
+    /// messages until it compacted, and freed them all then, under its mutex.
+    private var items: [Element?] = []
     private var head = 0
     private var closed = false
     /// When the queue last went from empty to not empty: a batch waits at most
@@ -649,9 +652,17 @@ final class WorkQueue<Element>: @unchecked Sendable {
         }
         let n = Swift.min(max, items.count - head)
         guard n > 0 else { return [] }
-        let batch = Array(items[head..<head + n])
+        var batch: [Element] = []
+        batch.reserveCapacity(n)
+        for i in head..<head + n {
+            batch.append(items[i]!)
+            items[i] = nil
+        }
         head += n
-        if head > 4096, head * 2 > items.count {
+        if head == items.count {
+            items.removeAll(keepingCapacity: true)
+            head = 0
+        } else if head > 4096, head * 2 > items.count {
             items.removeFirst(head)
             head = 0
         }

@@ -604,6 +604,31 @@ final class WorkQueueTests: XCTestCase {
         XCTAssertEqual(batch, [1, 2, 3, 4])
     }
 
+    /// What a worker took is the worker's alone: once its batch is done, nothing of
+    /// it stays alive in the queue (a partial take included).
+    func testTakenItemsAreNotKeptByTheQueue() {
+        final class Item {}
+        let q = WorkQueue<Item>(batchSize: 100)
+        weak var first: Item?
+        weak var last: Item?
+        do {
+            let items = (0..<5).map { _ in Item() }
+            first = items[0]
+            last = items[4]
+            for i in items { q.push(i) }
+        }
+        do {
+            let some = q.take(max: 2, maxWait: 0)
+            XCTAssertEqual(some?.count, 2)
+        }
+        XCTAssertNil(first, "a partly taken queue must not keep the taken items")
+        XCTAssertNotNil(last)
+        XCTAssertEqual(q.count, 3)
+        do { XCTAssertEqual(q.take(max: 100, maxWait: 0)?.count, 3) }
+        XCTAssertNil(last)
+        XCTAssertEqual(q.count, 0)
+    }
+
     func testItemsThatAlreadyWaitedAreTakenAtOnce() {
         let q = WorkQueue<Int>(batchSize: 100)
         q.push(7)
