@@ -69,4 +69,25 @@ final class OTPExtractorTests: XCTestCase {
         XCTAssertGreaterThan(result.confidence, 0.5)
         XCTAssertLessThanOrEqual(result.confidence, 1)
     }
+
+    /// Exact, prefix (`Bank*`) and contains (`*pay*`) sender patterns, case-folded:
+    /// printable ASCII is compared as bytes, anything else as Characters.
+    func testSenderPatterns() {
+        let x = OTPExtractor(rules: OTPRules(rules: [
+            OTPRule(service: "exact", senders: ["Uber"], codes: ["####"]),
+            OTPRule(service: "prefix", senders: ["Bank*"], codes: ["####"]),
+            OTPRule(service: "contains", senders: ["*pay*"], codes: ["####"]),
+            OTPRule(service: "unicode", senders: ["*café*", "Сбер*"], codes: ["####"]),
+        ]))
+        let cases: [(String, String?)] = [
+            ("Uber", "exact"), ("UBER", "exact"), ("Uber2", nil), ("Ube", nil), ("", nil),
+            ("BankXYZ", "prefix"), ("bank", "prefix"), ("Ban", nil), ("MyBank", nil),
+            ("PayPal", "contains"), ("GPAY", "contains"), ("ApplePay", "contains"), ("pa", nil), ("p a y", nil),
+            ("Le Café Bleu", "unicode"), ("LE CAFÉ", "unicode"), ("Le Cafe\u{301}", "unicode"), ("cafe", nil),
+            ("СберБанк", "unicode"), ("Сбе", nil),
+        ]
+        for (sender, service) in cases {
+            XCTAssertEqual(x.match(sender: sender).service, service, sender)
+        }
+    }
 }
