@@ -44,9 +44,9 @@ interop:
 	$(SWIFT) build --product smpp-bridge
 	bash Tests/Interop/run.sh
 
-# The lock-free table and the session tests under ThreadSanitizer (own build folder).
+# The lock-free table, the session, reassembly and writer-queue tests under ThreadSanitizer (own build folder).
 tsan:
-	$(SWIFT) test --scratch-path .build-tsan --sanitize=thread --filter 'LeaseTableTests|SessionTests|SessionCornerCaseTests|ReassemblyTests'
+	$(SWIFT) test --scratch-path .build-tsan --sanitize=thread --filter 'LeaseTableTests|SessionTests|SessionCornerCaseTests|ReassemblyTests|WorkQueueTests'
 
 # The main job on the embedded default: a throwaway PostgreSQL, the simulator and
 # the bridge, 50,000 messages, then the summary (DEMO_COUNT, DEMO_ARGS=--json).

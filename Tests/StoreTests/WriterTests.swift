@@ -629,6 +629,33 @@ final class WorkQueueTests: XCTestCase {
         XCTAssertEqual(q.count, 0)
     }
 
+    /// Four sessions pushing, two workers taking (as the bridge runs it; under TSan in
+    /// `make tsan`): every item is taken exactly once, and close() drains the rest.
+    func testManyProducersAndTwoWorkersTakeEveryItemOnce() {
+        let q = WorkQueue<Int>(batchSize: 64)
+        let producers = 4, each = 20_000
+        let lock = NSLock()
+        nonisolated(unsafe) var taken: [Int] = []
+        let workers = DispatchGroup()
+        for _ in 0..<2 {
+            workers.enter()
+            Thread.detachNewThread {
+                var mine: [Int] = []
+                while let batch = q.take(max: 64, maxWait: 0.001) { mine += batch }
+                lock.withLock { taken += mine }
+                workers.leave()
+            }
+        }
+        DispatchQueue.concurrentPerform(iterations: producers) { p in
+            for i in 0..<each { q.push(p * each + i) }
+        }
+        q.close()
+        XCTAssertEqual(workers.wait(timeout: .now() + 60), .success)
+        XCTAssertEqual(lock.withLock { taken.count }, producers * each)
+        XCTAssertEqual(lock.withLock { taken.sorted() }, Array(0..<producers * each))
+        XCTAssertEqual(q.count, 0)
+    }
+
     func testItemsThatAlreadyWaitedAreTakenAtOnce() {
         let q = WorkQueue<Int>(batchSize: 100)
         q.push(7)
