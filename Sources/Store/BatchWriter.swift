@@ -326,11 +326,7 @@ public final class BatchWriter: @unchecked Sendable {
                 statements.append(.prepared(optimistic ? "insert_new_messages" : "insert_messages", BatchWriter.columns(messages)))
             }
             if !partRows.isEmpty {
-                var cols = BatchWriter.columns(partRows.lazy.map { ($0.0, $0.1) })
-                var owner = BinaryArray(.uuid, reservingCapacity: partRows.count * 20)
-                for r in partRows { if let o = r.2 { owner.append(o) } else { owner.appendNull() } }
-                cols.append(owner.value)
-                statements.append(.prepared("write_parts", cols))
+                statements.append(.prepared("write_parts", BatchWriter.columns(parts: partRows)))
             }
             let consumed = messages.filter { $0.parts.isEmpty && !$0.partKeys.isEmpty }
             if !consumed.isEmpty {
@@ -546,8 +542,13 @@ public final class BatchWriter: @unchecked Sendable {
                 mismatch, coding, text, invalid, code, confidence, rule, partCount, missing, raw, raws].map(\.value)
     }
 
-    /// Parts as 14 binary column arrays, in `writeParts`' parameter order.
-    static func columns<C: Collection>(_ ps: C) -> [PostgresValue] where C.Element == (Part, DedupKey) {
+    /// Part rows (part, key, the message of this batch consuming it) as 15 binary
+    /// column arrays, in `writeParts`' parameter order. A part inserted already
+    /// consumed goes with an empty body and raw PDU: only a pending part is ever read
+    /// back for them (to finish reassembly), and its message's `raw_pdus`, written in
+    /// the same transaction, holds the PDU (docs/storefront-contract.md). That was a
+    /// third of the part rows' WAL.
+    static func columns(parts ps: [(Part, DedupKey, DedupKey?)]) -> [PostgresValue] {
         let n = ps.count
         var key = BinaryArray(.uuid, reservingCapacity: n * 20), carrier = BinaryArray(.text, reservingCapacity: n * 16)
         var src = BinaryArray(.text, reservingCapacity: n * 20), dst = BinaryArray(.text, reservingCapacity: n * 20)
@@ -556,7 +557,8 @@ public final class BatchWriter: @unchecked Sendable {
         var coding = BinaryArray(.int2, reservingCapacity: n * 6), body = BinaryArray(.bytea, reservingCapacity: n * 150)
         var locking = BinaryArray(.int2, reservingCapacity: n * 6), single = BinaryArray(.int2, reservingCapacity: n * 6)
         var raw = BinaryArray(.bytea, reservingCapacity: n * 220), at = BinaryArray(.timestamptz, reservingCapacity: n * 12)
-        for (p, k) in ps {
+        var owner = BinaryArray(.uuid, reservingCapacity: n * 20)
+        for (p, k, consumedBy) in ps {
             key.append(k)
             carrier.append(p.key.carrier)
             src.append(p.key.source)
@@ -566,13 +568,14 @@ public final class BatchWriter: @unchecked Sendable {
             total.append(int2: Int16(p.key.total))
             seq.append(int2: Int16(p.sequence))
             coding.append(int2: Int16(p.dataCoding))
-            body.append(bytea: p.body)
+            body.append(bytea: consumedBy == nil ? p.body : [])
             if let l = p.lockingShift { locking.append(int2: Int16(l)) } else { locking.appendNull() }
             if let x = p.singleShift { single.append(int2: Int16(x)) } else { single.appendNull() }
-            raw.append(bytea: p.rawPDU)
+            raw.append(bytea: consumedBy == nil ? p.rawPDU : [])
             at.append(timestampMillis: p.receivedAt)
+            if let o = consumedBy { owner.append(o) } else { owner.appendNull() }
         }
-        return [key, carrier, src, dst, ref, bits, total, seq, coding, body, locking, single, raw, at].map(\.value)
+        return [key, carrier, src, dst, ref, bits, total, seq, coding, body, locking, single, raw, at, owner].map(\.value)
     }
 }
 

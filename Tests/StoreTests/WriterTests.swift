@@ -349,6 +349,9 @@ final class WriterTests: XCTestCase {
         XCTAssertEqual(rows.map { $0[2] }, ["(0,1)", "(0,2)"])
         XCTAssertEqual(try PartStore.pending(db), [])
         XCTAssertEqual(try db.execute("SELECT array_length(raw_pdus, 1) FROM messages").rows.first, ["2"])
+        // Written consumed, a part row holds no copy of the PDU: the message's raw_pdus has it.
+        XCTAssertEqual(try db.execute("SELECT length(body), length(raw_pdu) FROM message_parts").rows, [["0", "0"], ["0", "0"]])
+        XCTAssertEqual(try db.execute("SELECT encode(raw_pdus[1], 'hex'), encode(raw_pdus[2], 'hex') FROM messages").rows.first, ["01", "02"])
         // The SMSC redelivers the completing part: the message is a duplicate, and its
         // parts, already consumed by it, are not rewritten.
         writer.submit(.message(message)) { acks.add($0) }
