@@ -384,9 +384,12 @@ public final class BatchWriter: @unchecked Sendable {
     /// objects: one NOTIFY per row cost 12 µs of server time each, 60% of a 1000-row
     /// commit (measured, make bench-store). The JSON is concatenated from the two
     /// numbers (never NULL for a routed row): `json_build_object` and `json_agg` cost
-    /// 2.1 µs per row against 1.1 (EXPLAIN ANALYZE over 1M rows, three rounds each). A one-part message's PDU comes as a bytea
-    /// element ($24); only a multi-part one needs its bytea[] as a text literal ($25),
-    /// since an array cannot hold arrays. The answer is one row: the NOTIFY count and
+    /// 2.1 µs per row against 1.1 (EXPLAIN ANALYZE over 1M rows, three rounds each).
+    /// A one-part message's PDU comes as a bytea element ($24); a multi-part one's as
+    /// the slice $25...$26 of $27, every multi-part PDU of the batch in one bytea[]
+    /// (an array cannot hold arrays; as the text literal of a bytea[] in hex they
+    /// were twice the bytes, and parsing them was 1.9% of PostgreSQL's CPU samples
+    /// at saturation). The answer is one row: the NOTIFY count and
     /// the keys that were already stored (usually none), not a row per message.
     /// A message's id is taken as its dedup row is inserted and stored in both, so
     /// that its key finds it without an index on `messages.dedup_key` (migration 4).
@@ -416,15 +419,15 @@ public final class BatchWriter: @unchecked Sendable {
             SELECT d.message_id, received_at, carrier, bind, source_addr, source_ton, source_normalized, destination_addr,
                 destination_ton, destination_normalized, order_id, lease_version, service, outcome, service_mismatch,
                 data_coding, text, text_invalid, otp_code, otp_confidence, otp_rule, part_count,
-                COALESCE(missing_parts::smallint[], '{}'), t.dedup_key, COALESCE(raw_pdus::bytea[], ARRAY[raw_pdu])
+                COALESCE(missing_parts::smallint[], '{}'), t.dedup_key, COALESCE(($27::bytea[])[raw_from:raw_to], ARRAY[raw_pdu])
             FROM unnest($1::uuid[], $2::timestamptz[], $3::text[], $4::text[], $5::text[], $6::smallint[], $7::text[],
                 $8::text[], $9::smallint[], $10::text[], $11::bigint[], $12::integer[], $13::text[], $14::text[],
                 $15::boolean[], $16::smallint[], $17::text[], $18::boolean[], $19::text[], $20::real[], $21::text[],
-                $22::smallint[], $23::text[], $24::bytea[], $25::text[])
+                $22::smallint[], $23::text[], $24::bytea[], $25::integer[], $26::integer[])
                 AS t(dedup_key, received_at, carrier, bind, source_addr, source_ton, source_normalized, destination_addr,
                      destination_ton, destination_normalized, order_id, lease_version, service, outcome, service_mismatch,
                      data_coding, text, text_invalid, otp_code, otp_confidence, otp_rule, part_count, missing_parts,
-                     raw_pdu, raw_pdus)
+                     raw_pdu, raw_from, raw_to)
             JOIN d ON d.dedup_key = t.dedup_key
             RETURNING id, order_id, outcome)
         SELECT (SELECT count(pg_notify('sms_received', payload)) FROM (
@@ -458,21 +461,6 @@ public final class BatchWriter: @unchecked Sendable {
         FROM unnest($1::uuid[], $2::uuid[]) AS u(p, m) WHERE dedup_key = u.p
         """
 
-    /// Several PDUs as one bytea[] in text input form (`{"\\x0a1b","\\xff"}`), carried
-    /// as a text element: an array cannot hold arrays.
-    static func byteaArrayLiteral(_ pdus: [[UInt8]]) -> [UInt8] {
-        var out: [UInt8] = [0x7B]
-        out.reserveCapacity(pdus.reduce(2) { $0 + $1.count * 2 + 6 })
-        for (i, p) in pdus.enumerated() {
-            if i > 0 { out.append(0x2C) }
-            out.append(contentsOf: [0x22, 0x5C, 0x5C, 0x78])  // `"\\x`: the backslash escaped for the array
-            appendHex(p, to: &out)
-            out.append(0x22)
-        }
-        out.append(0x7D)
-        return out
-    }
-
     /// Parses a uuid[] in text form (`{5180...,...}`) into keys.
     static func uuids(_ literal: String, into out: inout Set<DedupKey>) {
         for u in literal.utf8.split(whereSeparator: { $0 == 0x7B || $0 == 0x7D || $0 == 0x2C }) {
@@ -488,7 +476,7 @@ public final class BatchWriter: @unchecked Sendable {
     }
 
 
-    /// The batch as 25 binary column arrays, in `insertMessages`' parameter order.
+    /// The batch as 27 binary column arrays, in `insertMessages`' parameter order.
     static func columns(_ ms: [StoredMessage]) -> [PostgresValue] {
         let n = ms.count
         var key = BinaryArray(.uuid, reservingCapacity: n * 20), at = BinaryArray(.timestamptz, reservingCapacity: n * 12)
@@ -503,7 +491,10 @@ public final class BatchWriter: @unchecked Sendable {
         var code = BinaryArray(.text, reservingCapacity: n * 12), confidence = BinaryArray(.float4, reservingCapacity: n * 8)
         var rule = BinaryArray(.text, reservingCapacity: n * 16), partCount = BinaryArray(.int2, reservingCapacity: n * 6)
         var missing = BinaryArray(.text, reservingCapacity: n * 4), raw = BinaryArray(.bytea, reservingCapacity: n * 240)
-        var raws = BinaryArray(.text, reservingCapacity: 16)
+        // A multi-part message's PDUs: back to back in one bytea[] for the whole batch,
+        // each message naming its slice (an array cannot hold arrays).
+        var rawFrom = BinaryArray(.int4, reservingCapacity: n * 8), rawTo = BinaryArray(.int4, reservingCapacity: n * 8)
+        var raws = BinaryArray(.bytea, reservingCapacity: n * 100)
         // Fields read in place (Array's subscript yields a borrow): `for m in ms` and
         // `let d = m.decision` copied every message, retaining each string in it.
         for i in ms.indices {
@@ -534,14 +525,17 @@ public final class BatchWriter: @unchecked Sendable {
             }
             if ms[i].rawPDUs.count == 1 {
                 raw.append(bytea: ms[i].rawPDUs[0])
-                raws.appendNull()
+                rawFrom.appendNull()
+                rawTo.appendNull()
             } else {
                 raw.appendNull()
-                byteaArrayLiteral(ms[i].rawPDUs).withUnsafeBytes { raws.append(raw: $0) }
+                rawFrom.append(int4: Int32(raws.count + 1))
+                for p in ms[i].rawPDUs { raws.append(bytea: p) }
+                rawTo.append(int4: Int32(raws.count))
             }
         }
         return [key, at, carrier, bind, src, srcTON, srcNorm, dst, dstTON, dstNorm, order, version, service, outcome,
-                mismatch, coding, text, invalid, code, confidence, rule, partCount, missing, raw, raws].map(\.value)
+                mismatch, coding, text, invalid, code, confidence, rule, partCount, missing, raw, rawFrom, rawTo, raws].map(\.value)
     }
 
     /// Part rows (part, key, the message of this batch consuming it) as 15 binary

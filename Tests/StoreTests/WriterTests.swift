@@ -248,6 +248,37 @@ final class WriterTests: XCTestCase {
         XCTAssertEqual(b.first?[23], bare.rawPDUs[0].map { String(format: "%02x", $0) }.joined())
     }
 
+    /// One batch of one-part and multi-part messages, interleaved: each multi-part
+    /// message's PDUs travel as its slice of one bytea[] for the batch, and each
+    /// message gets exactly its own, in order (an empty PDU and an empty list included).
+    func testEachMessageOfABatchGetsItsOwnRawPDUs() throws {
+        let (url, db) = try migrated()
+        var cfg = BatchWriter.Config(url: url)
+        cfg.maxWait = 0.2  // one batch
+        let writer = BatchWriter(config: cfg)
+        defer { writer.stop() }
+        let t = Traffic()
+        let shapes: [[[UInt8]]] = [[[0x0A]], [[0x01], [0x02, 0x03], [0x04]], [[0x0B, 0x0C]], [[], [0x05]], [[0x06], [0x07]], [[0x0D]], []]
+        var sent: [(DedupKey, [[UInt8]])] = []
+        let acks = Acks()
+        for (i, pdus) in shapes.enumerated() {
+            var m = t.message(i)
+            m.rawPDUs = pdus
+            sent.append((m.decision.dedupKey, pdus))
+            writer.submit(.message(m)) { acks.add($0) }
+        }
+        XCTAssertTrue(waitFor { acks.count == shapes.count })
+        XCTAssertEqual(acks.all, Array(repeating: .ok, count: shapes.count))
+        XCTAssertEqual(writer.stats.batches, 1)
+        for (key, pdus) in sent {
+            let got = try db.execute("""
+                SELECT coalesce(array_length(raw_pdus, 1), 0), array_to_string(ARRAY(SELECT encode(p, 'hex') FROM unnest(raw_pdus) p), ',')
+                FROM messages WHERE dedup_key = $1::uuid
+                """, [.text(key.hex)]).rows
+            XCTAssertEqual(got.first, [String(pdus.count), pdus.map { $0.map { String(format: "%02x", $0) }.joined() }.joined(separator: ",")])
+        }
+    }
+
     func testUnreachableDatabaseAnswersTemporaryErrorAfterTheDeadline() throws {
         var cfg = BatchWriter.Config(url: "host=127.0.0.1 port=1 user=postgres dbname=postgres connect_timeout=1")
         cfg.commitDeadline = 0.5
