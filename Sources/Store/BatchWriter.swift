@@ -393,30 +393,52 @@ public final class BatchWriter: @unchecked Sendable {
     /// the keys that were already stored (usually none), not a row per message.
     /// A message's id is taken as its dedup row is inserted and stored in both, so
     /// that its key finds it without an index on `messages.dedup_key` (migration 4).
-    static let insertMessages = messagesStatement(dedup: "ON CONFLICT DO NOTHING")
-
-    /// `insertMessages` without `ON CONFLICT`: the batch fails (23505 on
-    /// `message_dedup_pkey`) if any key is stored already, and is then written again
-    /// as `insertMessages`. ON CONFLICT looks each key up in the index before the
-    /// insert, which looks it up again to place it: that look-up
-    /// (ExecCheckIndexConstraints) was 11% of PostgreSQL's CPU samples at saturation
-    /// (perf, bench-e2e), 2.8% with this statement (the rest is the parts'
-    /// upsert), for redeliveries that are rare outside a reconnect. The unique key
-    /// decides either way.
-    static let insertNewMessages = messagesStatement(dedup: "")
-
-    static func messagesStatement(dedup: String) -> String {
-        """
+    static let insertMessages = """
         WITH d AS (
             INSERT INTO message_dedup (dedup_key, received_at, message_id)
             SELECT k, r, nextval('messages_id_seq') FROM unnest($1::uuid[], $2::timestamptz[]) AS u(k, r)
-            \(dedup) RETURNING dedup_key, message_id),
+            ON CONFLICT DO NOTHING RETURNING dedup_key, message_id),
         m AS (
-            INSERT INTO messages (id, received_at, carrier, bind, source_addr, source_ton, source_normalized, destination_addr,
-                destination_ton, destination_normalized, order_id, lease_version, service, outcome, service_mismatch,
-                data_coding, text, text_invalid, otp_code, otp_confidence, otp_rule, part_count, missing_parts, dedup_key, raw_pdus)
+            INSERT INTO messages (id, \(messageColumns))
             OVERRIDING SYSTEM VALUE
-            SELECT d.message_id, received_at, carrier, bind, source_addr, source_ton, source_normalized, destination_addr,
+            SELECT d.message_id, \(messageValues)
+            JOIN d ON d.dedup_key = t.dedup_key
+            RETURNING id, order_id, outcome)
+        SELECT \(notified),
+               (SELECT array_agg(k) FROM unnest($1::uuid[]) AS k WHERE k NOT IN (SELECT dedup_key FROM d)) AS duplicates
+        """
+
+    /// `insertMessages` for a batch none of whose keys is stored, as far as the writer
+    /// knows: the messages first (their ids from the identity), then their dedup rows
+    /// from what that insert returned, without `ON CONFLICT`. A key stored already
+    /// fails the statement (23505 on `message_dedup_pkey`), and the batch is written
+    /// again as `insertMessages`. ON CONFLICT looks each key up in the index before
+    /// the insert, which looks it up again to place it: that look-up
+    /// (ExecCheckIndexConstraints) was 11% of PostgreSQL's CPU samples at saturation
+    /// (perf, bench-e2e), for redeliveries that are rare outside a reconnect. With no
+    /// key to leave out, neither the join of the columns with the inserted keys (a
+    /// hash join, ~10% of PostgreSQL's samples) nor the search for duplicates is
+    /// needed. The unique key decides either way.
+    static let insertNewMessages = """
+        WITH m AS (
+            INSERT INTO messages (\(messageColumns))
+            SELECT \(messageValues)
+            RETURNING id, received_at, dedup_key, order_id, outcome),
+        d AS (
+            INSERT INTO message_dedup (dedup_key, received_at, message_id)
+            SELECT dedup_key, received_at, id FROM m)
+        SELECT \(notified), NULL::text AS duplicates
+        """
+
+    private static let messageColumns = """
+        received_at, carrier, bind, source_addr, source_ton, source_normalized, destination_addr,
+                destination_ton, destination_normalized, order_id, lease_version, service, outcome, service_mismatch,
+                data_coding, text, text_invalid, otp_code, otp_confidence, otp_rule, part_count, missing_parts, dedup_key, raw_pdus
+        """
+
+    /// The rows of `messageColumns`, from the batch's arrays.
+    private static let messageValues = """
+        t.received_at, carrier, bind, source_addr, source_ton, source_normalized, destination_addr,
                 destination_ton, destination_normalized, order_id, lease_version, service, outcome, service_mismatch,
                 data_coding, text, text_invalid, otp_code, otp_confidence, otp_rule, part_count,
                 COALESCE(missing_parts::smallint[], '{}'), t.dedup_key, COALESCE(($27::bytea[])[raw_from:raw_to], ARRAY[raw_pdu])
@@ -428,15 +450,15 @@ public final class BatchWriter: @unchecked Sendable {
                      destination_ton, destination_normalized, order_id, lease_version, service, outcome, service_mismatch,
                      data_coding, text, text_invalid, otp_code, otp_confidence, otp_rule, part_count, missing_parts,
                      raw_pdu, raw_from, raw_to)
-            JOIN d ON d.dedup_key = t.dedup_key
-            RETURNING id, order_id, outcome)
-        SELECT (SELECT count(pg_notify('sms_received', payload)) FROM (
+        """
+
+    /// The routed messages of the batch announced on `sms_received`, 64 to a NOTIFY.
+    private static let notified = """
+        (SELECT count(pg_notify('sms_received', payload)) FROM (
                     SELECT '[' || string_agg('{"message_id":' || id || ',"order_id":' || order_id || '}', ',') || ']' AS payload
                     FROM (SELECT id, order_id, (row_number() OVER ()) / 64 AS chunk FROM m WHERE outcome = 'routed') r
-                    GROUP BY chunk) c) AS notified,
-               (SELECT array_agg(k) FROM unnest($1::uuid[]) AS k WHERE k NOT IN (SELECT dedup_key FROM d)) AS duplicates
+                    GROUP BY chunk) c) AS notified
         """
-    }
 
     /// Parts, pending (`message_dedup_key` NULL) and consumed by a message of this
     /// batch, in key order. A pending part already stored is left as it is (it may be
