@@ -377,9 +377,10 @@ public final class BatchWriter: @unchecked Sendable {
         return Int(parts.tm_year) * 12 + Int(parts.tm_mon)
     }
 
-    /// Every batch of messages is this one statement: the columns arrive as arrays
-    /// (binary, see `BinaryArray`), the dedup table decides which rows are new, only
-    /// those become messages, and the routed ones are announced on `sms_received`
+    /// A batch's messages are one statement, this one while redeliveries are about
+    /// (else `insertNewMessages`): the columns arrive as arrays (binary, see
+    /// `BinaryArray`), the dedup table decides which rows are new, only those become
+    /// messages, and the routed ones are announced on `sms_received`
     /// (delivered at COMMIT) as JSON arrays of up to 64 `{message_id, order_id}`
     /// objects: one NOTIFY per row cost 12 µs of server time each, 60% of a 1000-row
     /// commit (measured, make bench-store). The JSON is concatenated from the two
