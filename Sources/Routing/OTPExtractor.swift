@@ -126,12 +126,13 @@ public struct OTPExtractor: Sendable {
                 if let s = ascii, let b = p.bytes {
                     if p.contains { return Self.find(b, in: s) }
                     guard p.prefix ? s.count >= b.count : s.count == b.count else { return false }
-                    return b.withUnsafeBufferPointer { memcmp($0.baseAddress!, s.baseAddress!, b.count) == 0 }
+                    return Self.find(b, in: UnsafeBufferPointer(rebasing: s[..<b.count]))
                 }
                 return p.contains ? lowerSender.contains(p.pattern) : (p.prefix ? lowerSender.hasPrefix(p.pattern) : lowerSender == p.pattern)
             }
         }
 
+        /// Whether `needle` occurs in `s` (an empty one always does).
         static func find(_ needle: [UInt8], in s: UnsafeBufferPointer<UInt8>) -> Bool {
             guard needle.count <= s.count else { return false }
             if needle.isEmpty { return true }

@@ -70,6 +70,12 @@ final class OTPExtractorTests: XCTestCase {
         XCTAssertLessThanOrEqual(result.confidence, 1)
     }
 
+    /// `*` (every sender) is a prefix pattern with nothing to compare.
+    func testACatchAllSenderPatternMatchesEverySender() {
+        let x = OTPExtractor(rules: OTPRules(rules: [OTPRule(service: "any", senders: ["*"], codes: ["####"])]))
+        for sender in ["Uber", "x", "Café", ""] { XCTAssertEqual(x.match(sender: sender).service, "any", sender) }
+    }
+
     /// Exact, prefix (`Bank*`) and contains (`*pay*`) sender patterns, case-folded:
     /// printable ASCII is compared as bytes, anything else as Characters.
     func testSenderPatterns() {
