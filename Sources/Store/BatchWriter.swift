@@ -750,18 +750,26 @@ func monotonic() -> UInt64 {
 /// Reads persisted parts back, to rebuild reassembly state after a restart.
 public enum PartStore {
     /// The stored parts of one message (from any bridge): those not yet part of a
-    /// stored message, and the dedup keys of those that are.
-    public static func parts(of key: PartKey, _ db: PostgresConnection) throws -> (open: [Part], consumed: Set<DedupKey>) {
+    /// stored message, and which of `ours` (the parts this bridge holds) a stored
+    /// message has consumed already. Nothing else needs a consumed row, so only
+    /// pending rows are looked up by message (`message_parts_message_idx` is partial
+    /// since migration 5) and consumed ones by their own key, the primary key.
+    public static func parts(of key: PartKey, consumedAmong ours: [DedupKey], _ db: PostgresConnection) throws
+        -> (open: [Part], consumed: Set<DedupKey>) {
         var open: [Part] = []
         var consumed: Set<DedupKey> = []
         try db.stream("""
             SELECT sequence, data_coding, encode(body, 'hex'), locking_shift, single_shift, encode(raw_pdu, 'hex'),
-                   (extract(epoch FROM received_at) * 1000)::bigint, dedup_key::text, message_dedup_key IS NOT NULL
+                   (extract(epoch FROM received_at) * 1000)::bigint, NULL, false
             FROM message_parts
             WHERE destination_addr = $1 AND reference = $2::integer AND carrier = $3 AND source_addr = $4
-              AND total = $5::smallint AND reference_bits = $6::smallint
+              AND total = $5::smallint AND reference_bits = $6::smallint AND message_dedup_key IS NULL
+            UNION ALL
+            SELECT NULL, NULL, NULL, NULL, NULL, NULL, NULL, dedup_key::text, true
+            FROM message_parts WHERE dedup_key = ANY($7::uuid[]) AND message_dedup_key IS NOT NULL
             """, [.text(key.destination), .text(String(key.reference)), .text(key.carrier), .text(key.source),
-                  .text(String(key.total)), .text(String(key.referenceBits))]) { r in
+                  .text(String(key.total)), .text(String(key.referenceBits)),
+                  .text("{" + ours.map(\.hex).joined(separator: ",") + "}")]) { r in
             func i(_ k: Int) -> Int { Int(r[k] ?? "0") ?? 0 }
             if r[8] == "t" {
                 if let k = r[7].flatMap(DedupKey.init(uuid:)) { consumed.insert(k) }

@@ -147,6 +147,26 @@ public enum Migrations {
                 WHERE m.dedup_key = d.dedup_key AND m.received_at = d.received_at;
             DROP INDEX messages_dedup_idx;
             """),
+        // Only a pending part is looked up by its message (`PartStore.parts`): a consumed
+        // one is looked up by its own key, the primary key. Nearly every part row is
+        // inserted consumed (its message completes in the same batch), so the index on
+        // six columns, three of them text, was maintained for rows nothing read that way.
+        // The build reads the table once and indexes the pending rows only.
+        Migration(version: 5, name: "parts by message, pending only", sql: """
+            DROP INDEX message_parts_message_idx;
+            CREATE INDEX message_parts_message_idx ON message_parts (destination_addr, reference, carrier, source_addr, total, reference_bits)
+                WHERE message_dedup_key IS NULL;
+            """),
+        // Retention is the only reader of these timestamps, once a day, for rows months
+        // old; both tables are appended to in about received_at order. A BRIN index
+        // (a min/max per 128 pages) answers that as well as a B-tree while costing the
+        // write path next to nothing: message_dedup's B-tree took an index entry, its
+        // WAL record, per message. message_parts had none, so retention read all of it.
+        Migration(version: 6, name: "retention by BRIN", sql: """
+            DROP INDEX message_dedup_received_idx;
+            CREATE INDEX message_dedup_received_idx ON message_dedup USING brin (received_at) WITH (autosummarize = on);
+            CREATE INDEX message_parts_received_idx ON message_parts USING brin (received_at) WITH (autosummarize = on);
+            """),
     ]
 }
 

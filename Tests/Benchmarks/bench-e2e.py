@@ -23,6 +23,8 @@ BIN = os.path.join(ROOT, ".build/release/smpp-bridge")
 BRIDGE_BIN = os.environ.get("BRIDGE_BIN", BIN)
 # SIM_BIN: another build for the simulator only (A/B runs of the load generator).
 SIM_BIN = os.environ.get("SIM_BIN", BIN)
+# MIGRATE_BIN: another build's migrations (schema A/B runs; give BRIDGE_BIN the same build, which refuses a schema it does not know).
+MIGRATE_BIN = os.environ.get("MIGRATE_BIN", BIN)
 # PG_STATS=1: server time, buffers touched and WAL per statement of each run, into BENCH_OUT/<run>-statements.txt
 # (needs PG_EXTRA="-c shared_preload_libraries=pg_stat_statements").
 PG_STATS = bool(os.environ.get("PG_STATS"))
@@ -315,7 +317,7 @@ def main():
         postmaster = int(open(os.path.join(pgtmp, "data/postmaster.pid")).readline())
         # WAL segments recycled, as on a running server (see throwaway-pg.sh warm).
         subprocess.run([os.path.join(ROOT, "Tests/Support/throwaway-pg.sh"), "warm", pg_url], check=True)
-        subprocess.run([BIN, "migrate"], env=dict(os.environ, BRIDGE_DATABASE_URL=pg_url), check=True, capture_output=True)
+        subprocess.run([MIGRATE_BIN, "migrate"], env=dict(os.environ, BRIDGE_DATABASE_URL=pg_url), check=True, capture_output=True)
         if PG_STATS: psql(pg_url, "CREATE EXTENSION pg_stat_statements")
         psql(pg_url, f"""INSERT INTO leases (order_id, msisdn, service, starts_at, expires_at)
             SELECT g, ({DEST[0]}::bigint + g)::text, (ARRAY['whatsapp','google','telegram','microsoft','amazon','uber'])[1 + g % 6],

@@ -351,6 +351,45 @@ final class WriterTests: XCTestCase {
         XCTAssertEqual(try PartStore.pending(db), [])
     }
 
+    /// What a bridge asks the store about a message it holds parts of: the other
+    /// bridges' pending parts of that message, and which of its own parts a stored
+    /// message consumed. Consumed parts of other messages sharing the key, and this
+    /// bridge's parts still pending, are neither.
+    func testTheStoreAnswersPendingPartsByMessageAndConsumedOnesByKey() throws {
+        let (url, db) = try migrated()
+        var cfg = BatchWriter.Config(url: url)
+        cfg.maxWait = 0.2
+        let writer = BatchWriter(config: cfg)
+        defer { writer.stop() }
+        let key = PartKey(carrier: "c1", source: "Google", destination: "447700900123", reference: 9, referenceBits: 8, total: 3)
+        func part(_ seq: UInt8, _ text: String, at: UInt64) -> Part {
+            Part(key: key, sequence: seq, dataCoding: 0, body: GSM7.encodeUnpacked(text)!, rawPDU: [seq], receivedAt: at)
+        }
+        // An earlier message under the same key, stored whole: its parts are consumed.
+        let old = [part(1, "G-111111 ", at: 1_800_000_000_000), part(2, "is your ", at: 1_800_000_000_001), part(3, "code", at: 1_800_000_000_002)]
+        var stored = Traffic().message(1)
+        stored.parts = old
+        stored.rawPDUs = [[1], [2], [3]]
+        stored.partKeys = old.map(DedupKey.part)
+        // Another bridge's pending part of a new message under that key.
+        let theirs = part(2, "is now your ", at: 1_800_000_100_000)
+        let acks = Acks()
+        writer.submit(.message(stored)) { acks.add($0) }
+        writer.submit(.part(theirs, dedupKey: DedupKey.part(theirs))) { acks.add($0) }
+        XCTAssertTrue(waitFor { acks.count == 2 })
+        XCTAssertEqual(acks.all, [.ok, .ok])
+        // This bridge holds a redelivery of the old message's part 1 and a new part 3.
+        let mine = [old[0], part(3, "code.", at: 1_800_000_100_001)]
+        let answer = try PartStore.parts(of: key, consumedAmong: mine.map(DedupKey.part), db)
+        XCTAssertEqual(answer.open, [theirs])
+        XCTAssertEqual(answer.consumed, [DedupKey.part(old[0])])
+        XCTAssertEqual(try PartStore.parts(of: key, consumedAmong: [], db).consumed, [])
+        // Only the pending row is in the by-message index.
+        XCTAssertEqual(try db.execute("""
+            SELECT pg_get_expr(indpred, indrelid) FROM pg_index WHERE indexrelid = 'message_parts_message_idx'::regclass
+            """).rows.first?.first, "(message_dedup_key IS NULL)")
+    }
+
     /// The usual case at load: a part and the part completing its message reach one
     /// batch. The first part's row is written once, already consumed, instead of being
     /// inserted pending and then updated; both are acked after the COMMIT.

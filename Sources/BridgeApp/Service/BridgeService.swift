@@ -205,7 +205,7 @@ final class BridgeService: @unchecked Sendable {
         let stored: (open: [Part], consumed: Set<DedupKey>)
         do {
             if sweepDB == nil || sweepDB?.isHealthy == false { sweepDB = try PostgresConnection(databaseURL, applicationName: "smpp-bridge-reassembly") }
-            stored = try PartStore.parts(of: m.key, sweepDB!)
+            stored = try PartStore.parts(of: m.key, consumedAmong: m.parts.compactMap { $0 }.map(DedupKey.part), sweepDB!)
         } catch {
             sweepDB = nil
             if timedOut { storeAssembled(m) }  // the database will dedup if it was stored after all
