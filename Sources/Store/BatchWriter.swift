@@ -690,10 +690,7 @@ final class WorkQueue<Element>: @unchecked Sendable {
         guard n > 0 else { return [] }
         var batch: [Element] = []
         batch.reserveCapacity(n)
-        for i in head..<head + n {
-            batch.append(items[i]!)
-            items[i] = nil
-        }
+        for i in head..<head + n { batch.append(items[i].take()!) }  // moved out: no retain and release per item
         head += n
         if head == items.count {
             items.removeAll(keepingCapacity: true)
