@@ -46,6 +46,37 @@ final class MigrationTests: XCTestCase {
         XCTAssertEqual(try db.execute("SELECT to_regclass('messages_dedup_idx') IS NULL").rows.first?.first, "t")
     }
 
+    /// A database at version 4 with parts in it, pending and consumed: after
+    /// migrations 5 and 6 the pending part is still found by its message, the consumed
+    /// one by its key, and the old dedup keys still go with retention.
+    func testMigrations5And6KeepStoredPartsAndKeysFindable() throws {
+        let db = try PostgresConnection(try PostgresHarness.database())
+        try db.execute("CREATE TABLE bridge_schema_migrations (version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())")
+        for m in Migrations.all where m.version <= 4 {
+            try db.executeScript(m.sql)
+            try db.execute("INSERT INTO bridge_schema_migrations (version, name) VALUES ($1, $2)", [.text(String(m.version)), .text(m.name)])
+        }
+        let key = PartKey(carrier: "c1", source: "Google", destination: "447700900123", reference: 7, referenceBits: 8, total: 2)
+        let pending = Part(key: key, sequence: 2, dataCoding: 0, body: [0x41], rawPDU: [2], receivedAt: 1_800_000_000_000)
+        let consumed = Part(key: key, sequence: 1, dataCoding: 0, body: [0x42], rawPDU: [1], receivedAt: 1_800_000_000_000)
+        let insert = """
+            INSERT INTO message_parts (dedup_key, carrier, source_addr, destination_addr, reference, reference_bits, total,
+                                       sequence, data_coding, body, raw_pdu, received_at, message_dedup_key)
+            VALUES ($1::uuid, 'c1', 'Google', '447700900123', 7, 8, 2, $2::smallint, 0, $3::bytea, $4::bytea, to_timestamp(1800000000), $5::uuid)
+            """
+        try db.execute(insert, [.text(DedupKey.part(pending).hex), .text("2"), .text("\\x41"), .text("\\x02"), .null])
+        try db.execute(insert, [.text(DedupKey.part(consumed).hex), .text("1"), .text("\\x42"), .text("\\x01"),
+                                .text("00000000000000000000000000000009")])
+        try db.execute("INSERT INTO message_dedup (dedup_key, received_at) VALUES ('00000000000000000000000000000009', '2024-01-20T10:00:00Z')")
+        XCTAssertEqual(try Migrator.migrate(db), [5, 6])
+        let answer = try PartStore.parts(of: key, consumedAmong: [DedupKey.part(consumed), DedupKey.part(pending)], db)
+        XCTAssertEqual(answer.open, [pending])
+        XCTAssertEqual(answer.consumed, [DedupKey.part(consumed)])
+        XCTAssertEqual(try db.execute("SELECT amname FROM pg_class c JOIN pg_am a ON a.oid = c.relam WHERE relname = 'message_dedup_received_idx'").rows.first?.first, "brin")
+        _ = try Migrator.retention(db, olderThanDays: 180)
+        XCTAssertEqual(try db.execute("SELECT count(*) FROM message_dedup").rows.first?.first, "0")
+    }
+
     func testTwoInstancesMigratingAtOnceDoNotRace() throws {
         let url = try PostgresHarness.database()
         let box = Box()
