@@ -20,15 +20,22 @@ final class MigrationTests: XCTestCase {
         }
     }
 
-    /// A database at version 3 keeps its messages findable from their keys: migration 4
-    /// copies each message's id into its dedup row before dropping messages_dedup_idx.
-    func testMigration4CopiesMessageIDsIntoTheDedupRows() throws {
+    /// A fresh database with the migrations up to `version` applied, as an older
+    /// bridge left it.
+    private func database(at version: Int) throws -> PostgresConnection {
         let db = try PostgresConnection(try PostgresHarness.database())
         try db.execute("CREATE TABLE bridge_schema_migrations (version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())")
-        for m in Migrations.all where m.version <= 3 {
+        for m in Migrations.all where m.version <= version {
             try db.executeScript(m.sql)
             try db.execute("INSERT INTO bridge_schema_migrations (version, name) VALUES ($1, $2)", [.text(String(m.version)), .text(m.name)])
         }
+        return db
+    }
+
+    /// A database at version 3 keeps its messages findable from their keys: migration 4
+    /// copies each message's id into its dedup row before dropping messages_dedup_idx.
+    func testMigration4CopiesMessageIDsIntoTheDedupRows() throws {
+        let db = try database(at: 3)
         try db.execute("SELECT bridge_ensure_month(now())")
         for k in ["00000000000000000000000000000001", "00000000000000000000000000000002"] {
             try db.execute("""
@@ -50,12 +57,7 @@ final class MigrationTests: XCTestCase {
     /// migrations 5 and 6 the pending part is still found by its message, the consumed
     /// one by its key, and the old dedup keys still go with retention.
     func testMigrations5And6KeepStoredPartsAndKeysFindable() throws {
-        let db = try PostgresConnection(try PostgresHarness.database())
-        try db.execute("CREATE TABLE bridge_schema_migrations (version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())")
-        for m in Migrations.all where m.version <= 4 {
-            try db.executeScript(m.sql)
-            try db.execute("INSERT INTO bridge_schema_migrations (version, name) VALUES ($1, $2)", [.text(String(m.version)), .text(m.name)])
-        }
+        let db = try database(at: 4)
         let key = PartKey(carrier: "c1", source: "Google", destination: "447700900123", reference: 7, referenceBits: 8, total: 2)
         let pending = Part(key: key, sequence: 2, dataCoding: 0, body: [0x41], rawPDU: [2], receivedAt: 1_800_000_000_000)
         let consumed = Part(key: key, sequence: 1, dataCoding: 0, body: [0x42], rawPDU: [1], receivedAt: 1_800_000_000_000)

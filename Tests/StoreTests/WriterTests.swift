@@ -51,6 +51,16 @@ func waitFor(_ timeout: Double = 10, _ cond: () -> Bool) -> Bool {
 }
 
 final class WriterTests: XCTestCase {
+    /// A writer that waits up to 0.2 s for a batch to fill, so that what a test submits
+    /// at once is one batch; stopped when the test ends.
+    func oneBatchWriter(_ url: String) -> BatchWriter {
+        var cfg = BatchWriter.Config(url: url)
+        cfg.maxWait = 0.2
+        let writer = BatchWriter(config: cfg)
+        addTeardownBlock { writer.stop() }
+        return writer
+    }
+
     func migrated() throws -> (String, PostgresConnection) {
         let url = try PostgresHarness.database()
         let db = try PostgresConnection(url)
@@ -141,10 +151,7 @@ final class WriterTests: XCTestCase {
     /// while (the second batch below needs no second attempt).
     func testARedeliveryAmongNewMessagesIsRetriedWithOnConflict() throws {
         let (url, db) = try migrated()
-        var cfg = BatchWriter.Config(url: url)
-        cfg.maxWait = 0.2  // each round below is one batch
-        let writer = BatchWriter(config: cfg)
-        defer { writer.stop() }
+        let writer = oneBatchWriter(url)  // each round below is one batch
         let t = Traffic()
         let acks = Acks()
         for i in 0..<10 { writer.submit(.message(t.message(i))) { acks.add($0) } }
@@ -174,10 +181,7 @@ final class WriterTests: XCTestCase {
     /// escaping in an array literal: stored once, byte for byte.
     func testDuplicateWithinOneBatchAndAwkwardTextRoundTrip() throws {
         let (url, db) = try migrated()
-        var cfg = BatchWriter.Config(url: url)
-        cfg.maxWait = 0.2  // one batch for everything below
-        let writer = BatchWriter(config: cfg)
-        defer { writer.stop() }
+        let writer = oneBatchWriter(url)  // one batch for everything below
         var m = Traffic().message(3)
         m.decision.text = #"quote " backslash \ brace {x} comma, NULL ünïcødé 😀 \#u{0} end"#
         m.rawPDUs = [[0x00, 0x5C, 0x22, 0x7B, 0xFF], [0x01]]
@@ -198,10 +202,7 @@ final class WriterTests: XCTestCase {
     /// NULLs and edge values included, reads back as it was submitted.
     func testEveryColumnRoundTripsThroughTheBinaryArrays() throws {
         let (url, db) = try migrated()
-        var cfg = BatchWriter.Config(url: url)
-        cfg.maxWait = 0.2
-        let writer = BatchWriter(config: cfg)
-        defer { writer.stop() }
+        let writer = oneBatchWriter(url)
         let t = Traffic()
         var routed = t.message(1)
         routed.decision.receivedAt = 1_780_000_123_456  // 2026-05-28T20:28:43.456Z
@@ -253,10 +254,7 @@ final class WriterTests: XCTestCase {
     /// message gets exactly its own, in order (an empty PDU and an empty list included).
     func testEachMessageOfABatchGetsItsOwnRawPDUs() throws {
         let (url, db) = try migrated()
-        var cfg = BatchWriter.Config(url: url)
-        cfg.maxWait = 0.2  // one batch
-        let writer = BatchWriter(config: cfg)
-        defer { writer.stop() }
+        let writer = oneBatchWriter(url)  // one batch
         let t = Traffic()
         let shapes: [[[UInt8]]] = [[[0x0A]], [[0x01], [0x02, 0x03], [0x04]], [[0x0B, 0x0C]], [[], [0x05]], [[0x06], [0x07]], [[0x0D]], []]
         var sent: [(DedupKey, [[UInt8]])] = []
@@ -357,10 +355,7 @@ final class WriterTests: XCTestCase {
     /// bridge's parts still pending, are neither.
     func testTheStoreAnswersPendingPartsByMessageAndConsumedOnesByKey() throws {
         let (url, db) = try migrated()
-        var cfg = BatchWriter.Config(url: url)
-        cfg.maxWait = 0.2
-        let writer = BatchWriter(config: cfg)
-        defer { writer.stop() }
+        let writer = oneBatchWriter(url)
         let key = PartKey(carrier: "c1", source: "Google", destination: "447700900123", reference: 9, referenceBits: 8, total: 3)
         func part(_ seq: UInt8, _ text: String, at: UInt64) -> Part {
             Part(key: key, sequence: seq, dataCoding: 0, body: GSM7.encodeUnpacked(text)!, rawPDU: [seq], receivedAt: at)
@@ -395,10 +390,7 @@ final class WriterTests: XCTestCase {
     /// inserted pending and then updated; both are acked after the COMMIT.
     func testAPartCompletedInTheSameBatchIsWrittenOnceAsConsumed() throws {
         let (url, db) = try migrated()
-        var cfg = BatchWriter.Config(url: url)
-        cfg.maxWait = 0.2  // one batch for both
-        let writer = BatchWriter(config: cfg)
-        defer { writer.stop() }
+        let writer = oneBatchWriter(url)  // one batch for both
         let key = PartKey(carrier: "c1", source: "Google", destination: "447700900123", reference: 7, referenceBits: 8, total: 2)
         let p1 = Part(key: key, sequence: 1, dataCoding: 0, body: GSM7.encodeUnpacked("G-123456 is ")!, rawPDU: [1], receivedAt: 1_800_000_000_000)
         let p2 = Part(key: key, sequence: 2, dataCoding: 0, body: GSM7.encodeUnpacked("your code.")!, rawPDU: [2], receivedAt: 1_800_000_000_001)
