@@ -762,9 +762,9 @@ func monotonic() -> UInt64 {
 public enum PartStore {
     /// The stored parts of one message (from any bridge): those not yet part of a
     /// stored message, and which of `ours` (the parts this bridge holds) a stored
-    /// message has consumed already. Nothing else needs a consumed row, so only
-    /// pending rows are looked up by message (`message_parts_message_idx` is partial
-    /// since migration 5) and consumed ones by their own key, the primary key.
+    /// message has consumed already. A consumed row is only ever asked about by its
+    /// key, so pending rows are looked up by message (`message_parts_message_idx`,
+    /// partial since migration 5) and consumed ones by key, the primary key.
     public static func parts(of key: PartKey, consumedAmong ours: [DedupKey], _ db: PostgresConnection) throws
         -> (open: [Part], consumed: Set<DedupKey>) {
         var open: [Part] = []

@@ -159,9 +159,10 @@ public enum Migrations {
             """),
         // Retention is the only reader of these timestamps, once a day, for rows months
         // old; both tables are appended to in about received_at order. A BRIN index
-        // (a min/max per 128 pages) answers that as well as a B-tree while costing the
-        // write path next to nothing: message_dedup's B-tree took an index entry, its
-        // WAL record, per message. message_parts had none, so retention read all of it.
+        // (a min/max per 128 pages) answers that as well as a B-tree, and an insert only
+        // looks at its range map: no index entry and no WAL record per row, which the
+        // B-tree on message_dedup took per message. message_parts had no index for it,
+        // so retention read all of it.
         Migration(version: 6, name: "retention by BRIN", sql: """
             DROP INDEX message_dedup_received_idx;
             CREATE INDEX message_dedup_received_idx ON message_dedup USING brin (received_at) WITH (autosummarize = on);

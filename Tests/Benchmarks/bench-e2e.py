@@ -23,7 +23,7 @@ BIN = os.path.join(ROOT, ".build/release/smpp-bridge")
 BRIDGE_BIN = os.environ.get("BRIDGE_BIN", BIN)
 # SIM_BIN: another build for the simulator only (A/B runs of the load generator).
 SIM_BIN = os.environ.get("SIM_BIN", BIN)
-# MIGRATE_BIN: another build's migrations (schema A/B runs; give BRIDGE_BIN the same build, which refuses a schema it does not know).
+# MIGRATE_BIN: another build's migrations (schema A/B runs; give BRIDGE_BIN the same build: a bridge refuses a schema that lacks its migrations).
 MIGRATE_BIN = os.environ.get("MIGRATE_BIN", BIN)
 # PG_STATS=1: server time, buffers touched and WAL per statement of each run, into BENCH_OUT/<run>-statements.txt
 # (needs PG_EXTRA="-c shared_preload_libraries=pg_stat_statements").
