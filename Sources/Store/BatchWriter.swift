@@ -406,7 +406,7 @@ public final class BatchWriter: @unchecked Sendable {
             JOIN d ON d.dedup_key = t.dedup_key
             RETURNING id, order_id, outcome)
         SELECT \(notified),
-               (SELECT array_agg(k) FROM unnest($1::uuid[]) AS k WHERE k NOT IN (SELECT dedup_key FROM d)) AS duplicates
+               (SELECT array_agg(k) FROM \(rows(of: [("k", "uuid")])) AS u WHERE k NOT IN (SELECT dedup_key FROM d)) AS duplicates
         """
 
     /// `insertMessages` for a batch none of whose keys is stored, as far as the writer
@@ -495,7 +495,7 @@ public final class BatchWriter: @unchecked Sendable {
 
     static let consumeParts = """
         UPDATE message_parts SET message_dedup_key = u.m
-        FROM unnest($1::uuid[], $2::uuid[]) AS u(p, m) WHERE dedup_key = u.p
+        FROM \(rows(of: [("p", "uuid"), ("m", "uuid")])) AS u WHERE dedup_key = u.p
         """
 
     /// Parses a uuid[] in text form (`{5180...,...}`) into keys.
