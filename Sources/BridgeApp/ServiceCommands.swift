@@ -139,7 +139,7 @@ struct CheckConfigCommand: ParsableCommand {
         if c.revealSensitive { warnings.append("bridge.reveal_sensitive = true: numbers and codes appear unmasked in logs and tail") }
         print("\(config): ok")
         print("  instance \(c.instance), log \(c.logLevel)/\(c.logFormat.rawValue), metrics on \(c.metricsListen)")
-        print("  database: url from \(c.databaseURL.describe), batches ≤ \(c.batchMaxRows) rows / \(c.batchMaxWaitMillis) ms, \(c.writerConnections) connections, deadline \(Int(c.commitDeadlineMillis)) ms")
+        print("  database: url from \(c.databaseURL.describe), batches go at \(min(c.batchTargetRows, c.batchMaxRows)) rows or \(c.batchMaxWaitMillis) ms, ≤ \(c.batchMaxRows) rows, \(c.writerConnections) connections, deadline \(Int(c.commitDeadlineMillis)) ms")
         for k in c.carriers {
             print("  carrier \(k.name): \(k.host):\(k.port) as \(k.systemID), \(k.binds)× \(k.bindType.rawValue), window \(k.window), tls \(k.tls == nil ? "off" : (k.tls!.insecure ? "on (NOT verified)" : "on (verified)")), password from \(k.passwordSource.describe), plan \(k.numberPlan)")
         }

@@ -33,11 +33,11 @@ RATE_N = int(os.environ.get("RATE_N", "100000"))
 KANNEL_N = int(os.environ.get("KANNEL_N", "50000"))
 PY_N = int(os.environ.get("PY_N", "5000"))
 BINDS = int(os.environ.get("BINDS", "8"))
-# BATCH_WAIT_MS: the writer's batch_max_wait_ms for the bridge runs (default: the bridge's own).
-# DB_CONNECTIONS: the writer's connections for the bridge runs (default: the bridge's own).
-DATABASE_TOML = ("[database]\n" + (f"batch_max_wait_ms = {os.environ['BATCH_WAIT_MS']}\n" if os.environ.get("BATCH_WAIT_MS") else "")
-                 + (f"connections = {os.environ['DB_CONNECTIONS']}\n" if os.environ.get("DB_CONNECTIONS") else "")
-                 if os.environ.get("BATCH_WAIT_MS") or os.environ.get("DB_CONNECTIONS") else "")
+# BATCH_WAIT_MS, BATCH_TARGET_ROWS, DB_CONNECTIONS: the writer's batch_max_wait_ms, batch_target_rows and
+# connections for the bridge runs (default: the bridge's own; BATCH_TARGET_ROWS=1000 waits for full batches, as before 2026-12-06).
+DATABASE_SETTINGS = {"BATCH_WAIT_MS": "batch_max_wait_ms", "BATCH_TARGET_ROWS": "batch_target_rows", "DB_CONNECTIONS": "connections"}
+DATABASE_TOML = "".join(f"{key} = {os.environ[var]}\n" for var, key in DATABASE_SETTINGS.items() if os.environ.get(var))
+DATABASE_TOML = "[database]\n" + DATABASE_TOML if DATABASE_TOML else ""
 # LEASE_RECONCILE_S: the bridge's full lease reload interval (default 300 s, longer than most runs).
 if os.environ.get("LEASE_RECONCILE_S"):
     DATABASE_TOML += f"\n[routing]\nlease_reconcile_s = {os.environ['LEASE_RECONCILE_S']}\n"

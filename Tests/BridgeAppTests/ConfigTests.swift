@@ -26,6 +26,7 @@ final class ConfigTests: XCTestCase {
         XCTAssertFalse(k.tls!.insecure, "TLS verification on by default")
         XCTAssertEqual(c.metricsListen, "127.0.0.1:9464")
         XCTAssertEqual(c.batchMaxRows, 1000)
+        XCTAssertEqual(c.batchTargetRows, 64)
         XCTAssertEqual(c.logFormat, .json)
     }
 
@@ -42,6 +43,7 @@ final class ConfigTests: XCTestCase {
         XCTAssertTrue(error(minimal + "\nbind_type = \"transmitter\"").contains("carrier[0] (agg-a).bind_type: expected receiver or transceiver"))
         XCTAssertTrue(error(minimal + "\n" + minimal).contains("carrier[1].name: duplicate carrier name \"agg-a\""))
         XCTAssertTrue(error("[database]\nbatch_max_rows = 0").hasPrefix("bridge.toml: database.batch_max_rows: 0 is out of range"))
+        XCTAssertTrue(error("[database]\nbatch_target_rows = 0").hasPrefix("bridge.toml: database.batch_target_rows: 0 is out of range"))
         XCTAssertTrue(error("[bridge\nx=1").hasPrefix("bridge.toml: line 1"), error("[bridge\nx=1"))
         XCTAssertTrue(error(minimal + "\n[carrier.tls]\ncert_file = \"/etc/hostname\"").contains("tls.cert_file: cert_file and key_file go together"))
         XCTAssertTrue(error(minimal.replacingOccurrences(of: "system_id = \"trueotp\"", with: "system_id = \"a-very-long-system-id\"")).contains("at most 15 characters"))

@@ -654,11 +654,11 @@ final class LeaseSyncTests: XCTestCase {
     }
 }
 
-/// The writer's queue: a batch goes when it is full or when its oldest item has waited
-/// `maxWait`, whichever is first. The bounds below are seconds apart, not timings.
+/// The writer's queue: a batch goes when it has its target or when its oldest item has
+/// waited `maxWait`, whichever is first. The bounds below are seconds apart, not timings.
 final class WorkQueueTests: XCTestCase {
     func testAFullBatchWakesTheWaitingWorker() {
-        let q = WorkQueue<Int>(batchSize: 4)
+        let q = WorkQueue<Int>(target: 4)
         q.push(1)
         let got = DispatchSemaphore(value: 0)
         nonisolated(unsafe) var batch: [Int]?
@@ -669,11 +669,43 @@ final class WorkQueueTests: XCTestCase {
         XCTAssertEqual(batch, [1, 2, 3, 4])
     }
 
+    /// A batch goes once it has its target: it does not wait for `max` (the SMSCs'
+    /// windows may never let that many arrive before it commits), and it takes what
+    /// came meanwhile, up to `max`.
+    func testATargetBatchGoesWithoutWaitingForMax() {
+        let q = WorkQueue<Int>(target: 3)
+        q.push(1)
+        let got = DispatchSemaphore(value: 0)
+        nonisolated(unsafe) var batch: [Int]?
+        DispatchQueue.global().async { batch = q.take(max: 1000, maxWait: 30); got.signal() }
+        usleep(100_000)
+        XCTAssertEqual(got.wait(timeout: .now() + 0.5), .timedOut, "one item of a target of three waits for more")
+        q.push(2)
+        q.push(3)
+        XCTAssertEqual(got.wait(timeout: .now() + 10), .success, "three items must not wait for maxWait (30 s) or max (1000)")
+        XCTAssertEqual(batch, [1, 2, 3])
+        for i in 4...10 { q.push(i) }
+        XCTAssertEqual(q.take(max: 5, maxWait: 30), [4, 5, 6, 7, 8], "past the target: at most max")
+        XCTAssertEqual(q.take(max: 2, maxWait: 30), [9, 10], "a max below the target is the target")
+    }
+
+    /// Below its target a batch waits `maxWait` from its first item, then goes as it is.
+    func testABatchBelowTargetGoesAfterMaxWait() {
+        let q = WorkQueue<Int>(target: 64)
+        q.push(1)
+        q.push(2)
+        let start = Date()
+        XCTAssertEqual(q.take(max: 1000, maxWait: 0.3), [1, 2])
+        let waited = Date().timeIntervalSince(start)
+        XCTAssertGreaterThan(waited, 0.2, "two items of a target of 64 wait for more, up to maxWait")
+        XCTAssertLessThan(waited, 10)
+    }
+
     /// What a worker took is the worker's alone: once its batch is done, nothing of
     /// it stays alive in the queue (a partial take included).
     func testTakenItemsAreNotKeptByTheQueue() {
         final class Item {}
-        let q = WorkQueue<Item>(batchSize: 100)
+        let q = WorkQueue<Item>(target: 100)
         weak var first: Item?
         weak var last: Item?
         do {
@@ -697,7 +729,7 @@ final class WorkQueueTests: XCTestCase {
     /// Four sessions pushing, two workers taking (as the bridge runs it; under TSan in
     /// `make tsan`): every item is taken exactly once, and close() drains the rest.
     func testManyProducersAndTwoWorkersTakeEveryItemOnce() {
-        let q = WorkQueue<Int>(batchSize: 64)
+        let q = WorkQueue<Int>(target: 64)
         let producers = 4, each = 20_000
         let lock = NSLock()
         nonisolated(unsafe) var taken: [Int] = []
@@ -722,7 +754,7 @@ final class WorkQueueTests: XCTestCase {
     }
 
     func testItemsThatAlreadyWaitedAreTakenAtOnce() {
-        let q = WorkQueue<Int>(batchSize: 100)
+        let q = WorkQueue<Int>(target: 100)
         q.push(7)
         usleep(1_200_000)  // the worker comes late: the item has waited longer than maxWait already
         let start = Date()

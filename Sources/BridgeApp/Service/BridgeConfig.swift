@@ -81,6 +81,7 @@ struct BridgeConfig: Equatable, Sendable {
     // [database]
     var databaseURL: SecretSource = .env("BRIDGE_DATABASE_URL")
     var batchMaxRows = 1000
+    var batchTargetRows = 64
     var batchMaxWaitMillis: Double = 2
     var commitDeadlineMillis: Double = 10_000
     var writerConnections = 2
@@ -132,10 +133,11 @@ enum ConfigLoader {
         }
         try r.overrides(section: "bridge", into: &c)
         if let t = try r.table(root, "database") {
-            try r.keys(t, "database", allowed: ["url_env", "url_file", "batch_max_rows", "batch_max_wait_ms", "commit_deadline_ms",
+            try r.keys(t, "database", allowed: ["url_env", "url_file", "batch_max_rows", "batch_target_rows", "batch_max_wait_ms", "commit_deadline_ms",
                                                "connections", "statement_timeout_ms", "apply_migrations"])
             c.databaseURL = try r.secret(t, "database", "url") ?? c.databaseURL
             c.batchMaxRows = try r.int(t, "database", "batch_max_rows", range: 1...10_000) ?? c.batchMaxRows
+            c.batchTargetRows = try r.int(t, "database", "batch_target_rows", range: 1...10_000) ?? c.batchTargetRows
             c.batchMaxWaitMillis = try r.double(t, "database", "batch_max_wait_ms", range: 0...1000) ?? c.batchMaxWaitMillis
             c.commitDeadlineMillis = try r.double(t, "database", "commit_deadline_ms", range: 100...600_000) ?? c.commitDeadlineMillis
             c.writerConnections = try r.int(t, "database", "connections", range: 1...16) ?? c.writerConnections
@@ -270,6 +272,7 @@ enum ConfigLoader {
                 case ("database", "url_env"): c.databaseURL = .env(v)
                 case ("database", "url_file"): c.databaseURL = .file(v)
                 case ("database", "batch_max_rows"): c.batchMaxRows = try num(Int.self)
+                case ("database", "batch_target_rows"): c.batchTargetRows = try num(Int.self)
                 case ("database", "batch_max_wait_ms"): c.batchMaxWaitMillis = try num(Double.self)
                 case ("database", "commit_deadline_ms"): c.commitDeadlineMillis = try num(Double.self)
                 case ("database", "connections"): c.writerConnections = try num(Int.self)

@@ -73,6 +73,7 @@ final class BridgeService: @unchecked Sendable {
         logger.info("leases loaded", metadata: ["entries": "\(table.count)"])
         var w = BatchWriter.Config(url: databaseURL)
         w.maxRows = config.batchMaxRows
+        w.targetRows = config.batchTargetRows
         w.maxWait = config.batchMaxWaitMillis / 1000
         w.commitDeadline = config.commitDeadlineMillis / 1000
         w.connections = config.writerConnections
