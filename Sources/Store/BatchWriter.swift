@@ -91,8 +91,8 @@ public final class BatchWriter: @unchecked Sendable {
         /// throughput too: the SMSC sends more only once acks free its window, so a
         /// batch waiting to fill waits for items that cannot come until it commits
         /// (8 binds × window 64 can never make 1000 rows). bench-e2e at saturation:
-        /// 58–59k msgs/s waiting for 1000 rows, 73–76k at 64; at a fixed 10k msgs/s
-        /// (bursts of ~23) nothing changed, CPU and p99 included.
+        /// 58–62k msgs/s waiting for 1000 rows, 73–76k at 64; at a fixed 10k msgs/s
+        /// (batches of ~23) nothing changed, CPU and p99 included.
         public var targetRows = 64
         public var maxWait: Double = 0.002
         public var commitDeadline: Double = 10
