@@ -127,10 +127,10 @@ public final class BatchWriter: @unchecked Sendable {
         let completion: @Sendable (Result) -> Void
         let enqueuedAt: UInt64
         let key: DedupKey
-        init(item: WriteItem, completion: @escaping @Sendable (Result) -> Void, enqueuedAt: UInt64) {
+        init(item: consuming WriteItem, completion: @escaping @Sendable (Result) -> Void, enqueuedAt: UInt64) {
             self.completion = completion
             self.enqueuedAt = enqueuedAt
-            switch item {
+            switch consume item {
             case .message(let m):
                 key = m.decision.dedupKey
                 message = m
@@ -172,7 +172,7 @@ public final class BatchWriter: @unchecked Sendable {
     }
 
     /// As `submit(_:completion:)`, telling also whether the item was a duplicate.
-    public func submit(_ item: WriteItem, onResult: @escaping @Sendable (Result) -> Void) {
+    public func submit(_ item: consuming WriteItem, onResult: @escaping @Sendable (Result) -> Void) {
         queue.push(Pending(item: item, completion: onResult, enqueuedAt: monotonic()))
         statsLock.withLock { $0.queued += 1 }
     }

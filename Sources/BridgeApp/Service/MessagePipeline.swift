@@ -178,19 +178,29 @@ final class MessagePipeline: InboundHandler, @unchecked Sendable {
         let pdus = raw.isEmpty ? m.parts.map(\.rawPDU) : raw
         let stored = StoredMessage(decision: d, bind: bind, sourceTON: sourceTON, destTON: destTON, rawPDUs: pdus, parts: m.parts)
         let started = token?.receivedAt
+        // What the completion needs, taken now. The closure used to capture the whole
+        // decision and message: a copy of each, retaining (and later releasing) every
+        // string and array in them, text and parts included, for a few small fields.
+        let event = routingEvent(d, bind: bind)
+        let hasCode = d.code != nil, incomplete = !d.missingParts.isEmpty
+        let earlierParts = completing == nil ? [] : m.parts
         writer.submit(.message(stored)) { [self] r in
             if let token, let session { session.ack(token, status: r.status) }
-            let outcome = r.status != .ok ? "temp_failed" : (r.duplicate ? "duplicate" : d.outcome.rawValue)
+            let outcome = r.status != .ok ? "temp_failed" : (r.duplicate ? "duplicate" : event.outcome)
             self.outcome(outcome).add()
-            if r.status == .ok && !r.duplicate { (d.code == nil ? otpNo : otpYes).add() }
-            if !d.missingParts.isEmpty && r.status == .ok { timedOut.add() }
+            if r.status == .ok && !r.duplicate { (hasCode ? otpYes : otpNo).add() }
+            if incomplete && r.status == .ok { timedOut.add() }
             var latencyMs: Double?
             if let token { latencyMs = countAck(token, r.status, bind: bind) }
             if r.status != .ok, let c = completing {
                 // Not stored: put the earlier parts back so the SMSC's retry of this one completes it again.
-                _ = reassembler.restore(m.parts.filter { DedupKey.part($0) != DedupKey.part(c) })
+                _ = reassembler.restore(earlierParts.filter { DedupKey.part($0) != DedupKey.part(c) })
             }
-            publish(d, outcome: outcome, bind: bind, latencyMs: latencyMs ?? started.map { Double(monotonicNanos() - $0) / 1e6 })
+            var e = event
+            e.unixMillis = wallClockMillis()
+            e.outcome = outcome
+            e.latencyMs = latencyMs ?? started.map { Double(monotonicNanos() - $0) / 1e6 }
+            events.publish(e)
         }
     }
 
@@ -208,15 +218,17 @@ final class MessagePipeline: InboundHandler, @unchecked Sendable {
         return seconds * 1000
     }
 
-    private func publish(_ d: RoutingDecision, outcome: String, bind: String, latencyMs: Double?) {
+    /// The routing event of a decision, for `tail` and `top`; its time, outcome and
+    /// latency are set when the writer answers.
+    private func routingEvent(_ d: RoutingDecision, bind: String) -> RoutingEvent {
         let dest: String
         switch d.destination {
         case .msisdn(let s), .alphanumeric(let s), .shortCode(let s): dest = s
         case .invalid: dest = d.destinationRaw
         }
-        events.publish(RoutingEvent(unixMillis: wallClockMillis(), carrier: d.carrier, bind: bind, source: d.sourceRaw, destination: dest,
-                                    orderID: d.orderID, outcome: outcome, service: d.service, code: d.code, parts: d.partCount,
-                                    latencyMs: latencyMs, mask: mask))
+        return RoutingEvent(unixMillis: 0, carrier: d.carrier, bind: bind, source: d.sourceRaw, destination: dest,
+                            orderID: d.orderID, outcome: d.outcome.rawValue, service: d.service, code: d.code, parts: d.partCount,
+                            latencyMs: nil, mask: mask)
     }
 }
 
