@@ -657,16 +657,24 @@ final class LeaseSyncTests: XCTestCase {
 /// The writer's queue: a batch goes when it has its target or when its oldest item has
 /// waited `maxWait`, whichever is first. The bounds below are seconds apart, not timings.
 final class WorkQueueTests: XCTestCase {
+    /// `take` on another thread, as a writer worker calls it.
+    final class Taker: @unchecked Sendable {
+        private let done = DispatchSemaphore(value: 0)
+        private(set) var batch: [Int]?
+        init(_ q: WorkQueue<Int>, max: Int, maxWait: Double) {
+            DispatchQueue.global().async { self.batch = q.take(max: max, maxWait: maxWait); self.done.signal() }
+            usleep(100_000)  // it is waiting in take by now
+        }
+        func returned(within seconds: Double) -> Bool { done.wait(timeout: .now() + seconds) == .success }
+    }
+
     func testAFullBatchWakesTheWaitingWorker() {
         let q = WorkQueue<Int>(target: 4)
         q.push(1)
-        let got = DispatchSemaphore(value: 0)
-        nonisolated(unsafe) var batch: [Int]?
-        DispatchQueue.global().async { batch = q.take(max: 4, maxWait: 30); got.signal() }
-        usleep(100_000)
+        let taker = Taker(q, max: 4, maxWait: 30)
         for i in 2...4 { q.push(i) }
-        XCTAssertEqual(got.wait(timeout: .now() + 10), .success, "a full batch must not wait for maxWait (30 s)")
-        XCTAssertEqual(batch, [1, 2, 3, 4])
+        XCTAssertTrue(taker.returned(within: 10), "a full batch must not wait for maxWait (30 s)")
+        XCTAssertEqual(taker.batch, [1, 2, 3, 4])
     }
 
     /// A batch goes once it has its target: it does not wait for `max` (the SMSCs'
@@ -675,15 +683,12 @@ final class WorkQueueTests: XCTestCase {
     func testATargetBatchGoesWithoutWaitingForMax() {
         let q = WorkQueue<Int>(target: 3)
         q.push(1)
-        let got = DispatchSemaphore(value: 0)
-        nonisolated(unsafe) var batch: [Int]?
-        DispatchQueue.global().async { batch = q.take(max: 1000, maxWait: 30); got.signal() }
-        usleep(100_000)
-        XCTAssertEqual(got.wait(timeout: .now() + 0.5), .timedOut, "one item of a target of three waits for more")
+        let taker = Taker(q, max: 1000, maxWait: 30)
+        XCTAssertFalse(taker.returned(within: 0.5), "one item of a target of three waits for more")
         q.push(2)
         q.push(3)
-        XCTAssertEqual(got.wait(timeout: .now() + 10), .success, "three items must not wait for maxWait (30 s) or max (1000)")
-        XCTAssertEqual(batch, [1, 2, 3])
+        XCTAssertTrue(taker.returned(within: 10), "three items must not wait for maxWait (30 s) or max (1000)")
+        XCTAssertEqual(taker.batch, [1, 2, 3])
         for i in 4...10 { q.push(i) }
         XCTAssertEqual(q.take(max: 5, maxWait: 30), [4, 5, 6, 7, 8], "past the target: at most max")
         XCTAssertEqual(q.take(max: 2, maxWait: 30), [9, 10], "a max below the target is the target")
