@@ -23,6 +23,8 @@ struct SimCommand: ParsableCommand {
     @Option(help: "Last destination number of the range.") var destTo: UInt64 = 447_700_909_999
     @Option(help: "Seed of the message mix.") var seed: UInt64 = 1
     @Option(help: "JSON-lines log of every PDU and how it ended.") var log: String?
+    @Flag(inversion: .prefixedNo, help: "Log a line per deliver_sm sent, as well as how it ended (acked lines carry sent_ms either way).")
+    var logSent = true
     @Option(help: "Fault: drop the connection after N deliver_sm.") var dropAfter: Int?
     @Option(help: "Fault: a malformed deliver_sm before every Nth message.") var malformedEvery: Int?
     @Option(help: "Fault: redeliver every Nth acknowledged message.") var duplicateEvery: Int?
@@ -46,6 +48,7 @@ struct SimCommand: ParsableCommand {
         c.window = window
         c.mix = TrafficMix(destinations: destFrom...destTo, multipartRatio: multipart, seed: seed)
         c.logPath = log
+        c.logSent = logSent
         c.faults = SimulatorFaults(dropAfter: dropAfter, malformedEvery: malformedEvery, duplicateEvery: duplicateEvery, stallAfter: stallAfter)
         let sim = SMSCSimulator(config: c)
         let p = try sim.start()

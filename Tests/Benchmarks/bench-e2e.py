@@ -41,6 +41,8 @@ DATABASE_TOML = "[database]\n" + DATABASE_TOML if DATABASE_TOML else ""
 # LEASE_RECONCILE_S: the bridge's full lease reload interval (default 300 s, longer than most runs).
 if os.environ.get("LEASE_RECONCILE_S"):
     DATABASE_TOML += f"\n[routing]\nlease_reconcile_s = {os.environ['LEASE_RECONCILE_S']}\n"
+# SIM_LOG_SENT=1: the simulator also logs a line per deliver_sm sent (as before 2026-12-06; A/B runs of older builds).
+SIM_LOG_FLAGS = [] if os.environ.get("SIM_LOG_SENT") else ["--no-log-sent"]
 DEST = ("447700000000", "447700999999")
 os.makedirs(OUT, exist_ok=True)
 results = []
@@ -110,21 +112,22 @@ def sim(port, count, rate, log, seed):
     env = dict(os.environ, SIM_PASSWORD="benchpw")
     return subprocess.Popen([SIM_BIN, "sim", "--port", str(port), "--count", str(count), "--rate", str(rate), "--window", "64",
                              "--multipart", "0.2", "--dest-from", DEST[0], "--dest-to", DEST[1], "--seed", str(seed),
-                             "--log", log, "--timeout", "900"], env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+                             "--log", log, *SIM_LOG_FLAGS, "--timeout", "900"], env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
 
 
 def timeline(log, bin_ms=250):
     """Per quarter second: PDUs acked (as a rate per second), and p99 ack latency (sent ->
     acked of the same part). Quarter seconds, not seconds: a saturation run of 200k
-    messages lasts 2-3 s at the rates of 2026-12-06. The last, partial bin is left out."""
+    messages lasts 2-3 s at the rates of 2026-12-06. The last, partial bin is left out.
+    The simulator runs with --no-log-sent: each acked line carries its PDU's sent_ms."""
     sent, per_bin = {}, {}
     for line in open(log):
         e = json.loads(line)
         key = (e["msg"], e["part"])
         if e["event"] == "sent":
             sent[key] = e["t_ms"]
-        elif e["event"] == "acked" and key in sent:
-            per_bin.setdefault(e["t_ms"] // bin_ms, []).append(e["t_ms"] - sent[key])
+        elif e["event"] == "acked" and ("sent_ms" in e or key in sent):
+            per_bin.setdefault(e["t_ms"] // bin_ms, []).append(e["t_ms"] - e.get("sent_ms", sent.get(key)))
     rows = []
     for b in sorted(per_bin)[:-1]:
         lat = sorted(per_bin[b])

@@ -86,6 +86,35 @@ final class SessionTests: XCTestCase {
         XCTAssertEqual(s.currentState, .stopped)
     }
 
+    /// The simulator's log is what the no-loss audit and the benchmark's latency plot
+    /// read. Without "sent" lines (the benchmark's setting) every PDU still has its
+    /// "acked" line, and that line says when the PDU was sent.
+    func testSimulatorLogWithAndWithoutSentLines() throws {
+        for logSent in [true, false] {
+            let path = NSTemporaryDirectory() + "sim-log-\(getpid())-\(logSent).jsonl"
+            defer { unlink(path) }
+            let (sim, port) = try simulator { $0.count = 80; $0.mix.multipartRatio = 0.3; $0.logPath = path; $0.logSent = logSent }
+            let s = ESMESession(config: sessionConfig(port: port), handler: Collector())
+            s.start()
+            XCTAssertTrue(sim.waitUntilDone(timeout: 20), sim.currentSummary.json)
+            let sent = sim.currentSummary.pdusSent
+            s.shutdown(deadline: 0)
+            sim.stop()  // flushes the log
+            let lines = try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n").map {
+                try JSONSerialization.jsonObject(with: Data($0.utf8)) as! [String: Any]
+            }
+            let acked = lines.filter { $0["event"] as? String == "acked" }
+            XCTAssertEqual(acked.count, sent, "an acked line per PDU (logSent \(logSent))")
+            XCTAssertEqual(lines.filter { $0["event"] as? String == "sent" }.count, logSent ? sent : 0)
+            for a in acked {
+                let t = try XCTUnwrap(a["t_ms"] as? Int), sentMs = try XCTUnwrap(a["sent_ms"] as? Int)
+                XCTAssertLessThanOrEqual(sentMs, t)
+                XCTAssertNotNil(a["msg"] as? Int)
+                XCTAssertNotNil(a["part"] as? Int)
+            }
+        }
+    }
+
     func testBadPasswordBacksOffLong() throws {
         let (sim, port) = try simulator()
         defer { sim.stop() }
