@@ -60,8 +60,8 @@ public struct SimulatorConfig: Sendable {
     public var logPath: String?
     /// A "sent" line per deliver_sm as well. Off, the log keeps how each PDU ended
     /// (an "acked" line carries its `sent_ms`, so latencies still come from the log)
-    /// at half the lines: at saturation the log was a tenth of the simulator's CPU,
-    /// which the benchmark takes from the cores the bridge and PostgreSQL share.
+    /// in half the lines, formatted and written on the simulator's one queue, whose
+    /// CPU the benchmark takes from the two cores the bridge and PostgreSQL share.
     public var logSent = true
     /// TLS mode: the listener's certificate and key.
     public var tls: TLSConfig?
