@@ -33,6 +33,8 @@ PG_STATS = bool(os.environ.get("PG_STATS"))
 SAT_N = int(os.environ.get("SAT_N", "200000"))
 RATE_N = int(os.environ.get("RATE_N", "100000"))
 KANNEL_N = int(os.environ.get("KANNEL_N", "50000"))
+# KANNEL_SMSBOXES: smsbox processes behind bearerbox (MO delivery is smsbox-bound).
+KANNEL_SMSBOXES = int(os.environ.get("KANNEL_SMSBOXES", "1"))
 # KANNEL_SINK=http10: Kannel's MO go to the sink used before 2026-12-06 (http.server, HTTP/1.0) instead of the keep-alive one.
 PY_N = int(os.environ.get("PY_N", "5000"))
 BINDS = int(os.environ.get("BINDS", "8"))
@@ -315,8 +317,12 @@ catch-all = true
     open(f"{d}/kannel.conf", "w").write(conf)
     bb = subprocess.Popen(["bearerbox", f"{d}/kannel.conf"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     time.sleep(1)
-    sb = subprocess.Popen(["smsbox", f"{d}/kannel.conf"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    pids = lambda: [bb.pid, sb.pid] + [int(x) for x in subprocess.run(["pgrep", "-f", f"{d}/kannel.conf"], capture_output=True, text=True).stdout.split()]
+    boxes = []
+    for i in range(KANNEL_SMSBOXES):  # bearerbox spreads MO over the smsboxes connected to it
+        cf = f"{d}/kannel.conf" if i == 0 else f"{d}/kannel-{i}.conf"
+        if i: open(cf, "w").write(conf.replace(f"sendsms-port = {sendsms}", f"sendsms-port = {free_port()}"))
+        boxes.append(subprocess.Popen(["smsbox", cf], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+    pids = lambda: [bb.pid] + [b.pid for b in boxes] + [int(x) for x in subprocess.run(["pgrep", "-f", f"{d}/kannel"], capture_output=True, text=True).stdout.split()]
     c0 = cpu_of(set(pids()))
     try:
         summary = json.loads(s.communicate(timeout=900)[0].strip().splitlines()[-1])
@@ -329,7 +335,7 @@ catch-all = true
         c1 = cpu_of(set(pids()))
         # What bearerbox held: it acks from memory, so MO not yet delivered pile up there.
         bb_rss = rss_peak_mib(bb.pid) if bb.poll() is None else 0
-        for p in (sb, bb):
+        for p in (*boxes, bb):
             p.terminate()
             try: p.wait(timeout=10)
             except subprocess.TimeoutExpired: p.kill()
