@@ -204,6 +204,18 @@ class OldSink(http.server.BaseHTTPRequestHandler):
     def log_message(self, *a): pass
 
 
+class OldSinkServer:
+    """OldSink served, with Sink's interface (address, count, first, last, shutdown)."""
+    def __init__(self):
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), OldSink)
+        self.server_address = self.server.server_address
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+    count = property(lambda self: OldSink.count)
+    first = property(lambda self: OldSink.first)
+    last = property(lambda self: OldSink.last)
+    def shutdown(self): self.server.shutdown()
+
+
 class Sink:
     """The minimal MO sink: one thread, one selector, HTTP/1.1 keep-alive; a request is
     counted at its blank line (smsbox sends GETs without a body) and answered with a
@@ -259,18 +271,7 @@ class Sink:
 
 
 def run_kannel(count, seed):
-    if os.environ.get("KANNEL_SINK") == "http10":
-        server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), OldSink)
-        threading.Thread(target=server.serve_forever, daemon=True).start()
-        class View:  # the same three figures as Sink's
-            server_address = server.server_address
-            count = property(lambda self: OldSink.count)
-            first = property(lambda self: OldSink.first)
-            last = property(lambda self: OldSink.last)
-            def shutdown(self): server.shutdown()
-        sink = View()
-    else:
-        sink = Sink()
+    sink = OldSinkServer() if os.environ.get("KANNEL_SINK") == "http10" else Sink()
     sim_port = free_port()
     log = os.path.join(OUT, "kannel-sim.jsonl")
     s = sim(sim_port, count, 0, log, seed)
