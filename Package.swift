@@ -43,6 +43,8 @@ let package = Package(
         .target(
             name: "SMPPSimulator", dependencies: ["SMPPWire", "SMPPSession"],
             swiftSettings: strict + [.unsafeFlags(["-enforce-exclusivity=unchecked"], .when(configuration: .release))]),
+        // libcrypto's SHA-256 for dedup keys: a systemLibrary, one shim for the deprecated-but-cheapest calls.
+        .systemLibrary(name: "CCrypto", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
         // libpq for PostgreSQL (no NIO): a systemLibrary, no shims needed.
         .systemLibrary(name: "CLibPQ", pkgConfig: "libpq", providers: [.apt(["libpq-dev"])]),
         // The store: libpq wrapper, migrations, writer, lease sync.
@@ -51,7 +53,7 @@ let package = Package(
         // OTP extraction and the routing decision. No I/O.
         .target(
             name: "Routing",
-            dependencies: ["SMPPWire", .product(name: "Atomics", package: "swift-atomics")],
+            dependencies: ["SMPPWire", "CCrypto", .product(name: "Atomics", package: "swift-atomics")],
             swiftSettings: strict
         ),
         // Application layer: the operator commands. May use Foundation.

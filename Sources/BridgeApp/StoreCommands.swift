@@ -1,5 +1,7 @@
 import ArgumentParser
 import Foundation
+import Routing
+import SMPPWire
 import Store
 
 /// Where the database URL comes from: an environment variable or a file (it holds
@@ -26,6 +28,9 @@ struct MigrateCommand: ParsableCommand {
         commandName: "migrate", abstract: "Apply the database migrations (idempotent; safe with several instances).")
     @OptionGroup var db: DatabaseOptions
     @Flag(help: "Only report pending migrations; exit 1 if any.") var check = false
+    @Option(name: .customLong("dedup-window-s"),
+            help: "The bridge's routing.dedup_window_s: keys stored this recently are carried over by the dedup-key upgrade (migration 7).")
+    var dedupWindowSeconds = BatchWriter.Config.defaultDedupWindowSeconds
 
     func run() throws {
         let conn = try PostgresConnection(try db.url())
@@ -35,7 +40,7 @@ struct MigrateCommand: ParsableCommand {
             if !pending.isEmpty { throw ExitCode(1) }
             return
         }
-        let applied = try Migrator.migrate(conn)
+        let applied = try Migrator.migrate(conn, context: .init(dedupWindowSeconds: dedupWindowSeconds))
         print(applied.isEmpty ? "schema up to date" : "applied migrations: \(applied.map(String.init).joined(separator: ", "))")
     }
 }
@@ -65,5 +70,54 @@ struct RetentionCommand: ParsableCommand {
         let conn = try PostgresConnection(try db.url())
         let dropped = try Migrator.retention(conn, olderThanDays: Self.days(olderThan)!)
         print(dropped.isEmpty ? "nothing to drop" : "dropped: \(dropped.joined(separator: ", "))")
+    }
+}
+
+/// `smpp-bridge reroute --since 15m [--dry-run]`: late matching by hand. Routes the
+/// unmatched messages of the last `--since` that a lease now covers, exactly as the
+/// running bridge does when a lease arrives (`LateMatcher`), and prints one JSON
+/// line per message (numbers and codes masked unless `--reveal`).
+struct RerouteCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "reroute",
+        abstract: "Route unmatched messages whose lease arrived after them (late matches), as the bridge does on a lease change.")
+    @OptionGroup var db: DatabaseOptions
+    @Option(help: "How far back: seconds, minutes, hours or days (90s, 15m, 2h, 1d).") var since: String
+    @Flag(help: "Only list what would be routed.") var dryRun = false
+    @Option(help: "OTP rules file (routing.otp_rules_file); the built-in rules otherwise.") var otpRulesFile: String?
+    @Flag(help: "Show numbers and codes in full.") var reveal = false
+
+    static func seconds(_ s: String) -> Int? {
+        guard let unit = s.last, let n = Int(s.dropLast()), n > 0 else { return nil }
+        switch unit {
+        case "s": return n
+        case "m": return n * 60
+        case "h": return n * 3600
+        case "d": return n * 86_400
+        default: return nil
+        }
+    }
+
+    func validate() throws {
+        guard let s = Self.seconds(since) else { throw ValidationError("--since: expected a duration like 90s, 15m, 2h or 1d") }
+        if s > 31 * 86_400 { throw ValidationError("--since: at most 31d (a lease reaches back no further than its own start)") }
+    }
+
+    func run() throws {
+        let conn = try PostgresConnection(try db.url(), applicationName: "smpp-bridge-reroute")
+        let extractor = OTPExtractor(rules: try BridgeService.loadRules(otpRulesFile))
+        let routed = try LateMatcher.run(conn, lookbackSeconds: Self.seconds(since)!, dryRun: dryRun, extractor: extractor)
+        let mask = Mask(reveal: reveal)
+        struct Line: Encodable {
+            var message_id: Int64, received_at: String, msisdn: String, order_id: Int64, code: String?
+        }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        for m in routed {
+            let line = Line(message_id: m.messageID, received_at: m.receivedAt, msisdn: mask.number(m.msisdn), order_id: m.orderID,
+                            code: mask.code(m.code))
+            print(String(decoding: try encoder.encode(line), as: UTF8.self))
+        }
+        FileHandle.standardError.write(Data("\(dryRun ? "would route" : "routed") \(routed.count) message(s)\n".utf8))
     }
 }

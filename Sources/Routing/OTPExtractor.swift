@@ -215,6 +215,32 @@ public struct OTPExtractor: Sendable {
         public var service: String? { rule?.rule.service }
     }
 
+    /// What a message's text and sender say once its order (if any) is known: the
+    /// service (the lease's, else the sender's), the code, and whether the sender
+    /// belongs to another service than the order's. One place for routing at receipt
+    /// and for late matching.
+    public struct CodeDecision: Hashable, Sendable {
+        public var service: String?
+        public var code: String?
+        public var confidence: Double?
+        public var rule: String?
+        public var serviceMismatch = false
+    }
+
+    public func decide(text: String, isBinary: Bool, sender: String, leaseService: String?) -> CodeDecision {
+        let leased = leaseService.flatMap { $0.isEmpty ? nil : $0 }
+        let senderMatch = match(sender: sender)
+        var c = CodeDecision(service: leased ?? senderMatch.service)
+        // The order's service decides which rule applies; the sender is the fallback.
+        if !isBinary, let r = extract(text: text, sender: senderMatch, service: leased) {
+            c.code = r.code
+            c.confidence = r.confidence
+            c.rule = r.rule
+        }
+        if let ls = leased, let ss = senderMatch.service, ss != ls { c.serviceMismatch = true }
+        return c
+    }
+
     public func match(sender: String) -> SenderMatch {
         let lower = sender.lowercased()
         var bytes = lower

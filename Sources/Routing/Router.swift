@@ -1,4 +1,5 @@
 public import SMPPWire
+import CCrypto
 
 /// How one carrier's traffic is read.
 public struct CarrierProfile: Hashable, Sendable {
@@ -22,8 +23,24 @@ public enum Outcome: String, Hashable, Sendable, CaseIterable {
     case expired
     /// Already stored (set by the store on a dedup-key conflict, or a repeated part).
     case duplicate
-    /// The destination is not a number (garbage, or a sender name).
+    /// The destination is not a number (garbage, or a sender name), or the PDU
+    /// failed body validation and is kept as evidence (`RoutingDecision.invalidReason`).
     case invalid
+    /// A delivery receipt or intermediate notification: never an SMS, never routed.
+    case receipt
+}
+
+/// What a delivery receipt says, as the SMSC wrote it (strings: carriers put hex,
+/// decimal and garbage in these fields).
+public struct ReceiptFields: Hashable, Sendable {
+    public var messageID: String?
+    public var stat: String?
+    public var err: String?
+    public init(messageID: String?, stat: String?, err: String?) {
+        self.messageID = messageID
+        self.stat = stat
+        self.err = err
+    }
 }
 
 /// The routing decision for one complete message (or an incomplete one given up on).
@@ -50,6 +67,10 @@ public struct RoutingDecision: Hashable, Sendable {
     public var partCount: Int
     public var missingParts: [Int]
     public var receivedAt: UInt64
+    /// Set for outcome `receipt`.
+    public var receipt: ReceiptFields? = nil
+    /// Why a PDU that failed body validation was kept (a `DecodeError` code).
+    public var invalidReason: String? = nil
 }
 
 /// A message ready to route: one PDU, or parts put back together.
@@ -68,6 +89,8 @@ public struct InboundMessage: Sendable {
     /// For a reassembled (or given-up) message: the parts it was built from, with
     /// their raw PDUs (the evidence the store keeps).
     public var parts: [Part] = []
+    /// Set when the PDU is a delivery receipt or intermediate notification.
+    public var receipt: ReceiptFields? = nil
 }
 
 /// What the session does with a received deliver_sm / data_sm.
@@ -99,30 +122,25 @@ public final class SessionRouter: @unchecked Sendable {
 
     /// Classifies a validated deliver_sm/submit_sm view. Decodes text only for whole messages.
     public func accept(_ v: ShortMessageView, receivedAt: UInt64, evicted: inout [InboundMessage]) -> Accepted {
-        accept(userData: v.userData, tlvs: v.tlvs, dataCoding: v.dataCoding, sourceTON: v.sourceAddrTON, source: v.sourceAddr,
-               destTON: v.destAddrTON, destination: v.destinationAddr, raw: v.bytes, receivedAt: receivedAt, evicted: &evicted)
+        accept(userData: v.userData, tlvs: v.tlvs, dataCoding: v.dataCoding, esmClass: v.esmClass, sourceTON: v.sourceAddrTON,
+               source: v.sourceAddr, destTON: v.destAddrTON, destination: v.destinationAddr, raw: v.bytes, receivedAt: receivedAt,
+               evicted: &evicted)
     }
 
     public func accept(_ v: DataSMView, receivedAt: UInt64, evicted: inout [InboundMessage]) -> Accepted {
-        accept(userData: v.userData, tlvs: v.tlvs, dataCoding: v.dataCoding, sourceTON: v.sourceAddrTON, source: v.sourceAddr,
-               destTON: v.destAddrTON, destination: v.destinationAddr, raw: v.bytes, receivedAt: receivedAt, evicted: &evicted)
+        accept(userData: v.userData, tlvs: v.tlvs, dataCoding: v.dataCoding, esmClass: v.esmClass, sourceTON: v.sourceAddrTON,
+               source: v.sourceAddr, destTON: v.destAddrTON, destination: v.destinationAddr, raw: v.bytes, receivedAt: receivedAt,
+               evicted: &evicted)
     }
 
     func accept(
-        userData ud: UserData, tlvs: TLVList, dataCoding: DataCoding, sourceTON: TON, source: UnsafeRawBufferPointer,
+        userData ud: UserData, tlvs: TLVList, dataCoding: DataCoding, esmClass: ESMClass, sourceTON: TON, source: UnsafeRawBufferPointer,
         destTON: TON, destination: UnsafeRawBufferPointer, raw: UnsafeRawBufferPointer, receivedAt: UInt64,
         evicted: inout [InboundMessage]
     ) -> Accepted {
-        let concat = ud.concatenation
-            ?? tlvs.sar.map { Concatenation(kind: .sar, reference: $0.msgRefNum, total: $0.totalSegments, sequence: $0.segmentSeqnum) }
         let src = Self.addressString(source)
         let dst = Self.addressString(destination)
-        if let c = concat, c.total > 1 {
-            let key = PartKey(carrier: carrier.name, source: src, destination: dst, reference: c.reference,
-                              referenceBits: UInt8(c.referenceBits), total: c.total)
-            let part = Part(key: key, sequence: c.sequence, dataCoding: dataCoding.rawValue, body: Array(ud.body),
-                            lockingShift: ud.lockingShift?.rawValue, singleShift: ud.singleShift?.rawValue,
-                            rawPDU: Array(raw), receivedAt: receivedAt)
+        if let part = part(userData: ud, tlvs: tlvs, dataCoding: dataCoding, source: src, destination: dst, raw: raw, receivedAt: receivedAt) {
             let partKey = DedupKey.part(part)
             var out: [AssembledMessage] = []
             let r = reassembler.add(part, key: partKey, evicted: &out)
@@ -134,11 +152,99 @@ public final class SessionRouter: @unchecked Sendable {
             }
         }
         let text = TextDecoder.decode(userData: ud, dataCoding: dataCoding, options: carrier.text)
-        return .message(InboundMessage(
+        var m = InboundMessage(
             sourceTON: sourceTON, sourceAddr: src, destTON: destTON, destinationAddr: dst, dataCoding: dataCoding, text: text,
-            dedupKey: DedupKey.message(carrier: carrier.name, source: src, destination: dst, dataCoding: dataCoding.rawValue,
-                                       payload: ud.payload, reference: nil),
-            partCount: 1, missingParts: [], receivedAt: receivedAt))
+            dedupKey: wholeKey(ud, dataCoding: dataCoding, source: src, destination: dst),
+            partCount: 1, missingParts: [], receivedAt: receivedAt)
+        if esmClass.isDeliveryReceipt || tlvs.first(.receiptedMessageID) != nil {
+            m.receipt = Self.receipt(text: text.text, tlvs: tlvs)
+        }
+        return .message(m)
+    }
+
+    /// A receipt's id, stat and err: the TLVs where the SMSC sent them, else the
+    /// body's `id: … stat: … err: …` (SMPP 3.4 Appendix B).
+    static func receipt(text: String, tlvs: TLVList) -> ReceiptFields {
+        let body = DeliveryReceipt(text)
+        let stateNames: [UInt8: String] = [1: "ENROUTE", 2: "DELIVRD", 3: "EXPIRED", 4: "DELETED", 5: "UNDELIV", 6: "ACCEPTD",
+                                           7: "UNKNOWN", 8: "REJECTD"]
+        return ReceiptFields(
+            messageID: tlvs.receiptedMessageID ?? body?.id,
+            stat: body?.stat ?? tlvs.messageState.map { stateNames[$0.rawValue] ?? String($0.rawValue) },
+            err: body?.err ?? tlvs.networkErrorCode.map { "\($0.networkType):\($0.errorCode)" })
+    }
+
+    /// The decision for a PDU that framed but failed body validation: kept as
+    /// evidence with what could be read (`SalvagedMessage`) and the reason, never
+    /// routed, OTP-extracted or notified. Its key covers the PDU body (everything
+    /// after the header, whose sequence number changes on a redelivery).
+    public func invalid(pdu raw: UnsafeRawBufferPointer, reason: String, receivedAt: UInt64) -> RoutingDecision {
+        let s = SalvagedMessage(pdu: raw)
+        let src = s.sourceAddr.withUnsafeBytes { Self.addressString($0) }
+        let dst = s.destinationAddr.withUnsafeBytes { Self.addressString($0) }
+        let text = s.payload.withUnsafeBytes { TextDecoder.decode(userData: UserData($0, udhi: s.esmClass.udhi), dataCoding: s.dataCoding, options: carrier.text) }
+        let key = DedupKey.message(carrier: carrier.name, source: "invalid", destination: "", dataCoding: 0,
+                                   payload: UnsafeRawBufferPointer(rebasing: raw[min(16, raw.count)...]), reference: nil)
+        return RoutingDecision(
+            outcome: .invalid, carrier: carrier.name, orderID: nil, service: nil, leaseVersion: nil, sourceRaw: src, destinationRaw: dst,
+            source: NumberNormalizer.normalize(ton: s.sourceTON, npi: .isdn, address: src, plan: carrier.plan),
+            destination: NumberNormalizer.normalize(ton: s.destTON, npi: .isdn, address: dst, plan: carrier.plan),
+            dataCoding: s.dataCoding.rawValue, text: text.text, textInvalid: text.hadInvalidInput, code: nil, confidence: nil, rule: nil,
+            serviceMismatch: false, dedupKey: key, partCount: 1, missingParts: [], receivedAt: receivedAt, invalidReason: reason)
+    }
+
+    /// The PDU as one part of a longer message (UDH or SAR concatenation), or nil for a whole message.
+    func part(userData ud: UserData, tlvs: TLVList, dataCoding: DataCoding, source src: String, destination dst: String,
+              raw: UnsafeRawBufferPointer, receivedAt: UInt64) -> Part? {
+        let concat = ud.concatenation
+            ?? tlvs.sar.map { Concatenation(kind: .sar, reference: $0.msgRefNum, total: $0.totalSegments, sequence: $0.segmentSeqnum) }
+        guard let c = concat, c.total > 1 else { return nil }
+        let key = PartKey(carrier: carrier.name, source: src, destination: dst, reference: c.reference,
+                          referenceBits: UInt8(c.referenceBits), total: c.total)
+        return Part(key: key, sequence: c.sequence, dataCoding: dataCoding.rawValue, body: Array(ud.body),
+                    lockingShift: ud.lockingShift?.rawValue, singleShift: ud.singleShift?.rawValue,
+                    rawPDU: Array(raw), receivedAt: receivedAt)
+    }
+
+    func wholeKey(_ ud: UserData, dataCoding: DataCoding, source: String, destination: String) -> DedupKey {
+        DedupKey.message(carrier: carrier.name, source: source, destination: destination, dataCoding: dataCoding.rawValue,
+                         payload: ud.payload, reference: nil)
+    }
+
+    /// The keys of a stored message, recomputed from its PDUs as `accept` computes them
+    /// (the dedup-key upgrade, `DedupRekey`): the message's, and its parts (empty for a
+    /// one-part message). Nil when no PDU decodes.
+    public func storedKeys(rawPDUs: [[UInt8]]) -> (message: DedupKey, parts: [Part])? {
+        var parts: [Part] = []
+        var whole: DedupKey?
+        for raw in rawPDUs {
+            raw.withUnsafeBytes { b in
+                guard b.count >= 16 else { return }
+                let frame = PDUFrame(unchecked: b)
+                let fields: (UserData, TLVList, DataCoding, UnsafeRawBufferPointer, UnsafeRawBufferPointer)
+                if frame.commandID == .dataSM, let v = try? DataSMView(frame) {
+                    fields = (v.userData, v.tlvs, v.dataCoding, v.sourceAddr, v.destinationAddr)
+                } else if frame.commandID != .dataSM, let v = try? ShortMessageView(frame) {
+                    fields = (v.userData, v.tlvs, v.dataCoding, v.sourceAddr, v.destinationAddr)
+                } else {
+                    return
+                }
+                let (ud, tlvs, dc, source, destination) = fields
+                let src = Self.addressString(source), dst = Self.addressString(destination)
+                if let p = part(userData: ud, tlvs: tlvs, dataCoding: dc, source: src, destination: dst, raw: b, receivedAt: 0) {
+                    parts.append(p)
+                } else {
+                    whole = wholeKey(ud, dataCoding: dc, source: src, destination: dst)
+                }
+            }
+        }
+        if let whole, parts.isEmpty { return (whole, []) }
+        guard let first = parts.first else { return nil }
+        var slots = [Part?](repeating: nil, count: Int(first.key.total))
+        for p in parts where p.key == first.key && (1...slots.count).contains(Int(p.sequence)) { slots[Int(p.sequence) - 1] = p }
+        let m = message(from: AssembledMessage(key: first.key, parts: slots, missing: AssembledMessage.gaps(slots)),
+                        sourceTON: .unknown, destTON: .unknown)
+        return (m.dedupKey, slots.compactMap { $0 })
     }
 
     /// An address field as text: ASCII straight from the PDU (short ones are
@@ -175,6 +281,12 @@ public final class SessionRouter: @unchecked Sendable {
             destinationRaw: m.destinationAddr, source: src, destination: dest, dataCoding: m.dataCoding.rawValue,
             text: m.text.text, textInvalid: m.text.hadInvalidInput, code: nil, confidence: nil, rule: nil, serviceMismatch: false,
             dedupKey: m.dedupKey, partCount: m.partCount, missingParts: m.missingParts, receivedAt: m.receivedAt)
+        if let receipt = m.receipt {
+            // A receipt is about a message sent, not an SMS for an order: never routed or extracted.
+            d.outcome = .receipt
+            d.receipt = receipt
+            return d
+        }
         let senderName: String
         switch src {
         case .alphanumeric(let s), .shortCode(let s), .msisdn(let s): senderName = s
@@ -205,27 +317,24 @@ public final class SessionRouter: @unchecked Sendable {
                 d.outcome = .unmatched
             }
         }
-        let senderMatch = extractor.match(sender: senderName)
-        let senderService = senderMatch.service
-        d.service = leaseService.flatMap { $0.isEmpty ? nil : $0 } ?? senderService
-        if !m.text.isBinary {
-            // The order's service decides which rule applies; the sender is the fallback.
-            if let r = extractor.extract(text: m.text.text, sender: senderMatch, service: leaseService.flatMap { $0.isEmpty ? nil : $0 }) {
-                d.code = r.code
-                d.confidence = r.confidence
-                d.rule = r.rule
-            }
-        }
-        if let ls = leaseService, !ls.isEmpty, let ss = senderService, ss != ls { d.serviceMismatch = true }
+        let c = extractor.decide(text: m.text.text, isBinary: m.text.isBinary, sender: senderName, leaseService: leaseService)
+        d.service = c.service
+        d.code = c.code
+        d.confidence = c.confidence
+        d.rule = c.rule
+        d.serviceMismatch = c.serviceMismatch
         return d
     }
 }
 
-/// Dedup keys: 128-bit, hex. Stable across redeliveries of the same PDU: they
-/// cover carrier, source, destination, data coding, the payload bytes and the
-/// concatenation reference, and nothing the SMSC changes on a retry (sequence
-/// number, timestamps). Not cryptographic; the database's unique index is the
-/// arbiter, and at 128 bits an accidental collision is out of reach.
+/// Dedup keys: the first 128 bits of a SHA-256 (libcrypto) over a length-prefixed
+/// encoding of carrier, source, destination, data coding, the concatenation
+/// reference and the payload bytes: nothing the SMSC changes on a retry (sequence
+/// number, timestamps). A key identifies a redelivery only within the store's
+/// dedup window (docs/architecture.md, "Dedup keys"); two different messages
+/// sharing a key inside one window would drop the second, which at 128 bits of a
+/// cryptographic hash needs about 2^64 messages to happen by chance, or a SHA-256
+/// collision to make on purpose.
 /// Ordered as its hex form is (high, then low): the store sorts a batch by it, so
 /// concurrent transactions take the unique-key locks in one order.
 public struct DedupKey: Hashable, Sendable, Comparable, CustomStringConvertible {
@@ -255,7 +364,7 @@ public struct DedupKey: Hashable, Sendable, Comparable, CustomStringConvertible 
         carrier: String, source: String, destination: String, dataCoding: UInt8, payload: UnsafeRawBufferPointer,
         reference: (UInt16, UInt8, UInt8)?
     ) -> DedupKey {
-        var h = Hasher128()
+        var h = KeyHasher()
         h.add("m")
         h.add(carrier)
         h.add(source)
@@ -271,7 +380,7 @@ public struct DedupKey: Hashable, Sendable, Comparable, CustomStringConvertible 
     }
 
     public static func part(_ p: Part) -> DedupKey {
-        var h = Hasher128()
+        var h = KeyHasher()
         h.add("p")
         h.add(p.key.carrier)
         h.add(p.key.source)
@@ -284,44 +393,30 @@ public struct DedupKey: Hashable, Sendable, Comparable, CustomStringConvertible 
     }
 }
 
-/// Two independent 64-bit lanes (FNV-1a and a multiply-rotate lane), finalized with a mixer.
-struct Hasher128 {
-    var a: UInt64 = 0xCBF2_9CE4_8422_2325
-    var b: UInt64 = 0x9E37_79B9_7F4A_7C15
-    var n: UInt64 = 0
+/// SHA-256 over length-prefixed fields (libcrypto's context on the stack).
+struct KeyHasher {
+    var ctx = shim_sha256_ctx()
+    init() { shim_sha256_init(&ctx) }
 
     mutating func add(_ byte: UInt8) {
-        a = (a ^ UInt64(byte)) &* 0x0000_0100_0000_01B3
-        b = ((b ^ UInt64(byte)) &* 0xBF58_476D_1CE4_E5B9)
-        b = (b << 31) | (b >> 33)
-        n &+= 1
+        var b = byte
+        shim_sha256_update(&ctx, &b, 1)
     }
-    /// Length-prefixed, then eight bytes at a time.
+    /// Length-prefixed (two bytes), so that no two field sequences encode alike.
     mutating func add(_ bytes: UnsafeRawBufferPointer) {
-        add(UInt8(truncatingIfNeeded: bytes.count >> 8)); add(UInt8(truncatingIfNeeded: bytes.count))
-        var i = 0
-        while i + 8 <= bytes.count {
-            let w = bytes.loadUnaligned(fromByteOffset: i, as: UInt64.self)
-            a = (a ^ w) &* 0x0000_0100_0000_01B3
-            a ^= a >> 29
-            b = (b ^ w) &* 0xBF58_476D_1CE4_E5B9
-            b = (b << 31) | (b >> 33)
-            n &+= 8
-            i += 8
-        }
-        while i < bytes.count { add(bytes[i]); i += 1 }
+        var len = (UInt8(truncatingIfNeeded: bytes.count >> 8), UInt8(truncatingIfNeeded: bytes.count))
+        withUnsafeBytes(of: &len) { shim_sha256_update(&ctx, $0.baseAddress, 2) }
+        if let base = bytes.baseAddress, !bytes.isEmpty { shim_sha256_update(&ctx, base, bytes.count) }
     }
     mutating func add(_ s: String) {
         var s = s
         s.withUTF8 { add(UnsafeRawBufferPointer($0)) }
     }
-    static func mix(_ x: UInt64) -> UInt64 {
-        var z = x
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
     var key: DedupKey {
-        DedupKey(high: Self.mix(a ^ n), low: Self.mix(b &+ Self.mix(a)))
+        mutating get {
+            var digest = (UInt64(0), UInt64(0), UInt64(0), UInt64(0))
+            withUnsafeMutableBytes(of: &digest) { shim_sha256_final(&ctx, $0.baseAddress!.assumingMemoryBound(to: UInt8.self)) }
+            return DedupKey(high: UInt64(bigEndian: digest.0), low: UInt64(bigEndian: digest.1))
+        }
     }
 }

@@ -94,10 +94,16 @@ public protocol InboundHandler: AnyObject, Sendable {
     func session(_ session: ESMESession, received frame: PDUFrame, token: AckToken)
     /// A PDU that failed to decode; the session has already answered it.
     func session(_ session: ESMESession, rejected frame: PDUFrame, error: DecodeError)
+    /// A deliver_sm or data_sm that frames correctly but fails body validation, on a
+    /// bound session. Returning true keeps it: the handler stores it as evidence and
+    /// acks `token` itself, as for a valid one. False: the session answers it with
+    /// the error's status (and then calls `rejected`).
+    func session(_ session: ESMESession, invalid frame: PDUFrame, error: DecodeError, token: AckToken) -> Bool
 }
 
 extension InboundHandler {
     public func session(_ session: ESMESession, rejected frame: PDUFrame, error: DecodeError) {}
+    public func session(_ session: ESMESession, invalid frame: PDUFrame, error: DecodeError, token: AckToken) -> Bool { false }
 }
 
 /// Counters and timestamps for the metrics layer. Read with `session.snapshot`.
@@ -391,16 +397,22 @@ public final class ESMESession: @unchecked Sendable {
         switch id {
         case .deliverSM, .dataSM:
             stats.deliverSM += 1
-            // Validate before handing over: a malformed one is answered here.
+            // Validate before handing over. A malformed one is kept as evidence when the
+            // handler takes it (acked after it is stored), otherwise answered here.
+            var invalid: DecodeError?
             do {
                 if id == .deliverSM { _ = try ShortMessageView(frame) } else { _ = try DataSMView(frame) }
             } catch {
                 stats.malformed += 1
+                invalid = error
+            }
+            let bound = state == .bound || state == .unbinding
+            if let error = invalid, !bound || handler == nil {
                 write(PDU.response(to: frame.header, status: error.commandStatus))
                 handler?.session(self, rejected: frame, error: error)
                 return
             }
-            guard state == .bound || state == .unbinding else {
+            guard bound else {
                 write(PDU.response(to: frame.header, status: .invalidBindStatus))
                 return
             }
@@ -410,6 +422,13 @@ public final class ESMESession: @unchecked Sendable {
                 stats.backpressurePauses += 1
                 c.pauseReading()
                 event("backpressure", "paused at \(unacked.count) unacked")
+            }
+            if let error = invalid {
+                if handler?.session(self, invalid: frame, error: error, token: token) != true {
+                    sendAck(token, error.commandStatus)
+                    handler?.session(self, rejected: frame, error: error)
+                }
+                return
             }
             if let handler {
                 handler.session(self, received: frame, token: token)

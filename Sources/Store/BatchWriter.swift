@@ -101,13 +101,19 @@ public final class BatchWriter: @unchecked Sendable {
         public var maxReconnectDelay: Double = 5
         public var connections = 2
         public var statementTimeoutMillis = 30_000
+        /// A stored message is a redelivery target for this long after it was first
+        /// received; an identical message after that is a new message (docs/operations.md,
+        /// "Redeliveries and the dedup window").
+        public var dedupWindowSeconds = Config.defaultDedupWindowSeconds
+        public static let defaultDedupWindowSeconds = 3600
         public init(url: String) { self.url = url }
     }
 
     public typealias Completion = @Sendable (CommandStatus) -> Void
 
-    /// How one item ended: ESME_ROK once committed (or found already stored:
-    /// `duplicate`), ESME_RX_T_APPN when it could not be committed in time.
+    /// How one item ended: ESME_ROK once committed (or found already stored inside
+    /// the dedup window: `duplicate`, recorded on the stored message), ESME_RX_T_APPN
+    /// when it could not be committed in time.
     public struct Result: Sendable, Hashable {
         public var status: CommandStatus
         public var duplicate: Bool
@@ -277,9 +283,12 @@ public final class BatchWriter: @unchecked Sendable {
                 throw error
             }
             try c.execute("SET synchronous_commit = on")
-            try c.prepare("insert_messages", BatchWriter.insertMessages)
+            // received_at in sms_received as `2026-12-06 05:18:23.123+00`, whatever the server's zone.
+            try c.execute("SET TimeZone = 'UTC'")
+            let window = writer.config.dedupWindowSeconds
+            try c.prepare("insert_messages", BatchWriter.insertMessages(dedupWindowSeconds: window))
             try c.prepare("insert_new_messages", BatchWriter.insertNewMessages)
-            try c.prepare("write_parts", BatchWriter.writeParts)
+            try c.prepare("write_parts", BatchWriter.writeParts(dedupWindowSeconds: window))
             try c.prepare("consume_parts", BatchWriter.consumeParts)
             // A reconnect is any connection after trouble: also a worker's first one, when
             // its first attempts failed (the database went away before it ever needed it).
@@ -301,6 +310,9 @@ public final class BatchWriter: @unchecked Sendable {
             // their fields are read in place; see `Pending`).
             var messages: [Pending] = []
             messages.reserveCapacity(batch.count)
+            // Copies of a message beyond the first in this batch: redeliveries already (an
+            // SMSC resending before the first copy's ack), recorded on the stored row.
+            var extraCopies: [DedupKey: Int] = [:]
             for p in batch.sorted(by: { $0.key < $1.key }) {
                 if p.message != nil {
                     // Monthly partitions for the rows' timestamps (created once per connection and month).
@@ -310,7 +322,7 @@ public final class BatchWriter: @unchecked Sendable {
                         try conn.execute("SELECT bridge_ensure_month(to_timestamp($1::double precision / 1000))", [.text(String(receivedAt))])
                         ensuredMonths.insert(month)
                     }
-                    if seen.insert(p.key).inserted { messages.append(p) }
+                    if seen.insert(p.key).inserted { messages.append(p) } else { extraCopies[p.key, default: 0] += 1 }
                 } else if let part = p.part, seen.insert(p.key).inserted {
                     parts.append((part, p.key))
                 }
@@ -343,10 +355,14 @@ public final class BatchWriter: @unchecked Sendable {
             // Plain inserts first; with `ON CONFLICT DO NOTHING` while redeliveries are about.
             let optimistic = monotonic() >= writer.conflictsUntil.load(ordering: .relaxed)
             var statements: [PostgresStatement] = [.sql("BEGIN")]
+            var messagesAt: Int?, partsAt: Int?
             if !messages.isEmpty {
-                statements.append(.prepared(optimistic ? "insert_new_messages" : "insert_messages", BatchWriter.columns(messages)))
+                messagesAt = statements.count
+                statements.append(.prepared(optimistic ? "insert_new_messages" : "insert_messages",
+                                            BatchWriter.columns(messages, extraCopies: extraCopies)))
             }
             if !partRows.isEmpty {
+                partsAt = statements.count
                 statements.append(.prepared("write_parts", BatchWriter.columns(parts: partRows)))
             }
             let consumed = messages.filter { $0.message!.parts.isEmpty && !$0.message!.partKeys.isEmpty }
@@ -373,7 +389,7 @@ public final class BatchWriter: @unchecked Sendable {
                     _ = try? conn.execute("ROLLBACK")
                     writer.conflictsUntil.store(monotonic() &+ UInt64(BatchWriter.conflictHold * 1e9), ordering: .relaxed)
                     writer.statsLock.withLock { $0.dedupRetries += 1 }
-                    statements[1] = .prepared("insert_messages", statements[1].params)
+                    if let i = messagesAt { statements[i] = .prepared("insert_messages", statements[i].params) }
                     onConflict = true
                 } catch {
                     // A statement that fails inside BEGIN makes the pipeline skip the rest,
@@ -385,8 +401,8 @@ public final class BatchWriter: @unchecked Sendable {
                 }
             }
             var duplicates: Set<DedupKey> = []
-            if !messages.isEmpty, let keys = results[1].rows.first?.last ?? nil { BatchWriter.uuids(keys, into: &duplicates) }
-            if !partRows.isEmpty, let keys = results[messages.isEmpty ? 1 : 2].rows.first?.last ?? nil { BatchWriter.uuids(keys, into: &duplicates) }
+            if let i = messagesAt, let keys = results[i][firstRow: "duplicates"] { BatchWriter.uuids(keys, into: &duplicates) }
+            if let i = partsAt, let keys = results[i][firstRow: "duplicates"] { BatchWriter.uuids(keys, into: &duplicates) }
             return duplicates
         }
     }
@@ -415,32 +431,47 @@ public final class BatchWriter: @unchecked Sendable {
     /// the keys that were already stored (usually none), not a row per message.
     /// A message's id is taken as its dedup row is inserted and stored in both, so
     /// that its key finds it without an index on `messages.dedup_key` (migration 4).
-    static let insertMessages = """
+    ///
+    /// The dedup window: a key stored less than `dedupWindowSeconds` before this
+    /// copy's receipt is a redelivery, recorded on the stored message (count and time
+    /// last seen) and never routed again; a key stored longer ago belongs to a message
+    /// past its retry horizon, and its dedup row is moved to the new message.
+    static func insertMessages(dedupWindowSeconds window: Int) -> String {
+        """
         WITH d AS (
             INSERT INTO message_dedup (dedup_key, received_at, message_id)
             SELECT k, r, nextval('messages_id_seq') FROM \(rows(of: [("k", "uuid"), ("r", "timestamptz")])) AS u
-            ON CONFLICT DO NOTHING RETURNING dedup_key, message_id),
+            ON CONFLICT (dedup_key) DO UPDATE SET received_at = EXCLUDED.received_at, message_id = EXCLUDED.message_id
+                WHERE message_dedup.received_at <= EXCLUDED.received_at - make_interval(secs => \(window))
+            RETURNING dedup_key, message_id),
         m AS (
             INSERT INTO messages (id, \(messageColumns))
             OVERRIDING SYSTEM VALUE
             SELECT d.message_id, \(messageValues)
             JOIN d ON d.dedup_key = t.dedup_key
-            RETURNING id, order_id, outcome)
+            RETURNING id, received_at, order_id, outcome),
+        redelivered AS (
+            UPDATE messages s SET redelivery_count = s.redelivery_count + 1 + u.c,
+                                  last_redelivered_at = GREATEST(s.last_redelivered_at, u.r)
+            FROM (SELECT unnest($1::uuid[]) AS k, unnest($2::timestamptz[]) AS r,
+                         unnest($\(parameter("extra_copies"))::smallint[]) AS c) AS u
+            JOIN message_dedup x ON x.dedup_key = u.k
+            WHERE u.k NOT IN (SELECT dedup_key FROM d) AND s.id = x.message_id AND s.received_at = x.received_at
+            RETURNING s.id)
         SELECT \(notified),
-               (SELECT array_agg(k) FROM \(rows(of: [("k", "uuid")])) AS u WHERE k NOT IN (SELECT dedup_key FROM d)) AS duplicates
+               (SELECT array_agg(k) FROM \(rows(of: [("k", "uuid")])) AS u WHERE k NOT IN (SELECT dedup_key FROM d)) AS duplicates,
+               (SELECT count(*) FROM redelivered) AS redeliveries_recorded
         """
+    }
 
     /// `insertMessages` for a batch none of whose keys is stored, as far as the writer
     /// knows: the messages first (their ids from the identity), then their dedup rows
     /// from what that insert returned, without `ON CONFLICT`. A key stored already
     /// fails the statement (23505 on `message_dedup_pkey`), and the batch is written
-    /// again as `insertMessages`. ON CONFLICT looks each key up in the index before
-    /// the insert, which looks it up again to place it: that look-up
-    /// (ExecCheckIndexConstraints) was 11% of PostgreSQL's CPU samples at saturation
-    /// (perf, bench-e2e), for redeliveries that are rare outside a reconnect. With no
-    /// key to leave out, neither the join of the columns with the inserted keys (a
-    /// hash join, ~10% of PostgreSQL's samples) nor the search for duplicates is
-    /// needed. The unique key decides either way.
+    /// again as `insertMessages`, which applies the dedup window. ON CONFLICT looks
+    /// each key up in the index before the insert, which looks it up again to place
+    /// it; without it neither that look-up nor the join of the columns with the
+    /// inserted keys is needed (docs/decisions/001-optimistic-dedup-insert.md).
     static let insertNewMessages = """
         WITH m AS (
             INSERT INTO messages (\(messageColumns))
@@ -449,30 +480,43 @@ public final class BatchWriter: @unchecked Sendable {
         d AS (
             INSERT INTO message_dedup (dedup_key, received_at, message_id)
             SELECT dedup_key, received_at, id FROM m)
-        SELECT \(notified), NULL::text AS duplicates
+        SELECT \(notified), NULL::text AS duplicates, 0 AS redeliveries_recorded
         """
 
     private static let messageColumns = """
         received_at, carrier, bind, source_addr, source_ton, source_normalized, destination_addr,
                 destination_ton, destination_normalized, order_id, lease_version, service, outcome, service_mismatch,
-                data_coding, text, text_invalid, otp_code, otp_confidence, otp_rule, part_count, missing_parts, dedup_key, raw_pdus
+                data_coding, text, text_invalid, otp_code, otp_confidence, otp_rule, part_count, missing_parts, dedup_key, raw_pdus,
+                redelivery_count, last_redelivered_at, receipt_message_id, receipt_stat, receipt_err, invalid_reason
         """
+
+    /// The batch's columns, in parameter order ($1, $2, …); the batch's multi-part
+    /// PDUs follow them as one more parameter (`rawsParameter`).
+    static let messageRowColumns: [(name: String, type: String)] = [
+        ("dedup_key", "uuid"), ("received_at", "timestamptz"), ("carrier", "text"), ("bind", "text"),
+        ("source_addr", "text"), ("source_ton", "smallint"), ("source_normalized", "text"),
+        ("destination_addr", "text"), ("destination_ton", "smallint"), ("destination_normalized", "text"),
+        ("order_id", "bigint"), ("lease_version", "integer"), ("service", "text"), ("outcome", "text"),
+        ("service_mismatch", "boolean"), ("data_coding", "smallint"), ("text", "text"), ("text_invalid", "boolean"),
+        ("otp_code", "text"), ("otp_confidence", "real"), ("otp_rule", "text"), ("part_count", "smallint"),
+        ("missing_parts", "text"), ("raw_pdu", "bytea"), ("raw_from", "integer"), ("raw_to", "integer"),
+        ("extra_copies", "smallint"), ("receipt_message_id", "text"), ("receipt_stat", "text"), ("receipt_err", "text"),
+        ("invalid_reason", "text"),
+    ]
+    static var rawsParameter: Int { messageRowColumns.count + 1 }
+    /// The parameter number of a column of `messageRowColumns`.
+    static func parameter(_ name: String) -> Int { messageRowColumns.firstIndex { $0.name == name }! + 1 }
 
     /// The rows of `messageColumns`, from the batch's arrays.
     private static let messageValues = """
         t.received_at, carrier, bind, source_addr, source_ton, source_normalized, destination_addr,
                 destination_ton, destination_normalized, order_id, lease_version, service, outcome, service_mismatch,
                 data_coding, text, text_invalid, otp_code, otp_confidence, otp_rule, part_count,
-                COALESCE(missing_parts::smallint[], '{}'), t.dedup_key, COALESCE(($27::bytea[])[raw_from:raw_to], ARRAY[raw_pdu])
-            FROM \(rows(of: [
-                ("dedup_key", "uuid"), ("received_at", "timestamptz"), ("carrier", "text"), ("bind", "text"),
-                ("source_addr", "text"), ("source_ton", "smallint"), ("source_normalized", "text"),
-                ("destination_addr", "text"), ("destination_ton", "smallint"), ("destination_normalized", "text"),
-                ("order_id", "bigint"), ("lease_version", "integer"), ("service", "text"), ("outcome", "text"),
-                ("service_mismatch", "boolean"), ("data_coding", "smallint"), ("text", "text"), ("text_invalid", "boolean"),
-                ("otp_code", "text"), ("otp_confidence", "real"), ("otp_rule", "text"), ("part_count", "smallint"),
-                ("missing_parts", "text"), ("raw_pdu", "bytea"), ("raw_from", "integer"), ("raw_to", "integer"),
-            ])) AS t
+                COALESCE(missing_parts::smallint[], '{}'), t.dedup_key,
+                COALESCE(($\(rawsParameter)::bytea[])[raw_from:raw_to], ARRAY[raw_pdu]),
+                extra_copies, CASE WHEN extra_copies > 0 THEN t.received_at END,
+                receipt_message_id, receipt_stat, receipt_err, invalid_reason
+            FROM \(rows(of: messageRowColumns)) AS t
         """
 
     /// A batch's parallel column arrays ($1, $2, … in order) as rows: a subquery that
@@ -485,10 +529,10 @@ public final class BatchWriter: @unchecked Sendable {
     }
 
     /// The routed messages of the batch announced on `sms_received`, 64 to a NOTIFY.
-    private static let notified = """
+    static let notified = """
         (SELECT count(pg_notify('sms_received', payload)) FROM (
-                    SELECT '[' || string_agg('{"message_id":' || id || ',"order_id":' || order_id || '}', ',') || ']' AS payload
-                    FROM (SELECT id, order_id, (row_number() OVER ()) / 64 AS chunk FROM m WHERE outcome = 'routed') r
+                    SELECT '[' || string_agg('{"message_id":' || id || ',"order_id":' || order_id || ',"received_at":"' || received_at || '"}', ',') || ']' AS payload
+                    FROM (SELECT id, order_id, received_at, (row_number() OVER ()) / 64 AS chunk FROM m WHERE outcome = 'routed') r
                     GROUP BY chunk) c) AS notified
         """
 
@@ -497,9 +541,12 @@ public final class BatchWriter: @unchecked Sendable {
     /// consumed already) and reported as a duplicate; a consumed one is written, or
     /// marked consumed unless it already is (a redelivered message's parts: an update
     /// here cannot be HOT, the pending index's predicate names the column).
-    static let writeParts = """
+    /// A part row older than the dedup window is a finished message's: a new part with
+    /// its key (the same text and reference, sent again much later) takes the row over.
+    static func writeParts(dedupWindowSeconds window: Int) -> String {
+        """
         WITH p AS (
-            INSERT INTO message_parts (dedup_key, carrier, source_addr, destination_addr, reference, reference_bits, total,
+            INSERT INTO message_parts AS o (dedup_key, carrier, source_addr, destination_addr, reference, reference_bits, total,
                 sequence, data_coding, body, locking_shift, single_shift, raw_pdu, received_at, message_dedup_key)
             SELECT * FROM \(rows(of: [
                 ("dedup_key", "uuid"), ("carrier", "text"), ("source_addr", "text"), ("destination_addr", "text"),
@@ -507,12 +554,18 @@ public final class BatchWriter: @unchecked Sendable {
                 ("data_coding", "smallint"), ("body", "bytea"), ("locking_shift", "smallint"), ("single_shift", "smallint"),
                 ("raw_pdu", "bytea"), ("received_at", "timestamptz"), ("message_dedup_key", "uuid"),
             ])) AS r
-            ON CONFLICT (dedup_key) DO UPDATE SET message_dedup_key = EXCLUDED.message_dedup_key
-                WHERE EXCLUDED.message_dedup_key IS NOT NULL
-                  AND message_parts.message_dedup_key IS DISTINCT FROM EXCLUDED.message_dedup_key
+            ON CONFLICT (dedup_key) DO UPDATE SET
+                message_dedup_key = EXCLUDED.message_dedup_key,
+                body = CASE WHEN o.received_at <= EXCLUDED.received_at - make_interval(secs => \(window)) THEN EXCLUDED.body ELSE o.body END,
+                raw_pdu = CASE WHEN o.received_at <= EXCLUDED.received_at - make_interval(secs => \(window)) THEN EXCLUDED.raw_pdu ELSE o.raw_pdu END,
+                received_at = CASE WHEN o.received_at <= EXCLUDED.received_at - make_interval(secs => \(window)) THEN EXCLUDED.received_at ELSE o.received_at END
+                WHERE (EXCLUDED.message_dedup_key IS NOT NULL AND o.message_dedup_key IS DISTINCT FROM EXCLUDED.message_dedup_key)
+                   OR o.received_at <= EXCLUDED.received_at - make_interval(secs => \(window))
             RETURNING dedup_key)
-        SELECT array_agg(u.k) FROM (SELECT unnest($1::uuid[]) AS k, unnest($15::uuid[]) AS m) AS u WHERE u.m IS NULL AND u.k NOT IN (SELECT dedup_key FROM p)
+        SELECT array_agg(u.k) AS duplicates
+        FROM (SELECT unnest($1::uuid[]) AS k, unnest($15::uuid[]) AS m) AS u WHERE u.m IS NULL AND u.k NOT IN (SELECT dedup_key FROM p)
         """
+    }
 
     static let consumeParts = """
         UPDATE message_parts SET message_dedup_key = u.m
@@ -535,7 +588,7 @@ public final class BatchWriter: @unchecked Sendable {
 
 
     /// The batch as 27 binary column arrays, in `insertMessages`' parameter order.
-    static func columns(_ ms: [Pending]) -> [PostgresValue] {
+    static func columns(_ ms: [Pending], extraCopies: [DedupKey: Int] = [:]) -> [PostgresValue] {
         let n = ms.count
         var key = BinaryArray(.uuid, reservingCapacity: n * 20), at = BinaryArray(.timestamptz, reservingCapacity: n * 12)
         var carrier = BinaryArray(.text, reservingCapacity: n * 16), bind = BinaryArray(.text, reservingCapacity: n * 16)
@@ -553,6 +606,9 @@ public final class BatchWriter: @unchecked Sendable {
         // each message naming its slice (an array cannot hold arrays).
         var rawFrom = BinaryArray(.int4, reservingCapacity: n * 8), rawTo = BinaryArray(.int4, reservingCapacity: n * 8)
         var raws = BinaryArray(.bytea, reservingCapacity: n * 100)
+        var copies = BinaryArray(.int2, reservingCapacity: n * 6)
+        var receiptID = BinaryArray(.text, reservingCapacity: n * 4), receiptStat = BinaryArray(.text, reservingCapacity: n * 4)
+        var receiptErr = BinaryArray(.text, reservingCapacity: n * 4), invalidReason = BinaryArray(.text, reservingCapacity: n * 4)
         // Fields read in place through the reference: `let d = m.decision` (or a
         // StoredMessage taken out of its item) copied every message, retaining each
         // string in it.
@@ -592,9 +648,21 @@ public final class BatchWriter: @unchecked Sendable {
                 for p in p.message!.rawPDUs { raws.append(bytea: p) }
                 rawTo.append(int4: Int32(raws.count))
             }
+            copies.append(int2: Int16(clamping: extraCopies.isEmpty ? 0 : extraCopies[p.key, default: 0]))
+            if let r = p.message!.decision.receipt {
+                receiptID.append(r.messageID)
+                receiptStat.append(r.stat)
+                receiptErr.append(r.err)
+            } else {
+                receiptID.appendNull()
+                receiptStat.appendNull()
+                receiptErr.appendNull()
+            }
+            invalidReason.append(p.message!.decision.invalidReason)
         }
         return [key, at, carrier, bind, src, srcTON, srcNorm, dst, dstTON, dstNorm, order, version, service, outcome,
-                mismatch, coding, text, invalid, code, confidence, rule, partCount, missing, raw, rawFrom, rawTo, raws].map(\.value)
+                mismatch, coding, text, invalid, code, confidence, rule, partCount, missing, raw, rawFrom, rawTo,
+                copies, receiptID, receiptStat, receiptErr, invalidReason, raws].map(\.value)
     }
 
     /// Part rows (part, key, the message of this batch consuming it) as 15 binary

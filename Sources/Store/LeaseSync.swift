@@ -30,6 +30,10 @@ public final class LeaseSync: @unchecked Sendable {
     private let state = Locked(SyncStats())
     private var stopped = false
     private var reclaimScheduled = false
+    /// Called on the sync's queue after leases were applied: with the numbers whose
+    /// lease changed (a notification), or nil after a full load or a reconcile (any
+    /// number). Late matching hangs here (`LateMatcher`). Set before `start()`.
+    public var onLeasesApplied: (@Sendable (_ msisdns: [String]?) -> Void)?
 
     public struct SyncStats: Sendable, Hashable {
         public var loaded = false
@@ -117,6 +121,7 @@ public final class LeaseSync: @unchecked Sendable {
         table.replaceAll(with: builder)
         state.withLock { $0.loaded = true; $0.fullLoads += 1 }
         reclaimRetired()
+        onLeasesApplied?(nil)
     }
 
     /// The periodic safety net, in place. Falls back to a full reload when the table
@@ -135,6 +140,7 @@ public final class LeaseSync: @unchecked Sendable {
                 try fullLoad(using: db)
             } else {
                 reclaimRetired()
+                onLeasesApplied?(nil)
             }
         } else {
             try fullLoad(using: db)
@@ -197,6 +203,7 @@ public final class LeaseSync: @unchecked Sendable {
 
     private func apply(_ notes: [(String, String)]) {
         let nowMs = Int(wallMillis())
+        var covering: [String] = []
         for (_, payload) in notes {
             let f = FlatJSON.parse(payload)
             guard let m = f["msisdn"], let key = MSISDNKey(m), let order = f["order_id"].flatMap({ UInt64($0) }) else { continue }
@@ -209,10 +216,12 @@ public final class LeaseSync: @unchecked Sendable {
             let lease = Lease(orderID: order, service: table.serviceID(f["service"] ?? ""), startsAt: starts, expiresAt: expires,
                               version: UInt32(clamping: Int(f["version"] ?? "0") ?? 0))
             table.upsert(key, lease)
+            if op != "DELETE", (f["status"] ?? "active") == "active" { covering.append(m) }
             let lag = f["updated_at_ms"].flatMap { Int($0) }.map { max(0, nowMs - $0) } ?? 0
             state.withLock { $0.changesApplied += 1; $0.lastLagMillis = lag }
         }
         reclaimRetired()  // an upsert may have grown the table
+        if !covering.isEmpty { onLeasesApplied?(covering) }
     }
 }
 

@@ -7,6 +7,17 @@ public enum Migrations {
         public var version: Int
         public var name: String
         public var sql: String
+        /// Work SQL cannot do, run in the migration's transaction after `sql`.
+        public var after: (@Sendable (PostgresConnection, MigrationContext) throws -> Void)? = nil
+    }
+
+    /// What a migration's Swift step may depend on.
+    public struct MigrationContext: Sendable {
+        /// Stored keys younger than this still identify redeliveries (`DedupRekey`).
+        public var dedupWindowSeconds: Int
+        public init(dedupWindowSeconds: Int = BatchWriter.Config.defaultDedupWindowSeconds) {
+            self.dedupWindowSeconds = dedupWindowSeconds
+        }
     }
 
     public static let all: [Migration] = [
@@ -168,6 +179,55 @@ public enum Migrations {
             CREATE INDEX message_dedup_received_idx ON message_dedup USING brin (received_at) WITH (autosummarize = on);
             CREATE INDEX message_parts_received_idx ON message_parts USING brin (received_at) WITH (autosummarize = on);
             """),
+        // The message's whole life and storefront contract v1 (docs/storefront-contract.md):
+        // redeliveries recorded on the stored message, receipts and malformed PDUs kept
+        // with their own fields, late matches marked, a commit cursor for catch-up reads,
+        // a versioned view and a reader role. Every column is added without a volatile
+        // default, so no partition is rewritten; `commit_txid` gets its default after.
+        Migration(version: 7, name: "message life, receipts, storefront v1", sql: """
+            ALTER TABLE messages
+                ADD COLUMN redelivery_count    integer NOT NULL DEFAULT 0,
+                ADD COLUMN last_redelivered_at timestamptz,
+                ADD COLUMN late_matched_at     timestamptz,
+                ADD COLUMN invalid_reason      text,
+                ADD COLUMN receipt_message_id  text,
+                ADD COLUMN receipt_stat        text,
+                ADD COLUMN receipt_err         text,
+                ADD COLUMN commit_txid         bigint;
+            ALTER TABLE messages ALTER COLUMN commit_txid SET DEFAULT txid_current();
+            ALTER TABLE messages DROP CONSTRAINT messages_outcome_check;
+            ALTER TABLE messages ADD CONSTRAINT messages_outcome_check
+                CHECK (outcome IN ('routed', 'unmatched', 'expired', 'invalid', 'receipt'));
+            -- Late matching looks up a number's recent unmatched messages; only those rows are indexed.
+            CREATE INDEX messages_unmatched_idx ON messages (destination_normalized, received_at) WHERE outcome = 'unmatched';
+            -- The catch-up cursor: appended in about txid order, so a BRIN range map serves it.
+            CREATE INDEX messages_commit_txid_idx ON messages USING brin (commit_txid) WITH (autosummarize = on);
+
+            CREATE VIEW storefront_v1_messages AS
+                SELECT id AS message_id, received_at, committed_at, commit_txid, carrier,
+                       source_addr AS sender, destination_normalized AS msisdn, order_id, lease_version, service,
+                       outcome, service_mismatch, text, text_invalid, otp_code, otp_confidence, part_count, missing_parts,
+                       redelivery_count, last_redelivered_at, late_matched_at
+                FROM messages WHERE outcome IN ('routed', 'expired');
+
+            -- The storefront's read-only role. Creating a role needs CREATEROLE; a schema
+            -- owner without it gets a warning and the role is left to the DBA (the GRANTs
+            -- below are in docs/storefront-contract.md).
+            DO $$
+            BEGIN
+                IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'smpp_storefront_reader') THEN
+                    BEGIN
+                        CREATE ROLE smpp_storefront_reader NOLOGIN;
+                    EXCEPTION WHEN insufficient_privilege THEN
+                        RAISE WARNING 'smpp_storefront_reader not created (no CREATEROLE): create it and grant as documented';
+                    END;
+                END IF;
+                IF EXISTS (SELECT FROM pg_roles WHERE rolname = 'smpp_storefront_reader') THEN
+                    EXECUTE format('GRANT USAGE ON SCHEMA %I TO smpp_storefront_reader', current_schema());
+                    GRANT SELECT ON storefront_v1_messages, otp_codes TO smpp_storefront_reader;
+                END IF;
+            END $$;
+            """, after: { db, context in try DedupRekey.run(db, windowSeconds: context.dedupWindowSeconds) }),
     ]
 }
 
@@ -178,7 +238,7 @@ public enum Migrator {
 
     /// Applies what is missing; returns the versions applied now. Idempotent.
     @discardableResult
-    public static func migrate(_ db: PostgresConnection, now: String = "now()") throws -> [Int] {
+    public static func migrate(_ db: PostgresConnection, now: String = "now()", context: Migrations.MigrationContext = .init()) throws -> [Int] {
         _ = try db.execute("SELECT pg_advisory_lock($1)", [.text(String(lockID))])
         defer { _ = try? db.execute("SELECT pg_advisory_unlock($1)", [.text(String(lockID))]) }
         try db.execute("""
@@ -191,6 +251,7 @@ public enum Migrator {
             try db.execute("BEGIN")
             do {
                 try db.executeScript(m.sql)
+                try m.after?(db, context)
                 try db.execute("INSERT INTO bridge_schema_migrations (version, name) VALUES ($1, $2)", [.text(String(m.version)), .text(m.name)])
                 try db.execute("COMMIT")
             } catch {

@@ -181,6 +181,13 @@ public struct PostgresRows: Sendable {
     public var columns: [String]
     public var rows: [[String?]]
     public var affected: Int
+
+    /// The first row's value in the column named `name`: nil when NULL, when there is
+    /// no such column, or no row. Results are read by name, never by position.
+    public subscript(firstRow name: String) -> String? {
+        guard let i = columns.firstIndex(of: name), let row = rows.first, i < row.count else { return nil }
+        return row[i]
+    }
 }
 
 /// One PostgreSQL connection through libpq: parameterized statements only,

@@ -9,8 +9,8 @@ import XCTest
 final class MigrationTests: XCTestCase {
     func testMigrateFromEmptyAndAgain() throws {
         let db = try PostgresConnection(try PostgresHarness.database())
-        XCTAssertEqual(try Migrator.pending(db), [1, 2, 3, 4, 5, 6])
-        XCTAssertEqual(try Migrator.migrate(db), [1, 2, 3, 4, 5, 6])
+        XCTAssertEqual(try Migrator.pending(db), Migrations.all.map(\.version))
+        XCTAssertEqual(try Migrator.migrate(db), Migrations.all.map(\.version))
         XCTAssertEqual(try db.execute("SELECT format_type(atttypid, atttypmod) FROM pg_attribute WHERE attrelid = 'message_dedup'::regclass AND attname = 'dedup_key'").rows.first?.first, "uuid")
         XCTAssertEqual(try Migrator.migrate(db), [], "re-running applies nothing")
         XCTAssertEqual(try Migrator.pending(db), [])
@@ -70,7 +70,7 @@ final class MigrationTests: XCTestCase {
         try db.execute(insert, [.text(DedupKey.part(consumed).hex), .text("1"), .text("\\x42"), .text("\\x01"),
                                 .text("00000000000000000000000000000009")])
         try db.execute("INSERT INTO message_dedup (dedup_key, received_at) VALUES ('00000000000000000000000000000009', '2024-01-20T10:00:00Z')")
-        XCTAssertEqual(try Migrator.migrate(db), [5, 6])
+        XCTAssertEqual(try Migrator.migrate(db), Migrations.all.map(\.version).filter { $0 > 4 })
         let answer = try PartStore.parts(of: key, consumedAmong: [DedupKey.part(consumed), DedupKey.part(pending)], db)
         XCTAssertEqual(answer.open, [pending])
         XCTAssertEqual(answer.consumed, [DedupKey.part(consumed)])

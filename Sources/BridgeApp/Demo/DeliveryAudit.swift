@@ -18,7 +18,9 @@ struct DeliveryAudit: Sendable {
     var neverAcked = 0
     var lostIDs: [Int] = []
     /// Simulated messages identical in content (carrier, sender, number, text) to an
-    /// earlier one: the bridge stores such a message once, as it would a redelivery.
+    /// earlier one. The simulator sends them seconds apart, inside the dedup window,
+    /// where they cannot be told from a redelivery: stored once, the repeat recorded
+    /// on the stored row (`redelivery_count`).
     var contentDuplicates = 0
 
     /// Messages whose last part the simulator withheld, and how many of them are stored
@@ -56,8 +58,11 @@ struct DeliveryAudit: Sendable {
         a.contentDuplicates = idsByKey.values.reduce(0) { $0 + $1.count - 1 }
         a.acked = ackedIDs.count
         a.neverAcked = count - a.acked
-        let rows = try db.execute("SELECT replace(dedup_key::text, '-', ''), count(*), bool_or(missing_parts <> '{}') FROM messages WHERE carrier = $1 GROUP BY 1",
-                                  [.text(carrier)]).rows
+        // PDUs kept as evidence of a malformed body (`invalid_reason`) are the injected faults, not simulated messages.
+        let rows = try db.execute("""
+            SELECT replace(dedup_key::text, '-', ''), count(*), bool_or(missing_parts <> '{}') FROM messages
+            WHERE carrier = $1 AND invalid_reason IS NULL GROUP BY 1
+            """, [.text(carrier)]).rows
         var storedIDs: Set<Int> = []
         for r in rows {
             guard let k = r[0], let n = r[1].flatMap({ Int($0) }) else { continue }

@@ -40,7 +40,7 @@ struct DemoSummary {
         var s = "\n== smpp-bridge demo: simulator → bridge → PostgreSQL (fsync on), \(sent) messages in \(String(format: "%.1f", seconds)) s\n\n"
         s += "delivery   sent \(sent)  acked \(acked)  stored \(stored)  lost \(lost)  duplicated \(duplicated)  unexpected \(unexpected)  (SMSC retries: \(retried) PDUs)\n"
         if contentDuplicates > 0 {
-            s += "           \(contentDuplicates) simulated message(s) repeat an earlier one byte for byte (same sender, number and code): stored once, like a redelivery\n"
+            s += "           \(contentDuplicates) simulated message(s) repeat an earlier one byte for byte (same sender, number and code): seconds apart, inside the dedup window (routing.dedup_window_s) they cannot be told from a redelivery: stored once, the repeat counted in redelivery_count\n"
         }
         s += "outcomes   " + ["routed", "unmatched", "expired", "invalid"].map { "\($0) \(outcomes[$0] ?? 0)" }.joined(separator: "  ") + "\n"
         s += "codes      \(codesExtracted) extracted; \(multipart) multi-part messages reassembled\n"

@@ -2,6 +2,7 @@ import Foundation
 import Routing
 import SMPPSession
 import SMPPWire
+import Store
 import TOMLKit
 
 /// A config problem, naming the file, the field (its TOML path) and what is wrong.
@@ -94,6 +95,10 @@ struct BridgeConfig: Equatable, Sendable {
     var reassemblyTimeoutSeconds: Double = 120
     var reassemblyMaxBytes = 64 << 20
     var leaseReconcileSeconds: Double = 300
+    /// How long after its first receipt a message is a redelivery target (docs/operations.md).
+    var dedupWindowSeconds = BatchWriter.Config.defaultDedupWindowSeconds
+    /// How far back a newly applied lease claims unmatched messages (late matching).
+    var lateMatchLookbackSeconds = 900
     var otpRulesFile: String?
     // [[carrier]]
     var carriers: [CarrierConfig] = []
@@ -153,11 +158,14 @@ enum ConfigLoader {
         try r.overrides(section: "metrics", into: &c)
         try validateListen(&c, file: file)
         if let t = try r.table(root, "routing") {
-            try r.keys(t, "routing", allowed: ["reassembly_timeout_s", "reassembly_max_bytes", "lease_reconcile_s", "otp_rules_file"])
+            try r.keys(t, "routing", allowed: ["reassembly_timeout_s", "reassembly_max_bytes", "lease_reconcile_s", "otp_rules_file",
+                                              "dedup_window_s", "late_match_lookback_s"])
             c.reassemblyTimeoutSeconds = try r.double(t, "routing", "reassembly_timeout_s", range: 1...86_400) ?? c.reassemblyTimeoutSeconds
             c.reassemblyMaxBytes = try r.int(t, "routing", "reassembly_max_bytes", range: 1 << 16...1 << 34) ?? c.reassemblyMaxBytes
             c.leaseReconcileSeconds = try r.double(t, "routing", "lease_reconcile_s", range: 5...86_400) ?? c.leaseReconcileSeconds
             c.otpRulesFile = try r.string(t, "routing", "otp_rules_file")
+            c.dedupWindowSeconds = try r.int(t, "routing", "dedup_window_s", range: 60...604_800) ?? c.dedupWindowSeconds
+            c.lateMatchLookbackSeconds = try r.int(t, "routing", "late_match_lookback_s", range: 0...86_400) ?? c.lateMatchLookbackSeconds
             if let f = c.otpRulesFile, !FileManager.default.isReadableFile(atPath: f) {
                 throw ConfigError(file: file, field: "routing.otp_rules_file", problem: "cannot read \(f)")
             }
@@ -281,6 +289,12 @@ enum ConfigLoader {
                 case ("metrics", "allow_non_loopback"): c.metricsAllowNonLoopback = try flag()
                 case ("routing", "reassembly_timeout_s"): c.reassemblyTimeoutSeconds = try num(Double.self)
                 case ("routing", "otp_rules_file"): c.otpRulesFile = v
+                case ("routing", "dedup_window_s"):
+                    c.dedupWindowSeconds = try num(Int.self)
+                    guard (60...604_800).contains(c.dedupWindowSeconds) else { throw fail(field, "must be within 60...604800") }
+                case ("routing", "late_match_lookback_s"):
+                    c.lateMatchLookbackSeconds = try num(Int.self)
+                    guard (0...86_400).contains(c.lateMatchLookbackSeconds) else { throw fail(field, "must be within 0...86400") }
                 // BRIDGE_DATABASE_URL itself is the default place of the database URL, not an override.
                 case ("database", "url"): break
                 default: throw fail("\(section).\(key) (from \(k))", "unknown setting")

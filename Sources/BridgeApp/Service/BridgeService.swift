@@ -28,11 +28,14 @@ final class BridgeService: @unchecked Sendable {
     private var stage = "starting"
     private var databaseURL = ""
     private var writerMetrics: WriterMetrics?
+    private(set) var lateMatching: LateMatching?
 
     init(config: BridgeConfig, logger: Logger) throws {
         self.config = config
         self.logger = logger
-        reassembler = Reassembler(timeoutMillis: UInt64(config.reassemblyTimeoutSeconds * 1000), maxPendingBytes: config.reassemblyMaxBytes)
+        // A finished message's parts are remembered as long as its key is a redelivery target.
+        reassembler = Reassembler(timeoutMillis: UInt64(config.reassemblyTimeoutSeconds * 1000), maxPendingBytes: config.reassemblyMaxBytes,
+                                  rememberMillis: UInt64(config.dedupWindowSeconds) * 1000)
         rules = RoutingRules(extractor: OTPExtractor(rules: try Self.loadRules(config.otpRulesFile)), generation: 1)
         M.defineAll(metrics)
     }
@@ -62,13 +65,18 @@ final class BridgeService: @unchecked Sendable {
         do { db = try PostgresConnection(databaseURL, applicationName: "smpp-bridge-start") } catch {
             throw StartupError(description: "database: cannot connect: \(error)")
         }
-        if config.applyMigrations { _ = try Migrator.migrate(db) }
+        if config.applyMigrations { _ = try Migrator.migrate(db, context: .init(dedupWindowSeconds: config.dedupWindowSeconds)) }
         let pending = try Migrator.pending(db)
         guard pending.isEmpty else {
             throw StartupError(description: "database: schema migrations pending (\(pending.map(String.init).joined(separator: ", "))): run `smpp-bridge migrate` or set database.apply_migrations = true")
         }
         setStage("lease-load")
         leaseSync = LeaseSync(url: databaseURL, table: table, reconcileInterval: config.leaseReconcileSeconds)
+        let late = LateMatching(url: databaseURL, lookbackSeconds: config.lateMatchLookbackSeconds,
+                                settleSeconds: config.commitDeadlineMillis / 1000 + 1, metrics: metrics, logger: logger,
+                                extractor: { [weak self] in self?.lock.withLock { self?.rules.extractor } ?? OTPExtractor() })
+        lateMatching = late
+        leaseSync.onLeasesApplied = { late.leasesApplied($0) }
         try leaseSync.start()
         logger.info("leases loaded", metadata: ["entries": "\(table.count)"])
         var w = BatchWriter.Config(url: databaseURL)
@@ -78,6 +86,7 @@ final class BridgeService: @unchecked Sendable {
         w.commitDeadline = config.commitDeadlineMillis / 1000
         w.connections = config.writerConnections
         w.statementTimeoutMillis = config.statementTimeoutMillis
+        w.dedupWindowSeconds = config.dedupWindowSeconds
         writer = BatchWriter(config: w)
         writerMetrics = WriterMetrics(metrics: metrics, logger: logger)
         writer.observer = writerMetrics
@@ -250,7 +259,7 @@ final class BridgeService: @unchecked Sendable {
     private func storeDetached(_ m: InboundMessage) {
         guard let carrierName = m.parts.first?.key.carrier, let pipeline = lock.withLock({ carriers[carrierName]?.pipeline }) else { return }
         let router = pipeline.detachedRouter()
-        pipeline.store(router.decide(m), m, sourceTON: m.sourceTON, destTON: m.destTON, bind: "reassembly", token: nil, session: nil)
+        pipeline.store(router.decide(m), parts: m.parts, sourceTON: m.sourceTON, destTON: m.destTON, bind: "reassembly", token: nil, session: nil)
     }
 
     private func installCollectors() {

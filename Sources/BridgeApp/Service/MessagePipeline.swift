@@ -49,7 +49,7 @@ final class MessagePipeline: InboundHandler, @unchecked Sendable {
     private let seriesLock = NSLock()
     private var bindSeries: [String: BindSeries] = [:]
     private let outcomeSeries: [String: CounterSeries]
-    private let otpYes: CounterSeries, otpNo: CounterSeries, timedOut: CounterSeries
+    private let otpYes: CounterSeries, otpNo: CounterSeries, timedOut: CounterSeries, redelivered: CounterSeries
 
     private func series(_ bind: String) -> BindSeries {
         seriesLock.withLock {
@@ -83,6 +83,7 @@ final class MessagePipeline: InboundHandler, @unchecked Sendable {
         otpYes = metrics.counter(M.otp, [("carrier", carrier.name), ("extracted", "yes")])
         otpNo = metrics.counter(M.otp, [("carrier", carrier.name), ("extracted", "no")])
         timedOut = metrics.counter(M.reassemblyTimedOut, [("carrier", carrier.name)])
+        redelivered = metrics.counter(M.redeliveries, [("carrier", carrier.name)])
     }
 
     var profile: CarrierProfile { CarrierProfile(name: carrier.name, plan: carrier.plan) }
@@ -135,17 +136,17 @@ final class MessagePipeline: InboundHandler, @unchecked Sendable {
         let series = series(bind)
         series.deliverSM.add()
         (command == "data_sm" ? series.pdusInData : series.pdusInDeliver).add()
-        for m in evicted { store(router.decide(m), m, sourceTON: sourceTON, destTON: destTON, bind: bind, token: nil, session: nil) }
+        for m in evicted { store(router.decide(m), parts: m.parts, sourceTON: sourceTON, destTON: destTON, bind: bind, token: nil, session: nil) }
         switch accepted {
         case .message(var m):
             m.parts = []
-            store(router.decide(m), m, sourceTON: sourceTON, destTON: destTON, bind: bind, token: token, session: session, raw: [raw])
+            store(router.decide(m), parts: m.parts, sourceTON: sourceTON, destTON: destTON, bind: bind, token: token, session: session, raw: [raw])
         case .part(let part, let key, let completed):
             if let m = completed {
                 // The last part completes the message: store the message (with every
                 // part's PDU) and mark the stored parts consumed, in one transaction;
                 // this part is acked when that commits.
-                store(router.decide(m), m, sourceTON: sourceTON, destTON: destTON, bind: bind, token: token, session: session,
+                store(router.decide(m), parts: m.parts, sourceTON: sourceTON, destTON: destTON, bind: bind, token: token, session: session,
                       completing: part)
             } else {
                 storePart(part, key, token: token, session: session, bind: bind)
@@ -153,6 +154,25 @@ final class MessagePipeline: InboundHandler, @unchecked Sendable {
         case .duplicatePart(let part, let key):
             storePart(part, key, token: token, session: session, bind: bind)
         }
+    }
+
+    /// A deliver_sm or data_sm that frames but fails body validation: stored as
+    /// evidence (outcome invalid, with the reason and the raw PDU) and acked after
+    /// COMMIT like any other message, so that the SMSC does not retry it for ever
+    /// and nothing the carrier sent is lost.
+    func session(_ session: ESMESession, invalid frame: PDUFrame, error: DecodeError, token: AckToken) -> Bool {
+        let bind = session.config.name
+        let d = router(for: session).invalid(pdu: frame.bytes, reason: error.code, receivedAt: wallClockMillis())
+        metrics.inc(M.malformed, [("carrier", carrier.name), ("bind", bind), ("error", error.code)])
+        metrics.inc(M.invalidKept, [("carrier", carrier.name), ("reason", error.code)])
+        logger.warning("malformed PDU kept as evidence", metadata: ["bind": "\(bind)", "error": "\(error.code)"])
+        let series = series(bind)
+        series.deliverSM.add()
+        (frame.commandID == .dataSM ? series.pdusInData : series.pdusInDeliver).add()
+        let salvaged = SalvagedMessage(pdu: frame.bytes)
+        store(d, parts: [], sourceTON: salvaged.sourceTON, destTON: salvaged.destTON, bind: bind, token: token, session: session,
+              raw: [Array(frame.bytes)])
+        return true
     }
 
     func session(_ session: ESMESession, rejected frame: PDUFrame, error: DecodeError) {
@@ -171,24 +191,28 @@ final class MessagePipeline: InboundHandler, @unchecked Sendable {
     }
 
     /// Hands a whole message to the writer; acks `token` (if any) with the result.
-    func store(_ d: RoutingDecision, _ m: InboundMessage, sourceTON: TON, destTON: TON, bind: String, token: AckToken?,
+    func store(_ d: RoutingDecision, parts: [Part], sourceTON: TON, destTON: TON, bind: String, token: AckToken?,
                session: ESMESession?, raw: [[UInt8]] = [], completing: Part? = nil) {
         // A multi-part message carries every part (the completing one included): its
         // PDUs are the evidence, and its part rows are marked consumed with it.
-        let pdus = raw.isEmpty ? m.parts.map(\.rawPDU) : raw
-        let stored = StoredMessage(decision: d, bind: bind, sourceTON: sourceTON, destTON: destTON, rawPDUs: pdus, parts: m.parts)
+        let pdus = raw.isEmpty ? parts.map(\.rawPDU) : raw
+        let stored = StoredMessage(decision: d, bind: bind, sourceTON: sourceTON, destTON: destTON, rawPDUs: pdus, parts: parts)
         let started = token?.receivedAt
         // What the completion needs, taken now. The closure used to capture the whole
         // decision and message: a copy of each, retaining (and later releasing) every
         // string and array in them, text and parts included, for a few small fields.
         let event = routingEvent(d, bind: bind)
         let hasCode = d.code != nil, incomplete = !d.missingParts.isEmpty
-        let earlierParts = completing == nil ? [] : m.parts
+        // Receipt stats are few words (DELIVRD, UNDELIV…); anything else is one label value.
+        let receiptStat = d.receipt.map { r in r.stat.flatMap { Self.receiptStats.contains($0.uppercased()) ? $0.uppercased() : nil } ?? "other" }
+        let earlierParts = completing == nil ? [] : parts
         writer.submit(.message(stored)) { [self] r in
             if let token, let session { session.ack(token, status: r.status) }
             let outcome = r.status != .ok ? "temp_failed" : (r.duplicate ? "duplicate" : event.outcome)
             self.outcome(outcome).add()
             if r.status == .ok && !r.duplicate { (hasCode ? otpYes : otpNo).add() }
+            if r.status == .ok && r.duplicate { redelivered.add() }
+            if r.status == .ok && !r.duplicate, let stat = receiptStat { metrics.inc(M.receipts, [("carrier", carrier.name), ("stat", stat)]) }
             if incomplete && r.status == .ok { timedOut.add() }
             var latencyMs: Double?
             if let token { latencyMs = countAck(token, r.status, bind: bind) }
@@ -203,6 +227,8 @@ final class MessagePipeline: InboundHandler, @unchecked Sendable {
             events.publish(e)
         }
     }
+
+    static let receiptStats: Set<String> = ["ENROUTE", "DELIVRD", "EXPIRED", "DELETED", "UNDELIV", "ACCEPTD", "UNKNOWN", "REJECTD"]
 
     @discardableResult
     private func countAck(_ token: AckToken, _ status: CommandStatus, bind: String) -> Double {

@@ -191,6 +191,10 @@ enum M {
     static let reconnects = "smpp_bridge_reconnects_total"
     static let malformed = "smpp_bridge_malformed_pdus_total"
     static let ready = "smpp_bridge_ready"
+    static let redeliveries = "smpp_bridge_redeliveries_total"
+    static let lateMatches = "smpp_bridge_late_matches_total"
+    static let receipts = "smpp_bridge_receipts_total"
+    static let invalidKept = "smpp_bridge_invalid_pdus_kept_total"
 
     static func defineAll(_ r: MetricsRegistry) {
         r.define(bindState, .gauge, "1 when the bind is bound, else 0.")
@@ -198,7 +202,7 @@ enum M {
         r.define(pdusIn, .counter, "PDUs received, by command and status.")
         r.define(pdusOut, .counter, "PDUs sent, by command and status.")
         r.define(deliverSM, .counter, "deliver_sm and data_sm received.")
-        r.define(outcomes, .counter, "Routing outcomes: routed, unmatched, expired, duplicate, invalid, temp_failed.")
+        r.define(outcomes, .counter, "Routing outcomes: routed, unmatched, expired, receipt, duplicate, invalid, temp_failed.")
         r.define(otp, .counter, "Stored messages with and without an extracted OTP code.")
         r.define(reassemblyPending, .gauge, "Multi-part messages waiting for parts.")
         r.define(reassemblyHeld, .gauge, "Parts of finished messages received again, held until the reassembly timeout in case a new message repeats them.")
@@ -223,6 +227,10 @@ enum M {
         r.define(reconnects, .counter, "Bind reconnects, by reason.")
         r.define(malformed, .counter, "Malformed PDUs answered with an error, by error.")
         r.define(ready, .gauge, "1 when migrations are current, leases loaded and binds started.")
+        r.define(redeliveries, .counter, "Messages received again inside the dedup window: recorded on the stored message, acked, never routed again.")
+        r.define(lateMatches, .counter, "Unmatched messages routed later, when the lease covering them arrived.")
+        r.define(receipts, .counter, "Delivery receipts and intermediate notifications stored (outcome receipt), by stat.")
+        r.define(invalidKept, .counter, "PDUs that framed but failed body validation, stored as evidence (outcome invalid) and acked, by reason.")
     }
 }
 
