@@ -245,12 +245,23 @@ final class LeastPrivilegeTests: XCTestCase {
         XCTAssertTrue(waitFor { acks.count == 3 })
         XCTAssertEqual(acks.all, [.ok, .ok, .ok], "\(writer.stats)")
         XCTAssertEqual(try owner.execute("SELECT count(*) FROM messages").rows.first?.first, "2")
+        // A redelivery (recorded on the stored row) and a late match (routing a stored row) as the bridge role.
+        writer.submit(.message(Traffic().message(2))) { acks.add($0) }
+        XCTAssertTrue(waitFor { acks.count == 4 })
+        XCTAssertEqual(acks.all.last, .ok, "\(writer.stats)")
+        XCTAssertEqual(try owner.execute("SELECT sum(redelivery_count) FROM messages").rows.first?.first, "1")
+        var unmatched = Traffic().message(3, to: "447700900999")
+        unmatched.decision.receivedAt = UInt64(Date().timeIntervalSince1970 * 1000)
+        writer.submit(.message(unmatched)) { acks.add($0) }
+        XCTAssertTrue(waitFor { acks.count == 5 })
+        try owner.execute("INSERT INTO leases (order_id, msisdn, service, starts_at, expires_at) VALUES (1002, '447700900999', 'whatsapp', now() - interval '1 minute', now() + interval '1 hour')")
+        XCTAssertEqual(try LateMatcher.run(PostgresConnection(asBridge), lookbackSeconds: 600, extractor: OTPExtractor()).map(\.orderID), [1002])
         let bridge = try PostgresConnection(asBridge)
         XCTAssertThrowsError(try bridge.execute("UPDATE leases SET status = 'ended'")) { e in
             XCTAssertEqual((e as? PostgresError)?.sqlState, "42501", "the bridge never writes leases")
         }
         XCTAssertThrowsError(try bridge.execute("CREATE TABLE x (a int)"))
-        XCTAssertEqual(try bridge.execute("SELECT count(*) FROM otp_codes").rows.first?.first, "2")
+        XCTAssertEqual(try bridge.execute("SELECT count(*) FROM otp_codes").rows.first?.first, "3")
     }
 }
 
