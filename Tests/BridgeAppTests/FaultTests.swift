@@ -197,6 +197,16 @@ final class FaultTests: XCTestCase {
         try bridge.start()
         try assertDelivered(sim, url: url, timeout: 120)
         XCTAssertGreaterThan(bridge.metric("smpp_bridge_malformed_pdus_total"), 10)
+        // The deliver_sm and data_sm among them frame correctly: kept as evidence, each with its reason and PDU.
+        let kept = try PostgresConnection(url).execute("""
+            SELECT count(*), count(DISTINCT invalid_reason), bool_and(outcome = 'invalid' AND array_length(raw_pdus, 1) = 1 AND otp_code IS NULL)
+            FROM messages WHERE invalid_reason IS NOT NULL
+            """).rows.first!
+        XCTAssertGreaterThan(Int(kept[0] ?? "0") ?? 0, 10, "malformed deliver_sm kept as evidence")
+        XCTAssertGreaterThanOrEqual(Int(kept[1] ?? "0") ?? 0, 5, "with their reasons")
+        XCTAssertEqual(kept[2], "t")
+        // Each fixture is injected many times: the repeats (same body) are recorded as redeliveries of its row.
+        XCTAssertGreaterThanOrEqual(bridge.metric("smpp_bridge_invalid_pdus_kept_total"), Double(kept[0] ?? "0") ?? 0)
         XCTAssertEqual(bridge.metric("smpp_bridge_ready"), 1)
         XCTAssertEqual(bridge.stop(), 0)
     }
@@ -218,6 +228,10 @@ final class FaultTests: XCTestCase {
         XCTAssertGreaterThan(a.withheld, 20)
         XCTAssertEqual(a.incompleteStored, a.withheld, "every incomplete message stored, marked with missing_parts")
         XCTAssertGreaterThan(bridge.metric("smpp_bridge_routing_outcomes_total", ["outcome": "duplicate"]), 100)
+        // Redelivered whole messages (an ack the SMSC never got) are recorded on the stored row, one for one.
+        let recorded = try PostgresConnection(url).execute("SELECT sum(redelivery_count) FROM messages").rows.first?.first ?? nil
+        XCTAssertGreaterThan(Double(recorded ?? "0") ?? 0, 50)
+        XCTAssertEqual(Double(recorded ?? "0") ?? 0, bridge.metric("smpp_bridge_redeliveries_total"))
         let marked = try PostgresConnection(url).execute("SELECT count(*) FROM messages WHERE missing_parts <> '{}'").rows.first?.first ?? nil
         XCTAssertEqual(marked.flatMap { Int($0) }, a.withheld)
         let badEvidence = try PostgresConnection(url).execute(
@@ -357,6 +371,77 @@ final class FaultTests: XCTestCase {
         XCTAssertGreaterThan(b.metric("smpp_bridge_deliver_sm_total"), 500)
         XCTAssertEqual(a.stop(), 0)
         XCTAssertEqual(b.stop(), 0)
+    }
+
+    // 11. Identical texts to re-rented numbers, with a kill -9 in the middle. The same
+    // SMSC traffic (byte for byte: same numbers, same texts) twice, the numbers
+    // re-rented between the runs and the gap longer than the dedup window: every
+    // message stored once per run, each run's copy with the order renting the number
+    // then; the redeliveries the kill causes are recorded, never stored twice.
+    func testIdenticalTextsToReRentedNumbersAcrossAKill() throws {
+        let url = try TestDatabase.fresh(leases: 20)
+        let db = try PostgresConnection(url)
+        let window = 8.0
+        func sim() throws -> SMSCSimulator {
+            var c = SimulatorConfig()
+            c.port = 0
+            c.count = soak ? 3000 : 400
+            c.rate = soak ? 1000 : 200
+            c.window = 32
+            c.password = "simpass"
+            c.logPath = dir + "/sim-rerent-\(UInt32.random(in: 0...999_999)).jsonl"
+            c.mix = TrafficMix(destinations: 447_700_900_001...447_700_900_019, multipartRatio: 0.2, seed: 21)
+            c.maxRetries = 10_000
+            c.retryDelay = 0.2
+            c.responseTimeout = 3
+            let s = SMSCSimulator(config: c)
+            try s.start()
+            return s
+        }
+        let first = try sim()
+        let bridge = try BridgeProcess(url: url, dir: dir, carriers: [("sim", first.port, 2)], extra: "[routing]\ndedup_window_s = \(Int(window))\n")
+        try bridge.start()
+        let a = try assertDelivered(first, url: url)
+        XCTAssertEqual(a.stored, first.config.count - a.contentDuplicates)
+        // Re-rent every number: the old leases end, new orders start now.
+        try db.execute("UPDATE leases SET status = 'ended', updated_at = now()")
+        try db.execute("""
+            INSERT INTO leases (order_id, msisdn, service, starts_at, expires_at)
+            SELECT order_id + 1000000, msisdn, service, now(), now() + interval '2 hours' FROM leases
+            """)
+        let lastFirst = try db.execute("SELECT extract(epoch FROM now() - max(received_at)) FROM messages").rows.first?.first ?? nil
+        usleep(UInt32(max(0, window + 1 - (Double(lastFirst ?? "0") ?? 0)) * 1_000_000))
+        let second = try sim()
+        XCTAssertEqual(bridge.stop(), 0)
+        let b2 = try BridgeProcess(url: url, dir: dir, carriers: [("sim", second.port, 2)], extra: "[routing]\ndedup_window_s = \(Int(window))\n")
+        try b2.start()
+        XCTAssertTrue(waitUntil(30) { second.currentSummary.messagesDone > second.config.count / 3 })
+        b2.kill9()
+        usleep(300_000)
+        try b2.start()
+        XCTAssertTrue(second.waitUntilDone(timeout: 90), "second run not done: \(second.currentSummary.json)")
+        second.stop()
+        sleep(1)
+        // Each key twice: once per run, the first with an old order, the second with a new one.
+        let rows = try db.execute("""
+            SELECT dedup_key, count(*) AS n,
+                   bool_and(order_id IS NULL OR (received_at < (SELECT min(starts_at) FROM leases WHERE order_id >= 1000000)) = (order_id < 1000000)) AS right_order,
+                   sum(redelivery_count) AS redeliveries
+            FROM messages WHERE invalid_reason IS NULL GROUP BY dedup_key
+            """)
+        let col = { (name: String) in rows.columns.firstIndex(of: name)! }
+        XCTAssertEqual(rows.rows.count, a.stored, "one key per distinct message")
+        XCTAssertEqual(rows.rows.filter { $0[col("n")] != "2" }.count, 0, "every message stored once per run: \(rows.rows.filter { $0[col("n")] != "2" })")
+        XCTAssertEqual(rows.rows.filter { $0[col("right_order")] != "t" }.count, 0, "each copy with the order renting the number when it arrived")
+        let wrongRenter = try db.execute("""
+            SELECT count(*) FROM messages m JOIN leases l ON l.order_id = m.order_id
+            WHERE m.outcome = 'routed' AND NOT (m.received_at >= l.starts_at AND m.received_at < CASE WHEN l.status = 'active' THEN l.expires_at ELSE LEAST(l.expires_at, l.updated_at) END)
+            """).rows.first?.first ?? nil
+        XCTAssertEqual(wrongRenter, "0", "no message routed to an order outside its lease")
+        XCTAssertEqual(second.currentSummary.messagesDone, second.config.count, "every message of the second run acked")
+        XCTAssertEqual(second.currentSummary.failed, 0)
+        print("re-rented numbers: \(a.stored) distinct messages twice, redeliveries recorded \(rows.rows.compactMap { Int($0[col("redeliveries")] ?? "0") }.reduce(0, +))")
+        XCTAssertEqual(b2.stop(), 0)
     }
 
     func malformedFixtures() throws -> [[UInt8]] {

@@ -164,7 +164,7 @@ enum ConfigLoader {
             c.reassemblyMaxBytes = try r.int(t, "routing", "reassembly_max_bytes", range: 1 << 16...1 << 34) ?? c.reassemblyMaxBytes
             c.leaseReconcileSeconds = try r.double(t, "routing", "lease_reconcile_s", range: 5...86_400) ?? c.leaseReconcileSeconds
             c.otpRulesFile = try r.string(t, "routing", "otp_rules_file")
-            c.dedupWindowSeconds = try r.int(t, "routing", "dedup_window_s", range: 60...604_800) ?? c.dedupWindowSeconds
+            c.dedupWindowSeconds = try r.int(t, "routing", "dedup_window_s", range: 1...604_800) ?? c.dedupWindowSeconds
             c.lateMatchLookbackSeconds = try r.int(t, "routing", "late_match_lookback_s", range: 0...86_400) ?? c.lateMatchLookbackSeconds
             if let f = c.otpRulesFile, !FileManager.default.isReadableFile(atPath: f) {
                 throw ConfigError(file: file, field: "routing.otp_rules_file", problem: "cannot read \(f)")
@@ -291,7 +291,7 @@ enum ConfigLoader {
                 case ("routing", "otp_rules_file"): c.otpRulesFile = v
                 case ("routing", "dedup_window_s"):
                     c.dedupWindowSeconds = try num(Int.self)
-                    guard (60...604_800).contains(c.dedupWindowSeconds) else { throw fail(field, "must be within 60...604800") }
+                    guard (1...604_800).contains(c.dedupWindowSeconds) else { throw fail(field, "must be within 1...604800") }
                 case ("routing", "late_match_lookback_s"):
                     c.lateMatchLookbackSeconds = try num(Int.self)
                     guard (0...86_400).contains(c.lateMatchLookbackSeconds) else { throw fail(field, "must be within 0...86400") }
