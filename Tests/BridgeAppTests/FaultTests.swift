@@ -373,6 +373,42 @@ final class FaultTests: XCTestCase {
         XCTAssertEqual(b.stop(), 0)
     }
 
+    // 12. Acks the SMSC never got: the commit stalls past the SMSC's response timer, so
+    // it gives up on PDUs the bridge then commits and acks too late, and sends them
+    // again. Each is stored once, its redelivery recorded on the stored row.
+    func testAnAckTheSMSCNeverGotIsARedeliveryRecorded() throws {
+        let url = try TestDatabase.fresh()
+        var c = SimulatorConfig()
+        c.port = 0
+        c.count = soak ? 5000 : 800
+        c.rate = 400
+        c.window = 32
+        c.password = "simpass"
+        c.logPath = dir + "/sim-lostack.jsonl"
+        c.mix = TrafficMix(multipartRatio: 0, seed: 23)
+        c.maxRetries = 10_000
+        c.retryDelay = 0.2
+        c.responseTimeout = 0.5
+        let sim = SMSCSimulator(config: c)
+        try sim.start()
+        let bridge = try BridgeProcess(url: url, dir: dir, carriers: [("sim", sim.port, 1)])
+        try bridge.start()
+        XCTAssertTrue(waitUntil(30) { sim.currentSummary.messagesDone > 200 })
+        let locker = try PostgresConnection(url)
+        try locker.execute("BEGIN")
+        try locker.execute("LOCK TABLE message_dedup IN EXCLUSIVE MODE")
+        usleep(1_500_000)  // the SMSC times out what is in flight and sends it again
+        try locker.execute("COMMIT")
+        let a = try assertDelivered(sim, url: url)
+        let log = try String(contentsOfFile: c.logPath!, encoding: .utf8)
+        XCTAssertTrue(log.contains("\"event\":\"timeout\""), "the SMSC's response timer fired")
+        let recorded = try PostgresConnection(url).execute("SELECT coalesce(sum(redelivery_count), 0) FROM messages").rows.first?.first ?? nil
+        XCTAssertGreaterThan(Int(recorded ?? "0") ?? 0, 0, "redeliveries recorded on the stored rows")
+        XCTAssertEqual(Double(recorded ?? "0") ?? 0, bridge.metric("smpp_bridge_redeliveries_total"))
+        XCTAssertEqual(a.duplicated, 0)
+        XCTAssertEqual(bridge.stop(), 0)
+    }
+
     // 11. Identical texts to re-rented numbers, with a kill -9 in the middle. The same
     // SMSC traffic (byte for byte: same numbers, same texts) twice, the numbers
     // re-rented between the runs and the gap longer than the dedup window: every
