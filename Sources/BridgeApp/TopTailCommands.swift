@@ -12,6 +12,7 @@ struct TopCommand: ParsableCommand {
 
     func validate() throws {
         if interval < 0.1 { throw ValidationError("--interval must be at least 0.1 s") }
+        if !(0...200).contains(events) { throw ValidationError("--events: expected 0 to 200 (the bridge keeps the last 200)") }
     }
 
     func run() throws {
@@ -146,15 +147,17 @@ struct TailCommand: ParsableCommand {
         commandName: "tail", abstract: "Stream routing events as JSON lines (numbers masked, codes never shown by default).")
     @Option(help: "The bridge's metrics address.") var url = "http://127.0.0.1:9464"
     @Option(help: "Only this carrier.") var carrier: String?
-    @Option(help: "Only this outcome (routed, unmatched, expired, duplicate, invalid, temp_failed).") var outcome: String?
+    @Option(help: "Only this outcome (routed, unmatched, expired, receipt, duplicate, invalid, temp_failed).") var outcome: String?
     @Option(help: "Only this order id.") var order: UInt64?
     @Option(help: "Stop after N events.") var count: Int?
     @Option(help: "Print the last N events first.") var recent = 0
 
     func validate() throws {
-        if let o = outcome, !["routed", "unmatched", "expired", "duplicate", "invalid", "temp_failed"].contains(o) {
+        if let o = outcome, !EventQuery.outcomes.contains(o) {
             throw ValidationError("--outcome: \(o) is not an outcome")
         }
+        if !(0...200).contains(recent) { throw ValidationError("--recent: expected 0 to 200 (the bridge keeps the last 200)") }
+        if let c = count, c < 1 { throw ValidationError("--count: expected 1 or more") }
     }
 
     func run() throws {

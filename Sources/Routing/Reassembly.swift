@@ -154,11 +154,15 @@ public struct AssembledMessage: Hashable, Sendable {
 /// Puts multi-part messages back together, in any order, absorbing duplicates.
 ///
 /// State is bounded: a message whose first part is older than `timeout` goes
-/// out incomplete (with its gap), and when pending bytes exceed `maxPendingBytes`
-/// the oldest message is evicted the same way and counted. Parts of one message
-/// can arrive over different binds, so one reassembler serves a whole carrier
-/// (or the whole bridge) and is internally locked; the critical section is a
-/// dictionary update.
+/// out incomplete (with its gap). Memory is counted as held, the slot array of a
+/// message's declared part count included (a 255-part message holds 255 slots from
+/// its first part). A carrier past `maxPendingBytesPerCarrier` has its own oldest
+/// message evicted (stored incomplete and counted); past `maxPendingBytes` in all,
+/// the oldest of the carrier holding the most is: one carrier's garbage never evicts
+/// another carrier's parts while it holds more. Eviction takes the oldest in O(1)
+/// amortized (a queue per carrier in arrival order). Parts of one message can
+/// arrive over different binds, so one reassembler serves the whole bridge and is
+/// internally locked; the critical section is a dictionary update.
 public final class Reassembler: @unchecked Sendable {
     public enum AddResult: Hashable, Sendable {
         /// Stored; `have` of `total` parts present.
@@ -174,6 +178,8 @@ public final class Reassembler: @unchecked Sendable {
         var have: Int
         var bytes: Int
         var firstAt: UInt64
+        /// Which creation of this key it is (a key completed and begun again is a new one).
+        var generation: UInt64 = 0
         /// Parts identical to a part of a message already finished. Alone they are a
         /// redelivery; with a new sibling they are a new message that reuses the
         /// reference and repeats a part's text (the same template to the same number).
@@ -199,13 +205,49 @@ public final class Reassembler: @unchecked Sendable {
         var doneHead = 0
         /// When each pending message was last looked up in the store (other bridges' parts).
         var checkedAt: [PartKey: UInt64] = [:]
+        /// Bytes held per carrier, and each carrier's messages in arrival order (with
+        /// their generation: an entry whose message is gone is skipped, and the queue
+        /// is compacted once it holds more dead entries than live ones).
+        var carrierBytes: [String: Int] = [:]
+        var arrivals: [String: ArrivalQueue] = [:]
+        var nextGeneration: UInt64 = 1
+
+        struct ArrivalQueue {
+            var items: [(key: PartKey, generation: UInt64)] = []
+            var head = 0
+            var live = 0
+        }
 
         /// Every change to `pending` goes through `put` and `remove`, which keep the
-        /// byte and echo counts with it.
+        /// byte and echo counts and the arrival queues with it.
         mutating func put(_ k: PartKey, _ e: Pending) {
-            if let old = pending.updateValue(e, forKey: k) { uncount(old) }
+            var e = e
+            if let old = pending[k] {
+                e.generation = old.generation
+                uncount(old)
+                uncountCarrier(k, old.bytes)
+            } else {
+                e.generation = nextGeneration
+                nextGeneration += 1
+                arrivals[k.carrier, default: ArrivalQueue()].items.append((k, e.generation))
+                arrivals[k.carrier]!.live += 1
+            }
+            pending[k] = e
             pendingBytes += e.bytes
+            carrierBytes[k.carrier, default: 0] += e.bytes
             if e.onlyEchoes { echoOnly += 1 }
+        }
+
+        /// The carrier's oldest pending message, in O(1) amortized.
+        mutating func oldest(of carrier: String) -> PartKey? {
+            guard var q = arrivals[carrier] else { return nil }
+            defer { arrivals[carrier] = q }
+            while q.head < q.items.count {
+                let (k, g) = q.items[q.head]
+                if pending[k]?.generation == g { return k }
+                q.head += 1
+            }
+            return nil
         }
 
         @discardableResult
@@ -213,12 +255,27 @@ public final class Reassembler: @unchecked Sendable {
             checkedAt.removeValue(forKey: k)
             guard let old = pending.removeValue(forKey: k) else { return nil }
             uncount(old)
+            uncountCarrier(k, old.bytes)
+            if var q = arrivals[k.carrier] {
+                q.live -= 1
+                // Dead entries (finished messages) are dropped once they outnumber the live ones.
+                if q.items.count - q.head > 2 * q.live + 1024 {
+                    q.items = q.items[q.head...].filter { pending[$0.key]?.generation == $0.generation }
+                    q.head = 0
+                }
+                arrivals[k.carrier] = q.live == 0 && q.items.count == q.head ? nil : q
+            }
             return old
         }
 
         private mutating func uncount(_ e: Pending) {
             pendingBytes -= e.bytes
             if e.onlyEchoes { echoOnly -= 1 }
+        }
+
+        mutating func uncountCarrier(_ k: PartKey, _ bytes: Int) {
+            let left = (carrierBytes[k.carrier] ?? 0) - bytes
+            carrierBytes[k.carrier] = left > 0 ? left : nil
         }
 
         mutating func markDone(_ parts: [Part?], at now: UInt64, cap: Int) {
@@ -243,13 +300,28 @@ public final class Reassembler: @unchecked Sendable {
 
     public let timeoutMillis: UInt64
     public let maxPendingBytes: Int
+    public let maxPendingBytesPerCarrier: Int
     private let state = Locked(State())
 
-    public init(timeoutMillis: UInt64 = 120_000, maxPendingBytes: Int = 64 << 20, rememberMillis: UInt64 = 3_600_000) {
+    /// What a message costs before any part's bytes: its slot array (one optional
+    /// part per declared part) and the entry around it.
+    static func baseCost(total: Int) -> Int { total * MemoryLayout<Part?>.stride + 256 }
+    /// What one part costs on top: its bytes and the copies of its key's strings.
+    static func partCost(_ p: Part) -> Int {
+        p.body.count + p.rawPDU.count + 64 + p.key.carrier.utf8.count + p.key.source.utf8.count + p.key.destination.utf8.count
+    }
+
+    /// `maxPendingBytesPerCarrier` defaults to half of `maxPendingBytes`.
+    public init(timeoutMillis: UInt64 = 120_000, maxPendingBytes: Int = 64 << 20, maxPendingBytesPerCarrier: Int? = nil,
+                rememberMillis: UInt64 = 3_600_000) {
         self.timeoutMillis = timeoutMillis
         self.maxPendingBytes = maxPendingBytes
+        self.maxPendingBytesPerCarrier = maxPendingBytesPerCarrier ?? max(1, maxPendingBytes / 2)
         self.rememberMillis = rememberMillis
     }
+
+    /// Bytes held for one carrier's pending messages.
+    public func pendingBytes(carrier: String) -> Int { state.withLock { $0.carrierBytes[carrier] ?? 0 } }
 
     /// Messages waiting for parts (held redeliveries not included).
     public var pendingCount: Int { state.withLock { $0.pending.count - $0.echoOnly } }
@@ -277,10 +349,11 @@ public final class Reassembler: @unchecked Sendable {
             p.sequence = 1
             return .complete(AssembledMessage(key: p.key, parts: [p], missing: []))
         }
-        let size = part.body.count + part.rawPDU.count + 64
+        let size = Self.partCost(part)
         var out: [AssembledMessage] = []
         let result: AddResult = state.withLock { s in
-            var entry = s.pending[part.key] ?? Pending(parts: Array(repeating: nil, count: total), have: 0, bytes: 0, firstAt: part.receivedAt)
+            var entry = s.pending[part.key]
+                ?? Pending(parts: Array(repeating: nil, count: total), have: 0, bytes: Self.baseCost(total: total), firstAt: part.receivedAt)
             let idx = Int(part.sequence) - 1
             if entry.parts[idx] != nil { return .duplicate }
             // A part of a message already finished is held, not dropped: it may be the
@@ -297,14 +370,20 @@ public final class Reassembler: @unchecked Sendable {
                 return .complete(AssembledMessage(key: part.key, parts: entry.parts, missing: [], echoes: entry.echoes))
             }
             s.put(part.key, entry)
-            while s.pendingBytes > maxPendingBytes, let oldest = s.pending.min(by: { $0.value.firstAt < $1.value.firstAt }) {
-                s.remove(oldest.key)
-                s.markDone(oldest.value.parts, at: part.receivedAt, cap: rememberCount)
-                if !oldest.value.onlyEchoes {
+            // This carrier over its own cap pays first; then, over the global cap, the
+            // carrier holding the most.
+            func evictOldest(of carrier: String) -> Bool {
+                guard let k = s.oldest(of: carrier), let v = s.remove(k) else { return false }
+                s.markDone(v.parts, at: part.receivedAt, cap: rememberCount)
+                if !v.onlyEchoes {
                     s.evicted += 1
-                    out.append(Self.incomplete(oldest.key, oldest.value))
+                    out.append(Self.incomplete(k, v))
                 }
+                return true
             }
+            while (s.carrierBytes[part.key.carrier] ?? 0) > maxPendingBytesPerCarrier, evictOldest(of: part.key.carrier) {}
+            while s.pendingBytes > maxPendingBytes, let heaviest = s.carrierBytes.max(by: { $0.value < $1.value })?.key,
+                  evictOldest(of: heaviest) {}
             return .pending(have: entry.have, total: total)
         }
         evicted += out

@@ -334,7 +334,7 @@ public final class SessionRouter: @unchecked Sendable {
 /// dedup window (docs/architecture.md, "Dedup keys"); two different messages
 /// sharing a key inside one window would drop the second, which at 128 bits of a
 /// cryptographic hash needs about 2^64 messages to happen by chance, or a SHA-256
-/// collision to make on purpose.
+/// collision to make on purpose (docs/decisions/002-dedup-window-and-sha256-keys.md).
 /// Ordered as its hex form is (high, then low): the store sorts a batch by it, so
 /// concurrent transactions take the unique-key locks in one order.
 public struct DedupKey: Hashable, Sendable, Comparable, CustomStringConvertible {
@@ -393,20 +393,46 @@ public struct DedupKey: Hashable, Sendable, Comparable, CustomStringConvertible 
     }
 }
 
-/// SHA-256 over length-prefixed fields (libcrypto's context on the stack).
+/// SHA-256 over length-prefixed fields (libcrypto's context on the stack). Fields
+/// are gathered in a 256-byte buffer and hashed in one call per 256 bytes: a call
+/// per field (the length prefixes are two bytes each) cost as much as the hash.
 struct KeyHasher {
     var ctx = shim_sha256_ctx()
+    var buffer: (UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64,
+                 UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64,
+                 UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+    var used = 0
+    static let capacity = 256
     init() { shim_sha256_init(&ctx) }
+
+    mutating func flush() {
+        guard used > 0 else { return }
+        let n = used
+        withUnsafeBytes(of: &buffer) { shim_sha256_update(&ctx, $0.baseAddress, n) }
+        used = 0
+    }
+
+    mutating func append(_ bytes: UnsafeRawBufferPointer) {
+        guard !bytes.isEmpty else { return }
+        if used + bytes.count > Self.capacity { flush() }
+        if bytes.count > Self.capacity {
+            shim_sha256_update(&ctx, bytes.baseAddress, bytes.count)
+            return
+        }
+        let at = used
+        withUnsafeMutableBytes(of: &buffer) { UnsafeMutableRawBufferPointer(rebasing: $0[at..<(at + bytes.count)]).copyMemory(from: bytes) }
+        used += bytes.count
+    }
 
     mutating func add(_ byte: UInt8) {
         var b = byte
-        shim_sha256_update(&ctx, &b, 1)
+        withUnsafeBytes(of: &b) { append($0) }
     }
     /// Length-prefixed (two bytes), so that no two field sequences encode alike.
     mutating func add(_ bytes: UnsafeRawBufferPointer) {
         var len = (UInt8(truncatingIfNeeded: bytes.count >> 8), UInt8(truncatingIfNeeded: bytes.count))
-        withUnsafeBytes(of: &len) { shim_sha256_update(&ctx, $0.baseAddress, 2) }
-        if let base = bytes.baseAddress, !bytes.isEmpty { shim_sha256_update(&ctx, base, bytes.count) }
+        withUnsafeBytes(of: &len) { append($0) }
+        append(bytes)
     }
     mutating func add(_ s: String) {
         var s = s
@@ -414,6 +440,7 @@ struct KeyHasher {
     }
     var key: DedupKey {
         mutating get {
+            flush()
             var digest = (UInt64(0), UInt64(0), UInt64(0), UInt64(0))
             withUnsafeMutableBytes(of: &digest) { shim_sha256_final(&ctx, $0.baseAddress!.assumingMemoryBound(to: UInt8.self)) }
             return DedupKey(high: UInt64(bigEndian: digest.0), low: UInt64(bigEndian: digest.1))

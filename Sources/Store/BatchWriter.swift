@@ -287,7 +287,8 @@ public final class BatchWriter: @unchecked Sendable {
             try c.execute("SET TimeZone = 'UTC'")
             let window = writer.config.dedupWindowSeconds
             try c.prepare("insert_messages", BatchWriter.insertMessages(dedupWindowSeconds: window))
-            try c.prepare("insert_new_messages", BatchWriter.insertNewMessages)
+            try c.prepare("insert_new_messages", BatchWriter.insertNewMessages(full: false))
+            try c.prepare("insert_new_messages_full", BatchWriter.insertNewMessages(full: true))
             try c.prepare("write_parts", BatchWriter.writeParts(dedupWindowSeconds: window))
             try c.prepare("consume_parts", BatchWriter.consumeParts)
             // A reconnect is any connection after trouble: also a worker's first one, when
@@ -358,8 +359,11 @@ public final class BatchWriter: @unchecked Sendable {
             var messagesAt: Int?, partsAt: Int?
             if !messages.isEmpty {
                 messagesAt = statements.count
-                statements.append(.prepared(optimistic ? "insert_new_messages" : "insert_messages",
-                                            BatchWriter.columns(messages, extraCopies: extraCopies)))
+                // The rare columns (in-batch copies, receipts, evidence) go only with a batch that has them.
+                let full = !optimistic || !extraCopies.isEmpty
+                    || messages.contains { $0.message!.decision.receipt != nil || $0.message!.decision.invalidReason != nil }
+                statements.append(.prepared(optimistic ? (full ? "insert_new_messages_full" : "insert_new_messages") : "insert_messages",
+                                            BatchWriter.columns(messages, extraCopies: extraCopies, full: full)))
             }
             if !partRows.isEmpty {
                 partsAt = statements.count
@@ -389,7 +393,9 @@ public final class BatchWriter: @unchecked Sendable {
                     _ = try? conn.execute("ROLLBACK")
                     writer.conflictsUntil.store(monotonic() &+ UInt64(BatchWriter.conflictHold * 1e9), ordering: .relaxed)
                     writer.statsLock.withLock { $0.dedupRetries += 1 }
-                    if let i = messagesAt { statements[i] = .prepared("insert_messages", statements[i].params) }
+                    if let i = messagesAt {
+                        statements[i] = .prepared("insert_messages", BatchWriter.columns(messages, extraCopies: extraCopies, full: true))
+                    }
                     onConflict = true
                 } catch {
                     // A statement that fails inside BEGIN makes the pipeline skip the rest,
@@ -445,16 +451,16 @@ public final class BatchWriter: @unchecked Sendable {
                 WHERE message_dedup.received_at <= EXCLUDED.received_at - make_interval(secs => \(window))
             RETURNING dedup_key, message_id),
         m AS (
-            INSERT INTO messages (id, \(messageColumns))
+            INSERT INTO messages (id, \(messageColumns(full: true)))
             OVERRIDING SYSTEM VALUE
-            SELECT d.message_id, \(messageValues)
+            SELECT d.message_id, \(messageValues(full: true))
             JOIN d ON d.dedup_key = t.dedup_key
             RETURNING id, received_at, order_id, outcome),
         redelivered AS (
             UPDATE messages s SET redelivery_count = s.redelivery_count + 1 + u.c,
                                   last_redelivered_at = GREATEST(s.last_redelivered_at, u.r)
             FROM (SELECT unnest($1::uuid[]) AS k, unnest($2::timestamptz[]) AS r,
-                         unnest($\(parameter("extra_copies"))::smallint[]) AS c) AS u
+                         unnest($\(messageRowColumns.count + 1)::smallint[]) AS c) AS u
             JOIN message_dedup x ON x.dedup_key = u.k
             WHERE u.k NOT IN (SELECT dedup_key FROM d) AND s.id = x.message_id AND s.received_at = x.received_at
             RETURNING s.id)
@@ -472,26 +478,30 @@ public final class BatchWriter: @unchecked Sendable {
     /// each key up in the index before the insert, which looks it up again to place
     /// it; without it neither that look-up nor the join of the columns with the
     /// inserted keys is needed (docs/decisions/001-optimistic-dedup-insert.md).
-    static let insertNewMessages = """
+    static func insertNewMessages(full: Bool) -> String {
+        """
         WITH m AS (
-            INSERT INTO messages (\(messageColumns))
-            SELECT \(messageValues)
+            INSERT INTO messages (\(messageColumns(full: full)))
+            SELECT \(messageValues(full: full))
             RETURNING id, received_at, dedup_key, order_id, outcome),
         d AS (
             INSERT INTO message_dedup (dedup_key, received_at, message_id)
             SELECT dedup_key, received_at, id FROM m)
         SELECT \(notified), NULL::text AS duplicates, 0 AS redeliveries_recorded
         """
+    }
 
-    private static let messageColumns = """
+    private static func messageColumns(full: Bool) -> String {
+        """
         received_at, carrier, bind, source_addr, source_ton, source_normalized, destination_addr,
                 destination_ton, destination_normalized, order_id, lease_version, service, outcome, service_mismatch,
-                data_coding, text, text_invalid, otp_code, otp_confidence, otp_rule, part_count, missing_parts, dedup_key, raw_pdus,
-                redelivery_count, last_redelivered_at, receipt_message_id, receipt_stat, receipt_err, invalid_reason
-        """
+                data_coding, text, text_invalid, otp_code, otp_confidence, otp_rule, part_count, missing_parts, dedup_key, raw_pdus
+        """ + (full ? ", redelivery_count, last_redelivered_at, receipt_message_id, receipt_stat, receipt_err, invalid_reason" : "")
+    }
 
-    /// The batch's columns, in parameter order ($1, $2, …); the batch's multi-part
-    /// PDUs follow them as one more parameter (`rawsParameter`).
+    /// The batch's columns, in parameter order ($1, $2, …). A full batch has
+    /// `extraRowColumns` after them; the batch's multi-part PDUs follow as one more
+    /// parameter (`rawsParameter`).
     static let messageRowColumns: [(name: String, type: String)] = [
         ("dedup_key", "uuid"), ("received_at", "timestamptz"), ("carrier", "text"), ("bind", "text"),
         ("source_addr", "text"), ("source_ton", "smallint"), ("source_normalized", "text"),
@@ -500,24 +510,31 @@ public final class BatchWriter: @unchecked Sendable {
         ("service_mismatch", "boolean"), ("data_coding", "smallint"), ("text", "text"), ("text_invalid", "boolean"),
         ("otp_code", "text"), ("otp_confidence", "real"), ("otp_rule", "text"), ("part_count", "smallint"),
         ("missing_parts", "text"), ("raw_pdu", "bytea"), ("raw_from", "integer"), ("raw_to", "integer"),
+    ]
+    /// Columns nearly every batch leaves empty: five more set-returning calls per row
+    /// were measured in `make bench` (docs/performance.md), so the common batch goes without.
+    static let extraRowColumns: [(name: String, type: String)] = [
         ("extra_copies", "smallint"), ("receipt_message_id", "text"), ("receipt_stat", "text"), ("receipt_err", "text"),
         ("invalid_reason", "text"),
     ]
-    static var rawsParameter: Int { messageRowColumns.count + 1 }
-    /// The parameter number of a column of `messageRowColumns`.
-    static func parameter(_ name: String) -> Int { messageRowColumns.firstIndex { $0.name == name }! + 1 }
+    static func rawsParameter(full: Bool) -> Int { messageRowColumns.count + (full ? extraRowColumns.count : 0) + 1 }
 
     /// The rows of `messageColumns`, from the batch's arrays.
-    private static let messageValues = """
+    private static func messageValues(full: Bool) -> String {
+        """
         t.received_at, carrier, bind, source_addr, source_ton, source_normalized, destination_addr,
                 destination_ton, destination_normalized, order_id, lease_version, service, outcome, service_mismatch,
                 data_coding, text, text_invalid, otp_code, otp_confidence, otp_rule, part_count,
                 COALESCE(missing_parts::smallint[], '{}'), t.dedup_key,
-                COALESCE(($\(rawsParameter)::bytea[])[raw_from:raw_to], ARRAY[raw_pdu]),
-                extra_copies, CASE WHEN extra_copies > 0 THEN t.received_at END,
+                COALESCE(($\(rawsParameter(full: full))::bytea[])[raw_from:raw_to], ARRAY[raw_pdu])
+        """ + (full ? """
+            , extra_copies, CASE WHEN extra_copies > 0 THEN t.received_at END,
                 receipt_message_id, receipt_stat, receipt_err, invalid_reason
-            FROM \(rows(of: messageRowColumns)) AS t
+            """ : "") + """
+
+            FROM \(rows(of: messageRowColumns + (full ? extraRowColumns : []))) AS t
         """
+    }
 
     /// A batch's parallel column arrays ($1, $2, … in order) as rows: a subquery that
     /// unnests each in its select list. Set-returning functions there run in lockstep,
@@ -588,7 +605,7 @@ public final class BatchWriter: @unchecked Sendable {
 
 
     /// The batch as 27 binary column arrays, in `insertMessages`' parameter order.
-    static func columns(_ ms: [Pending], extraCopies: [DedupKey: Int] = [:]) -> [PostgresValue] {
+    static func columns(_ ms: [Pending], extraCopies: [DedupKey: Int] = [:], full: Bool = true) -> [PostgresValue] {
         let n = ms.count
         var key = BinaryArray(.uuid, reservingCapacity: n * 20), at = BinaryArray(.timestamptz, reservingCapacity: n * 12)
         var carrier = BinaryArray(.text, reservingCapacity: n * 16), bind = BinaryArray(.text, reservingCapacity: n * 16)
@@ -606,9 +623,9 @@ public final class BatchWriter: @unchecked Sendable {
         // each message naming its slice (an array cannot hold arrays).
         var rawFrom = BinaryArray(.int4, reservingCapacity: n * 8), rawTo = BinaryArray(.int4, reservingCapacity: n * 8)
         var raws = BinaryArray(.bytea, reservingCapacity: n * 100)
-        var copies = BinaryArray(.int2, reservingCapacity: n * 6)
-        var receiptID = BinaryArray(.text, reservingCapacity: n * 4), receiptStat = BinaryArray(.text, reservingCapacity: n * 4)
-        var receiptErr = BinaryArray(.text, reservingCapacity: n * 4), invalidReason = BinaryArray(.text, reservingCapacity: n * 4)
+        var copies = BinaryArray(.int2, reservingCapacity: full ? n * 6 : 0)
+        var receiptID = BinaryArray(.text, reservingCapacity: full ? n * 4 : 0), receiptStat = BinaryArray(.text, reservingCapacity: full ? n * 4 : 0)
+        var receiptErr = BinaryArray(.text, reservingCapacity: full ? n * 4 : 0), invalidReason = BinaryArray(.text, reservingCapacity: full ? n * 4 : 0)
         // Fields read in place through the reference: `let d = m.decision` (or a
         // StoredMessage taken out of its item) copied every message, retaining each
         // string in it.
@@ -648,6 +665,7 @@ public final class BatchWriter: @unchecked Sendable {
                 for p in p.message!.rawPDUs { raws.append(bytea: p) }
                 rawTo.append(int4: Int32(raws.count))
             }
+            guard full else { continue }
             copies.append(int2: Int16(clamping: extraCopies.isEmpty ? 0 : extraCopies[p.key, default: 0]))
             if let r = p.message!.decision.receipt {
                 receiptID.append(r.messageID)
@@ -660,9 +678,9 @@ public final class BatchWriter: @unchecked Sendable {
             }
             invalidReason.append(p.message!.decision.invalidReason)
         }
-        return [key, at, carrier, bind, src, srcTON, srcNorm, dst, dstTON, dstNorm, order, version, service, outcome,
-                mismatch, coding, text, invalid, code, confidence, rule, partCount, missing, raw, rawFrom, rawTo,
-                copies, receiptID, receiptStat, receiptErr, invalidReason, raws].map(\.value)
+        let lean = [key, at, carrier, bind, src, srcTON, srcNorm, dst, dstTON, dstNorm, order, version, service, outcome,
+                    mismatch, coding, text, invalid, code, confidence, rule, partCount, missing, raw, rawFrom, rawTo]
+        return (full ? lean + [copies, receiptID, receiptStat, receiptErr, invalidReason, raws] : lean + [raws]).map(\.value)
     }
 
     /// Part rows (part, key, the message of this batch consuming it) as 15 binary

@@ -29,16 +29,18 @@ import Testing
     }
 }
 
-func pdu(esm: UInt8 = 0, text: String, tlvs: [TLV] = [], source: String = "Microsoft", to: String = "447700900123") -> [UInt8] {
+/// A deliver_sm as an SMSC sends it: GSM 7-bit text after an optional UDH.
+func pdu(esm: UInt8 = 0, text: String, tlvs: [TLV] = [], source: String = "Microsoft", to: String = "447700900123",
+         destTON: TON = .international, sequence: UInt32 = 1, udh: [UInt8] = []) -> [UInt8] {
     var m = ShortMessage()
     m.sourceAddrTON = .alphanumeric
     m.sourceAddr = COctetString(source)
-    m.destAddrTON = .international
+    m.destAddrTON = destTON
     m.destAddrNPI = .isdn
     m.destinationAddr = COctetString(to)
     m.esmClass = ESMClass(esm)
-    m.shortMessage = GSM7.encodeUnpacked(text)!
-    return PDU(.deliverSM, sequenceNumber: 1, body: .shortMessage(m), tlvs: tlvs).encode()
+    m.shortMessage = udh + GSM7.encodeUnpacked(text)!
+    return PDU(.deliverSM, sequenceNumber: sequence, body: .shortMessage(m), tlvs: tlvs).encode()
 }
 
 func leasedRouter(service: String = "microsoft") -> SessionRouter {

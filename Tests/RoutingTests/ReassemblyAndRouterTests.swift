@@ -209,6 +209,7 @@ final class ReassemblyTests: XCTestCase {
                 for m in r.stale(olderThan: 0, now: 1_000_000, recheck: 0) where m.parts.compactMap({ $0 }).allSatisfy({ m.echoes.contains($0.sequence) }) {
                     offeredHeld.withLock { $0 += 1 }
                 }
+                usleep(200)  // the bridge sweeps once a second; back to back, the sweep starved the adders for minutes
             }
         }
         sweeper.start()
@@ -266,6 +267,50 @@ final class ReassemblyTests: XCTestCase {
         XCTAssertTrue(ev.allSatisfy { !$0.isComplete })
     }
 
+    /// A 255-part message's first part holds 255 slots: the cap counts them. A flood of
+    /// such first parts (the hostile carrier of issue 22: new reference and sender each
+    /// time) stays under the cap, evicting its own oldest in arrival order, and never
+    /// pushes out another carrier's pending parts.
+    func testOneCarriersFloodEvictsOnlyItsOwnOldestAndStaysUnderTheCap() {
+        let cap = 4 << 20
+        let r = Reassembler(maxPendingBytes: cap)
+        var ev: [AssembledMessage] = []
+        let good = PartKey(carrier: "good", source: "Google", destination: "447700900123", reference: 1, referenceBits: 8, total: 2)
+        _ = r.add(Part(key: good, sequence: 1, dataCoding: 0, body: [0x41], rawPDU: [1], receivedAt: 0), evicted: &ev)
+        let oneSlotArray = 255 * MemoryLayout<Part?>.stride
+        for i in 0..<5_000 {
+            let k = PartKey(carrier: "bad", source: "S\(i)", destination: "447700900999", reference: UInt16(i & 0xFF), referenceBits: 8, total: 255)
+            _ = r.add(Part(key: k, sequence: 1, dataCoding: 0, body: [0x42], rawPDU: [2], receivedAt: UInt64(1 + i)), evicted: &ev)
+            XCTAssertLessThanOrEqual(r.pendingBytes, cap)
+        }
+        XCTAssertGreaterThanOrEqual(r.pendingBytes(carrier: "bad"), (cap / 2 / (oneSlotArray + 400)) * oneSlotArray, "slots counted")
+        XCTAssertLessThanOrEqual(r.pendingBytes(carrier: "bad"), cap / 2, "within its share")
+        XCTAssertGreaterThan(r.pendingBytes(carrier: "good"), 0, "the other carrier's part is still held")
+        XCTAssertTrue(ev.allSatisfy { $0.key.carrier == "bad" })
+        XCTAssertEqual(ev.prefix(3).map(\.key.source), ["S0", "S1", "S2"], "oldest first")
+        XCTAssertEqual(ev.count, r.evictedCount)
+    }
+
+    /// Over the global cap, the carrier holding the most pays, not the newcomer.
+    func testOverTheGlobalCapTheHeaviestCarrierPays() {
+        let r = Reassembler(maxPendingBytes: 100_000, maxPendingBytesPerCarrier: 100_000)
+        var ev: [AssembledMessage] = []
+        for i in 0..<40 {
+            let k = PartKey(carrier: "heavy", source: "S\(i)", destination: "447700900999", reference: UInt16(i), referenceBits: 8, total: 2)
+            _ = r.add(Part(key: k, sequence: 1, dataCoding: 0, body: [UInt8](repeating: 1, count: 2_000), rawPDU: [], receivedAt: UInt64(i)), evicted: &ev)
+        }
+        let light = PartKey(carrier: "light", source: "G", destination: "447700900123", reference: 1, referenceBits: 8, total: 2)
+        _ = r.add(Part(key: light, sequence: 1, dataCoding: 0, body: [UInt8](repeating: 1, count: 2_000), rawPDU: [], receivedAt: 100), evicted: &ev)
+        for i in 40..<80 {
+            let k = PartKey(carrier: "heavy", source: "S\(i)", destination: "447700900999", reference: UInt16(i), referenceBits: 8, total: 2)
+            _ = r.add(Part(key: k, sequence: 1, dataCoding: 0, body: [UInt8](repeating: 1, count: 2_000), rawPDU: [], receivedAt: UInt64(i + 100)), evicted: &ev)
+        }
+        XCTAssertLessThanOrEqual(r.pendingBytes, 100_000)
+        XCTAssertFalse(ev.isEmpty)
+        XCTAssertTrue(ev.allSatisfy { $0.key.carrier == "heavy" })
+        XCTAssertGreaterThan(r.pendingBytes(carrier: "light"), 0)
+    }
+
     func testRestoreFromStoredParts() {
         // Parts persisted before a restart rebuild the pending state; the next part completes it.
         let stored = [part(2, GSM7.encodeUnpacked("de 4417")!), part(1, GSM7.encodeUnpacked("Seu codigo ")!)]
@@ -298,15 +343,7 @@ final class RouterTests: XCTestCase {
     }
 
     func deliver(from: String, to: String, text: String, seq: UInt32 = 1, esm: UInt8 = 0, udh: [UInt8] = [], tlvs: [TLV] = []) -> [UInt8] {
-        var m = ShortMessage()
-        m.sourceAddrTON = .alphanumeric
-        m.sourceAddr = COctetString(from)
-        m.destAddrTON = .national
-        m.destAddrNPI = .isdn
-        m.destinationAddr = COctetString(to)
-        m.esmClass = ESMClass(esm)
-        m.shortMessage = udh + GSM7.encodeUnpacked(text)!
-        return PDU(.deliverSM, sequenceNumber: seq, body: .shortMessage(m), tlvs: tlvs).encode()
+        pdu(esm: esm, text: text, tlvs: tlvs, source: from, to: to, destTON: .national, sequence: seq, udh: udh)
     }
 
     func route(_ r: SessionRouter, _ bytes: [UInt8]) -> (Accepted, RoutingDecision?) {

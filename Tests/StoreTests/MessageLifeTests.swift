@@ -42,21 +42,27 @@ final class MessageLifeTests: XCTestCase {
     /// The SMS as the SMSC sends it, received `ago` seconds before now, routed against the table.
     func sms(_ text: String = "Use 8568 as Microsoft account security code", ago: Double = 0, esm: UInt8 = 0, tlvs: [TLV] = [],
              sequence: UInt32 = 1) -> StoredMessage {
-        var m = ShortMessage()
-        m.sourceAddrTON = .alphanumeric
-        m.sourceAddr = "Microsoft"
-        m.destAddrTON = .international
-        m.destAddrNPI = .isdn
-        m.destinationAddr = COctetString(Self.number)
-        m.esmClass = ESMClass(esm)
-        m.shortMessage = GSM7.encodeUnpacked(text)!
-        let bytes = PDU(.deliverSM, sequenceNumber: sequence, body: .shortMessage(m), tlvs: tlvs).encode()
+        let bytes = Self.deliverSM(GSM7.encodeUnpacked(text)!, esm: esm, tlvs: tlvs, sequence: sequence)
         return bytes.withUnsafeBytes { p in
             let v = try! ShortMessageView(validating: p)
             var ev: [InboundMessage] = []
             guard case .message(let msg) = router.accept(v, receivedAt: nowMs - UInt64(ago * 1000), evicted: &ev) else { fatalError() }
             return StoredMessage(decision: router.decide(msg), bind: "c1-1", sourceTON: .alphanumeric, destTON: .international, rawPDUs: [bytes])
         }
+    }
+
+    /// A deliver_sm from Microsoft to the test's number, its short_message as given.
+    static func deliverSM(_ sm: [UInt8], esm: UInt8 = 0, dataCoding: UInt8 = 0, tlvs: [TLV] = [], sequence: UInt32 = 1) -> [UInt8] {
+        var m = ShortMessage()
+        m.sourceAddrTON = .alphanumeric
+        m.sourceAddr = "Microsoft"
+        m.destAddrTON = .international
+        m.destAddrNPI = .isdn
+        m.destinationAddr = COctetString(number)
+        m.esmClass = ESMClass(esm)
+        m.dataCoding = DataCoding(dataCoding)
+        m.shortMessage = sm
+        return PDU(.deliverSM, sequenceNumber: sequence, body: .shortMessage(m), tlvs: tlvs).encode()
     }
 
     @discardableResult
@@ -199,16 +205,9 @@ final class MessageLifeTests: XCTestCase {
         var parts: [Part] = []
         var raws: [[UInt8]] = []
         for (i, c) in chunks.enumerated() {
-            var m = ShortMessage()
-            m.sourceAddrTON = .alphanumeric
-            m.sourceAddr = "Microsoft"
-            m.destAddrTON = .international
-            m.destAddrNPI = .isdn
-            m.destinationAddr = COctetString(Self.number)
-            m.esmClass = ESMClass.udhIndicator
-            m.shortMessage = [0x05, 0x00, 0x03, ref, 2, UInt8(i + 1)] + c
-            m.dataCoding = DataCoding(0x04)  // 8-bit: the body is the bytes as given
-            let bytes = PDU(.deliverSM, sequenceNumber: UInt32(i + 1), body: .shortMessage(m)).encode()
+            // 8-bit data coding: the body is the bytes as given.
+            let bytes = Self.deliverSM([0x05, 0x00, 0x03, ref, 2, UInt8(i + 1)] + c, esm: ESMClass.udhIndicator.rawValue,
+                                       dataCoding: 0x04, sequence: UInt32(i + 1))
             raws.append(bytes)
             bytes.withUnsafeBytes { p in
                 let v = try! ShortMessageView(validating: p)

@@ -94,6 +94,8 @@ struct BridgeConfig: Equatable, Sendable {
     // [routing]
     var reassemblyTimeoutSeconds: Double = 120
     var reassemblyMaxBytes = 64 << 20
+    /// One carrier's share of it; past it, that carrier's own oldest message is given up.
+    var reassemblyMaxBytesPerCarrier = 32 << 20
     var leaseReconcileSeconds: Double = 300
     /// How long after its first receipt a message is a redelivery target (docs/operations.md).
     var dedupWindowSeconds = BatchWriter.Config.defaultDedupWindowSeconds
@@ -158,10 +160,12 @@ enum ConfigLoader {
         try r.overrides(section: "metrics", into: &c)
         try validateListen(&c, file: file)
         if let t = try r.table(root, "routing") {
-            try r.keys(t, "routing", allowed: ["reassembly_timeout_s", "reassembly_max_bytes", "lease_reconcile_s", "otp_rules_file",
+            try r.keys(t, "routing", allowed: ["reassembly_timeout_s", "reassembly_max_bytes", "reassembly_max_bytes_per_carrier", "lease_reconcile_s", "otp_rules_file",
                                               "dedup_window_s", "late_match_lookback_s"])
             c.reassemblyTimeoutSeconds = try r.double(t, "routing", "reassembly_timeout_s", range: 1...86_400) ?? c.reassemblyTimeoutSeconds
             c.reassemblyMaxBytes = try r.int(t, "routing", "reassembly_max_bytes", range: 1 << 16...1 << 34) ?? c.reassemblyMaxBytes
+            c.reassemblyMaxBytesPerCarrier = try r.int(t, "routing", "reassembly_max_bytes_per_carrier", range: 1 << 16...1 << 34)
+                ?? min(c.reassemblyMaxBytesPerCarrier, c.reassemblyMaxBytes)
             c.leaseReconcileSeconds = try r.double(t, "routing", "lease_reconcile_s", range: 5...86_400) ?? c.leaseReconcileSeconds
             c.otpRulesFile = try r.string(t, "routing", "otp_rules_file")
             c.dedupWindowSeconds = try r.int(t, "routing", "dedup_window_s", range: 1...604_800) ?? c.dedupWindowSeconds

@@ -35,6 +35,7 @@ final class BridgeService: @unchecked Sendable {
         self.logger = logger
         // A finished message's parts are remembered as long as its key is a redelivery target.
         reassembler = Reassembler(timeoutMillis: UInt64(config.reassemblyTimeoutSeconds * 1000), maxPendingBytes: config.reassemblyMaxBytes,
+                                  maxPendingBytesPerCarrier: config.reassemblyMaxBytesPerCarrier,
                                   rememberMillis: UInt64(config.dedupWindowSeconds) * 1000)
         rules = RoutingRules(extractor: OTPExtractor(rules: try Self.loadRules(config.otpRulesFile)), generation: 1)
         M.defineAll(metrics)

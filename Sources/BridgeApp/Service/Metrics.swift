@@ -284,7 +284,12 @@ final class EventHub: @unchecked Sendable {
         }
         guard let subs else { return }
         let line = e.json
-        for s in subs { s.yield(line) }
+        for s in subs {
+            if case .dropped = s.yield(line) {
+                s.finish()  // a subscriber that cannot keep up is let go
+                lock.withLock { droppedSubscribers += 1 }
+            }
+        }
     }
 
     /// The last `n` events, oldest first, as JSON lines.
@@ -295,13 +300,25 @@ final class EventHub: @unchecked Sendable {
         return events.suffix(max(0, n)).map(\.json)
     }
 
-    /// A live stream of events; ends when the subscriber goes away.
-    func subscribe() -> AsyncStream<String> {
+    /// At most this many live `/events` subscribers at once; more get a 503.
+    static let maxSubscribers = 16
+    /// Lines a subscriber may fall behind by. One that does is dropped (its stream
+    /// ends), not buffered for: publishing never waits for a reader.
+    static let subscriberBuffer = 256
+    private(set) var droppedSubscribers = 0
+
+    /// A live stream of events; ends when the subscriber goes away or falls
+    /// `subscriberBuffer` lines behind. Nil when `maxSubscribers` are listening.
+    func subscribe() -> AsyncStream<String>? {
         let id = UUID()
-        let (stream, cont) = AsyncStream<String>.makeStream(bufferingPolicy: .bufferingNewest(10_000))
+        let (stream, cont) = AsyncStream<String>.makeStream(bufferingPolicy: .bufferingOldest(Self.subscriberBuffer))
         cont.onTermination = { [weak self] _ in self?.lock.withLock { _ = self?.subscribers.removeValue(forKey: id) } }
-        lock.withLock { subscribers[id] = cont }
-        return stream
+        let admitted = lock.withLock { () -> Bool in
+            guard subscribers.count < Self.maxSubscribers else { return false }
+            subscribers[id] = cont
+            return true
+        }
+        return admitted ? stream : nil
     }
 
     var subscriberCount: Int { lock.withLock { subscribers.count } }
