@@ -42,7 +42,7 @@ final class BridgeRunner: @unchecked Sendable {
         service = try BridgeService(config: config, logger: l)
         let svc = service
         metricsServer = try MetricsServer(host: config.metricsHost, port: config.metricsPort, metrics: service.metrics, events: service.events,
-                                          logger: l, health: { (svc.isReady, svc.stageName) })
+                                          logger: l, health: { svc.readiness })
     }
 
     /// Metrics first (health and readiness answer during start-up), then the start order.
@@ -128,7 +128,13 @@ struct CheckConfigCommand: ParsableCommand {
         }
         var warnings: [String] = []
         if let url = try? c.databaseURL.read() {
-            if let w = PostgresTLSPolicy(conninfo: url)?.warning { warnings.append("database.url: \(w)") }
+            if let w = PostgresTLSPolicy(conninfo: url)?.warning {
+                if !c.allowUnverifiedTLS {
+                    print("config error: database.url: \(w) (or set database.allow_unverified_tls = true)")
+                    throw ExitCode(2)
+                }
+                warnings.append("database.url: \(w) (allowed by database.allow_unverified_tls)")
+            }
         } else {
             warnings.append("database.url: \(c.databaseURL.describe) is not readable here (needed at run time)")
         }

@@ -195,3 +195,25 @@ struct TailCommand: ParsableCommand {
 
 /// Unbuffered stdout: each refresh or event reaches a pipe at once.
 func writeOut(_ s: String) { FileHandle.standardOutput.write(Data(s.utf8)) }
+
+/// `smpp-bridge ready`: exits 0 when the running bridge answers /readyz with 200
+/// (started, writer committing, lease feed listening, a bind up per carrier), 1
+/// otherwise, printing why. For container health checks and scripts.
+struct ReadyCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "ready", abstract: "Exit 0 if the running bridge is ready (its /readyz), 1 otherwise, saying why.")
+    @Option(help: "The bridge's metrics address.") var url = "http://127.0.0.1:9464"
+
+    func run() throws {
+        do {
+            let r = try HTTPGet.get(url, path: "/readyz")
+            print(r.body.trimmingCharacters(in: .whitespacesAndNewlines))
+            if r.status != 200 { throw ExitCode(1) }
+        } catch let e as ExitCode {
+            throw e
+        } catch {
+            print("not ready: \(error)")
+            throw ExitCode(1)
+        }
+    }
+}

@@ -422,10 +422,13 @@ public final class Reassembler: @unchecked Sendable {
     /// `recheck` (snapshots, left pending): the bridge asks the store whether another
     /// bridge holds their other parts. Marks them checked at `now`. Held redeliveries
     /// are not offered: only the timeout decides them.
-    public func stale(olderThan age: UInt64, now: UInt64, recheck: UInt64) -> [AssembledMessage] {
+    /// At most `limit` a call: each costs the caller a store lookup, and a flood of
+    /// pending messages must not turn one sweep into thousands of queries.
+    public func stale(olderThan age: UInt64, now: UInt64, recheck: UInt64, limit: Int = .max) -> [AssembledMessage] {
         state.withLock { s in
             var out: [AssembledMessage] = []
             for (k, v) in s.pending where !v.onlyEchoes && now >= v.firstAt + age && now >= (s.checkedAt[k] ?? 0) + recheck {
+                if out.count >= limit { break }
                 s.checkedAt[k] = now
                 out.append(Self.incomplete(k, v))
             }

@@ -52,7 +52,17 @@ public final class Connection: @unchecked Sendable {
     private var readSource: (any DispatchSourceRead)?
     private var writeSource: (any DispatchSourceWrite)?
     private var writeArmed = false
+    /// The read source is suspended: by the owner (`pauseReading`), or because output is backed up.
     private var readPaused = false
+    private var ownerPaused = false
+    private var outputPaused = false
+    /// Queued output past which reading stops: a peer that does not read our responses
+    /// gets no more requests read from it (each would add a response), so memory stays
+    /// bounded by this plus one read. It resumes under half of it.
+    public var maxPendingOutput = 256 * 1024
+    /// When queued output last moved (monotonic ns): the owner closes a connection whose
+    /// output has not moved for its response timeout (`outputStalledNanos`).
+    private var lastOutputProgress: UInt64 = 0
     private var framer: FrameDecoder
     private var outbox: [UInt8] = []
     private var outboxSent = 0
@@ -261,21 +271,50 @@ public final class Connection: @unchecked Sendable {
     /// handing out already-buffered frames.
     public func pauseReading() {
         dispatchPrecondition(condition: .onQueue(queue))
-        guard !readPaused, !isClosed else { return }
-        readPaused = true
-        readSource?.suspend()
+        ownerPaused = true
+        applyReadState()
     }
 
     public func resumeReading() {
         dispatchPrecondition(condition: .onQueue(queue))
-        guard readPaused, !isClosed else { return }
-        readPaused = false
-        readSource?.resume()
-        // Frames that arrived before the pause are still buffered.
-        if deliverFrames() { queue.async { [weak self] in self?.readable() } }
+        ownerPaused = false
+        applyReadState()
     }
 
-    public var isReadingPaused: Bool { readPaused }
+    /// Whether the owner paused reading (output backpressure is the connection's own).
+    public var isReadingPaused: Bool { ownerPaused }
+    /// Whether reading stopped because the peer is not reading its responses.
+    public var isOutputBackedUp: Bool { outputPaused }
+
+    /// How long queued output has not moved, in nanoseconds (0 with nothing queued).
+    public func outputStalledNanos(now: UInt64) -> UInt64 {
+        pendingOutput > 0 && now > lastOutputProgress ? now - lastOutputProgress : 0
+    }
+
+    private func applyReadState() {
+        guard !isClosed else { return }
+        let pause = ownerPaused || outputPaused
+        if pause, !readPaused {
+            readPaused = true
+            readSource?.suspend()
+        } else if !pause, readPaused {
+            readPaused = false
+            readSource?.resume()
+            // Frames that arrived before the pause are still buffered.
+            if deliverFrames() { queue.async { [weak self] in self?.readable() } }
+        }
+    }
+
+    /// Output over `maxPendingOutput` stops reading; under half of it, reading goes on.
+    private func checkOutput() {
+        if !outputPaused, pendingOutput > maxPendingOutput {
+            outputPaused = true
+            applyReadState()
+        } else if outputPaused, pendingOutput <= maxPendingOutput / 2 {
+            outputPaused = false
+            applyReadState()
+        }
+    }
 
     // MARK: Writing
 
@@ -283,8 +322,16 @@ public final class Connection: @unchecked Sendable {
     public func send(_ bytes: UnsafeRawBufferPointer) {
         dispatchPrecondition(condition: .onQueue(queue))
         guard !isClosed else { return }
+        if pendingOutput == 0 { lastOutputProgress = Self.monotonicNow() }
         outbox.append(contentsOf: bytes)
         if batchDepth == 0 { flush() }
+        checkOutput()
+    }
+
+    static func monotonicNow() -> UInt64 {
+        var ts = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &ts)
+        return UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)
     }
 
     /// Starts coalescing writes until the matching `endBatch`.
@@ -330,10 +377,13 @@ public final class Connection: @unchecked Sendable {
             if n > 0 {
                 outboxSent += n
                 bytesOut += n
+                lastOutputProgress = Self.monotonicNow()
                 continue
             }
             let e = errno
             if n < 0 && (e == EAGAIN || e == EWOULDBLOCK) {
+                compactOutbox()
+                checkOutput()
                 if !writeArmed {
                     writeArmed = true
                     writeSource?.resume()
@@ -354,7 +404,10 @@ public final class Connection: @unchecked Sendable {
             case .done(let n):
                 outboxSent += n
                 bytesOut += n
+                lastOutputProgress = Self.monotonicNow()
             case .wantWrite:
+                compactOutbox()
+                checkOutput()
                 if !writeArmed { writeArmed = true; writeSource?.resume() }
                 return
             case .wantRead:
@@ -371,10 +424,20 @@ public final class Connection: @unchecked Sendable {
         outboxDrained()
     }
 
+    /// A peer that reads slowly but never lets the outbox empty: what was sent is
+    /// dropped from its front once it is most of it.
+    private func compactOutbox() {
+        if outboxSent > 64 * 1024, outboxSent * 2 > outbox.count {
+            outbox.removeFirst(outboxSent)
+            outboxSent = 0
+        }
+    }
+
     /// Everything was written: reset the outbox and stop watching for writability.
     private func outboxDrained() {
         outbox.removeAll(keepingCapacity: outbox.capacity < 1 << 20)
         outboxSent = 0
+        if outputPaused { checkOutput() }
         if writeArmed {
             writeArmed = false
             writeSource?.suspend()

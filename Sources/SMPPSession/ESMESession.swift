@@ -328,6 +328,12 @@ public final class ESMESession: @unchecked Sendable {
                         bind()
                     }
                     c.startTLS(ctx, host: config.tls?.serverName ?? config.host)
+                    // A peer that accepts TCP and then says nothing must not hold the bind in `connecting`.
+                    queue.asyncAfter(deadline: .now() + config.connectTimeout) { [weak self, weak c] in
+                        guard let self, let c, gen == self.generation, self.state == .connecting, !c.isClosed else { return }
+                        self.event("tls_handshake_timeout", "no TLS handshake in \(self.config.connectTimeout) s")
+                        c.close(.tls("TLS handshake timeout"))
+                    }
                 } else {
                     c.start()
                     bind()
@@ -433,7 +439,9 @@ public final class ESMESession: @unchecked Sendable {
             if let handler {
                 handler.session(self, received: frame, token: token)
             } else {
-                sendAck(token, .ok)
+                // No handler (its carrier was removed or changed by a reload): nothing can
+                // store this, so it is never acked OK; the SMSC delivers it again later.
+                sendAck(token, .temporaryAppError)
             }
         case .enquireLink:
             write(PDU(.enquireLinkResp, sequenceNumber: frame.sequenceNumber))
@@ -530,7 +538,6 @@ public final class ESMESession: @unchecked Sendable {
     private func write(_ pdu: PDU) {
         guard let c = connection, !c.isClosed else { return }
         stats.pdusOut += 1
-        if pdu.commandID == .genericNack { stats.genericNacksSent += 0 }
         c.send(pdu)
     }
 
@@ -548,6 +555,12 @@ public final class ESMESession: @unchecked Sendable {
 
     private func tick() {
         let t = now()
+        // A peer that stopped reading our responses: its output has not moved for a response timeout.
+        if let c = connection, c.outputStalledNanos(now: t) > nanos(config.responseTimeout) {
+            event("write_stalled", "the peer has read nothing for \(config.responseTimeout) s (\(c.pendingOutput) bytes queued)")
+            c.close(.local("write_stalled"))
+            return
+        }
         for (seq, o) in outstanding where t >= o.deadline {
             outstanding.removeValue(forKey: seq)
             switch o.commandID {

@@ -47,7 +47,12 @@ public final class TLSContext: @unchecked Sendable {
         ctx = c
         self.config = config
         isServer = server
-        _ = shim_SSL_CTX_set_min_proto_version(c, TLS1_2_VERSION)
+        // Every setting that matters for security is checked: a context that silently
+        // allowed TLS 1.0 or skipped name checks would pass every test against a good peer.
+        guard shim_SSL_CTX_set_min_proto_version(c, TLS1_2_VERSION) == 1 else {
+            SSL_CTX_free(c)
+            throw TLSError(message: "cannot require TLS 1.2: \(Self.lastError())")
+        }
         _ = SSL_CTX_set_options(c, shim_SSL_OP_NO_COMPRESSION() | shim_SSL_OP_IGNORE_UNEXPECTED_EOF())
         // The outbox array may move between SSL_write retries; partial writes are fine.
         _ = shim_SSL_CTX_set_mode(c, Int(SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER))
@@ -60,8 +65,8 @@ public final class TLSContext: @unchecked Sendable {
                     guard SSL_CTX_load_verify_locations(c, ca, nil) == 1 else {
                         throw TLSError(message: "cannot load CA file \(ca): \(Self.lastError())")
                     }
-                } else {
-                    SSL_CTX_set_default_verify_paths(c)
+                } else if SSL_CTX_set_default_verify_paths(c) != 1 {
+                    throw TLSError(message: "cannot load the system's CA certificates: \(Self.lastError())")
                 }
             }
         }
@@ -117,13 +122,21 @@ final class TLSChannel {
         } else {
             SSL_set_connect_state(s)
             let name = context.config.serverName ?? host
+            // An empty name would verify the chain and no name: any certificate from the CA would do.
+            guard !name.isEmpty else {
+                SSL_free(s)
+                throw TLSError(message: "TLS server name is empty: set tls.server_name or host")
+            }
             let isIP = name.contains(":") || name.allSatisfy { $0.isNumber || $0 == "." }
-            if !isIP { _ = shim_SSL_set_tlsext_host_name(s, name) }
+            if !isIP, shim_SSL_set_tlsext_host_name(s, name) != 1 {
+                SSL_free(s)
+                throw TLSError(message: "cannot set SNI \(name): \(TLSContext.lastError())")
+            }
             if !context.config.insecure {
-                if isIP {
-                    _ = X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(s), name)
-                } else {
-                    _ = SSL_set1_host(s, name)
+                let ok = isIP ? X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(s), name) : SSL_set1_host(s, name)
+                guard ok == 1 else {
+                    SSL_free(s)
+                    throw TLSError(message: "cannot set the name to verify (\(name)): \(TLSContext.lastError())")
                 }
             }
         }

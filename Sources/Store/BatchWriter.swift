@@ -55,6 +55,12 @@ public struct WriterStats: Sendable, Hashable {
     public var lastBatchSize = 0
     public var lastCommitMicros = 0
     public var lastError: String?
+    /// Batches split because one of their rows was refused by the database.
+    public var batchSplits = 0
+    /// Rows the database refused on their own (answered with a temporary error).
+    public var rejectedRows = 0
+    /// Since when (monotonic ns) every attempt to commit has failed; nil once one succeeds.
+    public var failingSince: UInt64?
 }
 
 /// Receives each committed batch's size and commit time, for histograms.
@@ -242,6 +248,7 @@ public final class BatchWriter: @unchecked Sendable {
                     writer.statsLock.withLock {
                         $0.batches += 1
                         $0.rowsCommitted += inserted
+                        $0.failingSince = nil
                         $0.duplicates += dup
                         $0.lastBatchSize = remaining.count
                         $0.lastCommitMicros = micros
@@ -251,12 +258,26 @@ public final class BatchWriter: @unchecked Sendable {
                     return
                 } catch {
                     let e = error as? PostgresError ?? PostgresError(operation: "write", message: "\(error)", sqlState: nil)
-                    writer.statsLock.withLock { $0.failures += 1; $0.lastError = e.description }
+                    writer.statsLock.withLock {
+                        $0.failures += 1
+                        $0.lastError = e.description
+                        if $0.failingSince == nil { $0.failingSince = monotonic() }
+                    }
                     writer.observer?.writerFailed(e)
                     if !e.isConnectionFailure, !e.isTransient, db?.isHealthy == true {
-                        // A statement error that will not cure itself (bad data): do not ack; let the SMSC retry later.
                         _ = try? db?.execute("ROLLBACK")
-                        writer.statsLock.withLock { $0.temporaryErrors += remaining.count }
+                        // A statement error that will not cure itself (bad data) fails the whole
+                        // batch: split it, so that its good rows commit and only the bad one is
+                        // answered with a temporary error (the SMSC retries it later; nothing is
+                        // acked that is not stored). log2(batch) rounds at most.
+                        if remaining.count > 1 {
+                            writer.statsLock.withLock { $0.batchSplits += 1 }
+                            let half = remaining.count / 2
+                            write(Array(remaining[..<half]))
+                            write(Array(remaining[half...]))
+                            return
+                        }
+                        writer.statsLock.withLock { $0.temporaryErrors += remaining.count; $0.rejectedRows += remaining.count }
                         for p in remaining { p.completion(Result(status: .temporaryAppError, duplicate: false)) }
                         return
                     }

@@ -37,6 +37,7 @@ public final class LeaseSync: @unchecked Sendable {
 
     public struct SyncStats: Sendable, Hashable {
         public var loaded = false
+        public var listening = false
         public var entries = 0
         public var fullLoads = 0
         public var changesApplied = 0
@@ -58,6 +59,8 @@ public final class LeaseSync: @unchecked Sendable {
 
     public var stats: SyncStats { state.withLock { s in var x = s; x.entries = table.count; return x } }
     public var isLoaded: Bool { state.withLock { $0.loaded } }
+    /// The LISTEN connection is up (false from a lost connection until it is back and reloaded).
+    public var isListening: Bool { state.withLock { $0.listening } }
 
     /// Loads the table and starts listening. Returns once the table is loaded.
     public func start() throws {
@@ -93,10 +96,11 @@ public final class LeaseSync: @unchecked Sendable {
         source = l.watchNotifications(queue: queue, { [weak self] n in self?.apply(n) }, onFailure: { [weak self] e in
             self?.lost(e)
         })
+        state.withLock { $0.listening = true }
     }
 
     private func lost(_ e: PostgresError) {
-        state.withLock { $0.lastError = e.description; $0.reconnects += 1 }
+        state.withLock { $0.lastError = e.description; $0.reconnects += 1; $0.listening = false }
         source = nil
         listener = nil
         guard !stopped else { return }

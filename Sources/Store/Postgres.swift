@@ -224,7 +224,10 @@ public final class PostgresConnection: @unchecked Sendable {
 
     static func error(_ op: String, _ r: OpaquePointer?, _ c: OpaquePointer) -> PostgresError {
         let state = r.flatMap { PQresultErrorField($0, Int32(UInt8(ascii: "C"))) }.map { String(cString: $0) }
-        let msg = r.flatMap { PQresultErrorMessage($0) }.map { String(cString: $0) }.flatMap { $0.isEmpty ? nil : $0 } ?? message(c)
+        // The primary message only: DETAIL ("Failing row contains (…)") and the like quote
+        // row values, numbers and codes among them, and errors end up in logs.
+        let msg = r.flatMap { PQresultErrorField($0, Int32(UInt8(ascii: "M"))) }.map { String(cString: $0) }.flatMap { $0.isEmpty ? nil : $0 }
+            ?? message(c)
         var e = PostgresError(operation: op, message: trim(msg), sqlState: state)
         e.constraint = r.flatMap { PQresultErrorField($0, Int32(UInt8(ascii: "n"))) }.map { String(cString: $0) }
         return e

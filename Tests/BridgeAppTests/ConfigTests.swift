@@ -70,7 +70,7 @@ final class ConfigTests: XCTestCase {
             XCTAssertTrue("\(e)".contains("carrier[0] (agg-a).window (from environment): expected an integer"), "\(e)")
         }
         XCTAssertThrowsError(try ConfigLoader.parse(minimal, file: "b.toml", environment: ["BRIDGE_DATABASE_BATCH_ROWS": "5"])) { e in
-            XCTAssertTrue("\(e)".contains("database.batch_rows (from BRIDGE_DATABASE_BATCH_ROWS): unknown setting"), "\(e)")
+            XCTAssertTrue("\(e)".contains("database.batch_rows (from BRIDGE_DATABASE_BATCH_ROWS): unknown key"), "\(e)")
         }
     }
 
@@ -81,7 +81,15 @@ final class ConfigTests: XCTestCase {
         let path = dir + "/b.toml"
         try (minimal + "\n[database]\nurl_file = \"\(dir)/db-url\"").write(toFile: path, atomically: true, encoding: .utf8)
         try "postgres://bridge:S3cr3tDbPass@db/trueotp".write(toFile: dir + "/db-url", atomically: true, encoding: .utf8)
-        let out = try runBridge(["check-config", "--config", path], env: ["AGG_A_PASSWORD": "hunter2carrier"])
+        // A database over the network without certificate verification is refused, naming the way out...
+        let refused = try runBridge(["check-config", "--config", path], env: ["AGG_A_PASSWORD": "hunter2carrier"])
+        XCTAssertEqual(refused.status, 2, refused.output)
+        XCTAssertTrue(refused.output.contains("database.url: sslmode=prefer to db does not verify the server's certificate"), refused.output)
+        XCTAssertTrue(refused.output.contains("database.allow_unverified_tls"), refused.output)
+        XCTAssertFalse(refused.output.contains("S3cr3tDbPass"))
+        // ...and accepted, with a warning, when the config says so.
+        let out = try runBridge(["check-config", "--config", path],
+                                env: ["AGG_A_PASSWORD": "hunter2carrier", "BRIDGE_DATABASE_ALLOW_UNVERIFIED_TLS": "true"])
         XCTAssertEqual(out.status, 0, out.output)
         XCTAssertTrue(out.output.contains("b.toml: ok"), out.output)
         XCTAssertTrue(out.output.contains("password from env AGG_A_PASSWORD"), out.output)
@@ -89,6 +97,7 @@ final class ConfigTests: XCTestCase {
         XCTAssertFalse(out.output.contains("S3cr3tDbPass"))
         // A database over the network without certificate verification is pointed out.
         XCTAssertTrue(out.output.contains("warning: database.url: sslmode=prefer to db does not verify the server's certificate"), out.output)
+        XCTAssertTrue(out.output.contains("allowed by database.allow_unverified_tls"), out.output)
         let bad = try runBridge(["check-config", "--config", path], env: ["BRIDGE_CARRIER_AGG_A_PORT": "0"])
         XCTAssertEqual(bad.status, 2)
         XCTAssertTrue(bad.output.contains("b.toml: carrier[0] (agg-a).port (from environment): expected an integer in 1...65535"), bad.output)

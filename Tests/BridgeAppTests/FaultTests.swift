@@ -36,6 +36,12 @@ final class BridgeProcess {
     var logPath: String { configPath + ".log" }
 
     func start() throws {
+        try startWithoutWaiting()
+        XCTAssertTrue(waitUntil(30) { (try? HTTPGet.get(self.base, path: "/readyz").status) == 200 }, "bridge never ready")
+    }
+
+    /// Starts the process and returns once its metrics answer (not necessarily ready).
+    func startWithoutWaiting() throws {
         let p = Process()
         p.executableURL = bridgeBinary()
         p.arguments = ["run", "--config", configPath]
@@ -47,7 +53,7 @@ final class BridgeProcess {
         p.standardOutput = FileHandle.nullDevice
         try p.run()
         process = p
-        XCTAssertTrue(waitUntil(30) { (try? HTTPGet.get(self.base, path: "/readyz").status) == 200 }, "bridge never ready")
+        XCTAssertTrue(waitUntil(30) { (try? HTTPGet.get(self.base, path: "/healthz").status) == 200 }, "bridge never answered")
     }
 
     func kill9() {

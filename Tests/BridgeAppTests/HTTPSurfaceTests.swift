@@ -71,3 +71,17 @@ import Testing
         #expect(hub.subscribe() == nil)
     }
 }
+
+@Suite struct LogLimiterTests {
+    @Test func aFloodIsCutToTheBurstAndCounted() {
+        let metrics = MetricsRegistry()
+        M.defineAll(metrics)
+        let l = LogLimiter(burst: 3, window: 10, metrics: metrics)
+        let admitted = (0..<1000).filter { _ in l.admit("malformed", now: 100).log }.count
+        #expect(admitted == 3)
+        #expect(metrics.value(M.logSuppressed, [("kind", "malformed")]) == 997)
+        let next = l.admit("malformed", now: 111)
+        #expect(next.log && next.suppressed == 997, "the next window's first line says how many were dropped")
+        #expect(l.admit("other", now: 100).log, "kinds are limited apart")
+    }
+}

@@ -7,6 +7,16 @@ import XCTest
 
 /// Collects deliveries; acks them itself (after a random delay, so acks go out of order) unless told to hold.
 final class Collector: InboundHandler, @unchecked Sendable {
+    /// Sessions hold their handler weakly, and one without a handler acks nothing OK
+    /// (nothing can store it): a test's collector lives as long as the test process.
+    nonisolated(unsafe) static var alive: [Collector] = []
+    static let aliveLock = NSLock()
+    static func retained() -> Collector {
+        let c = Collector()
+        aliveLock.withLock { alive.append(c) }
+        return c
+    }
+
     let lock = NSLock()
     var tokens: [AckToken] = []
     var held: [AckToken] = []
@@ -94,7 +104,7 @@ final class SessionTests: XCTestCase {
             let path = NSTemporaryDirectory() + "sim-log-\(getpid())-\(logSent).jsonl"
             defer { unlink(path) }
             let (sim, port) = try simulator { $0.count = 80; $0.mix.multipartRatio = 0.3; $0.logPath = path; $0.logSent = logSent }
-            let s = ESMESession(config: sessionConfig(port: port), handler: Collector())
+            let s = ESMESession(config: sessionConfig(port: port), handler: Collector.retained())
             s.start()
             XCTAssertTrue(sim.waitUntilDone(timeout: 20), sim.currentSummary.json)
             let sent = sim.currentSummary.pdusSent
@@ -118,7 +128,7 @@ final class SessionTests: XCTestCase {
     func testBadPasswordBacksOffLong() throws {
         let (sim, port) = try simulator()
         defer { sim.stop() }
-        let s = ESMESession(config: sessionConfig(port: port, password: "wrong"), handler: Collector())
+        let s = ESMESession(config: sessionConfig(port: port, password: "wrong"), handler: Collector.retained())
         s.start()
         XCTAssertTrue(eventually { s.snapshot.lastBindError == .invalidPassword && s.snapshot.state == .backoff })
         // 30 s of backoff: no second bind attempt within the test.
@@ -149,7 +159,7 @@ final class SessionTests: XCTestCase {
     func testDroppedConnectionMidWindowReconnectsAndNothingIsLost() throws {
         let (sim, port) = try simulator { $0.count = 80; $0.faults.dropAfter = 25 }
         defer { sim.stop() }
-        let s = ESMESession(config: sessionConfig(port: port), handler: Collector())
+        let s = ESMESession(config: sessionConfig(port: port), handler: Collector.retained())
         s.start()
         XCTAssertTrue(sim.waitUntilDone(timeout: 20), sim.currentSummary.json)
         XCTAssertGreaterThanOrEqual(s.snapshot.reconnects, 1)
@@ -177,7 +187,7 @@ final class SessionTests: XCTestCase {
         var cfg = sessionConfig(port: port)
         cfg.enquireLinkInterval = 0.1
         cfg.responseTimeout = 0.3
-        let s = ESMESession(config: cfg, handler: Collector())
+        let s = ESMESession(config: cfg, handler: Collector.retained())
         s.start()
         XCTAssertTrue(eventually { s.snapshot.reconnects >= 1 }, "a stalled peer must be detected")
         XCTAssertGreaterThanOrEqual(s.snapshot.enquireLinksSent, 1)
@@ -244,7 +254,7 @@ final class ScriptedPeer: @unchecked Sendable {
 final class SessionCornerCaseTests: XCTestCase {
     func bound() throws -> (ScriptedPeer, ESMESession) {
         let peer = try ScriptedPeer()
-        let s = ESMESession(config: sessionConfig(port: peer.port), handler: Collector())
+        let s = ESMESession(config: sessionConfig(port: peer.port), handler: Collector.retained())
         s.start()
         XCTAssertTrue(eventually { s.snapshot.state == .bound })
         return (peer, s)
@@ -336,7 +346,7 @@ final class SessionCornerCaseTests: XCTestCase {
         let peer = try ScriptedPeer()
         var cfg = sessionConfig(port: peer.port)
         cfg.firstSequenceNumber = 0x7FFF_FFFE
-        let s = ESMESession(config: cfg, handler: Collector())
+        let s = ESMESession(config: cfg, handler: Collector.retained())
         s.start()
         defer { peer.stop(); s.shutdown(deadline: 0) }
         XCTAssertTrue(eventually { s.snapshot.state == .bound })
@@ -354,7 +364,7 @@ final class SessionCornerCaseTests: XCTestCase {
         let sim = SMSCSimulator(config: c)
         let port = try sim.start()
         defer { sim.stop() }
-        let binds = CarrierBinds(config: sessionConfig(port: port), count: 3, handler: Collector())
+        let binds = CarrierBinds(config: sessionConfig(port: port), count: 3, handler: Collector.retained())
         binds.start()
         XCTAssertTrue(sim.waitUntilDone(timeout: 20), sim.currentSummary.json)
         XCTAssertEqual(sim.currentSummary.binds, 3)
@@ -434,7 +444,7 @@ final class OutbindTests: XCTestCase {
     }
 
     func testOutbindWithWrongCredentialsIsRefused() throws {
-        let l = OutbindListener(config: sessionConfig(port: 0), handler: Collector())
+        let l = OutbindListener(config: sessionConfig(port: 0), handler: Collector.retained())
         let port = try l.start()
         defer { l.stop() }
         let (fd, seen) = try smscOutbind(port: port, password: "wrong")

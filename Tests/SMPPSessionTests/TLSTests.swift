@@ -33,7 +33,7 @@ final class TLSTests: XCTestCase {
     func session(port: Int, serverName: String = "localhost", insecure: Bool = false, events: EventLog? = nil) -> ESMESession {
         var c = sessionConfig(port: port)
         c.tls = TLSConfig(caFile: path("ca.pem"), serverName: serverName, insecure: insecure)
-        let s = ESMESession(config: c, handler: Collector())
+        let s = ESMESession(config: c, handler: Collector.retained())
         if let events { s.onEvent = { n, d in events.add(n, d) } }
         return s
     }
@@ -110,7 +110,7 @@ final class TLSTests: XCTestCase {
         // With one signed by the CA it binds and receives.
         var cfg = sessionConfig(port: port)
         cfg.tls = TLSConfig(caFile: path("ca.pem"), serverName: "localhost", certificateFile: path("good.pem"), keyFile: path("good.key"))
-        let s = ESMESession(config: cfg, handler: Collector())
+        let s = ESMESession(config: cfg, handler: Collector.retained())
         s.start()
         XCTAssertTrue(sim.waitUntilDone(timeout: 20), sim.currentSummary.json)
         s.shutdown(deadline: 0)

@@ -88,6 +88,8 @@ struct BridgeConfig: Equatable, Sendable {
     var writerConnections = 2
     var statementTimeoutMillis = 30_000
     var applyMigrations = false
+    /// Accept a remote database reached without certificate verification (logged at every start).
+    var allowUnverifiedTLS = false
     // [metrics]
     var metricsListen = "127.0.0.1:9464"
     var metricsAllowNonLoopback = false
@@ -126,7 +128,8 @@ enum ConfigLoader {
         do { root = try TOMLTable(string: text) } catch let e as TOMLParseError {
             throw ConfigError(file: file, field: "line \(e.source.begin.line), column \(e.source.begin.column)", problem: "TOML syntax: \(e.description)")
         }
-        let r = Reader(file: file, env: environment)
+        let fromEnvironment = try mergeEnvironment(into: root, environment: environment, file: file)
+        let r = Reader(file: file, env: environment, fromEnvironment: fromEnvironment)
         var c = BridgeConfig()
         c.file = file
         try r.keys(root, "", allowed: ["bridge", "database", "metrics", "routing", "carrier"])
@@ -138,10 +141,9 @@ enum ConfigLoader {
             c.revealSensitive = try r.bool(t, "bridge", "reveal_sensitive") ?? c.revealSensitive
             c.shutdownGraceSeconds = try r.double(t, "bridge", "shutdown_grace_s", range: 0...300) ?? c.shutdownGraceSeconds
         }
-        try r.overrides(section: "bridge", into: &c)
         if let t = try r.table(root, "database") {
             try r.keys(t, "database", allowed: ["url_env", "url_file", "batch_max_rows", "batch_target_rows", "batch_max_wait_ms", "commit_deadline_ms",
-                                               "connections", "statement_timeout_ms", "apply_migrations"])
+                                               "connections", "statement_timeout_ms", "apply_migrations", "allow_unverified_tls"])
             c.databaseURL = try r.secret(t, "database", "url") ?? c.databaseURL
             c.batchMaxRows = try r.int(t, "database", "batch_max_rows", range: 1...10_000) ?? c.batchMaxRows
             c.batchTargetRows = try r.int(t, "database", "batch_target_rows", range: 1...10_000) ?? c.batchTargetRows
@@ -150,14 +152,13 @@ enum ConfigLoader {
             c.writerConnections = try r.int(t, "database", "connections", range: 1...16) ?? c.writerConnections
             c.statementTimeoutMillis = try r.int(t, "database", "statement_timeout_ms", range: 100...600_000) ?? c.statementTimeoutMillis
             c.applyMigrations = try r.bool(t, "database", "apply_migrations") ?? c.applyMigrations
+            c.allowUnverifiedTLS = try r.bool(t, "database", "allow_unverified_tls") ?? c.allowUnverifiedTLS
         }
-        try r.overrides(section: "database", into: &c)
         if let t = try r.table(root, "metrics") {
             try r.keys(t, "metrics", allowed: ["listen", "allow_non_loopback"])
             c.metricsListen = try r.string(t, "metrics", "listen") ?? c.metricsListen
             c.metricsAllowNonLoopback = try r.bool(t, "metrics", "allow_non_loopback") ?? c.metricsAllowNonLoopback
         }
-        try r.overrides(section: "metrics", into: &c)
         try validateListen(&c, file: file)
         if let t = try r.table(root, "routing") {
             try r.keys(t, "routing", allowed: ["reassembly_timeout_s", "reassembly_max_bytes", "reassembly_max_bytes_per_carrier", "lease_reconcile_s", "otp_rules_file",
@@ -174,7 +175,6 @@ enum ConfigLoader {
                 throw ConfigError(file: file, field: "routing.otp_rules_file", problem: "cannot read \(f)")
             }
         }
-        try r.overrides(section: "routing", into: &c)
         if let v = root["carrier"] {
             guard let list = v.array else { throw ConfigError(file: file, field: "carrier", problem: "expected [[carrier]] tables") }
             for (i, item) in list.enumerated() {
@@ -186,7 +186,37 @@ enum ConfigLoader {
         for (i, carrier) in c.carriers.enumerated() where !names.insert(carrier.name).inserted {
             throw ConfigError(file: file, field: "carrier[\(i)].name", problem: "duplicate carrier name \"\(carrier.name)\"")
         }
+        // A carrier override must name a configured carrier: a misspelt one would be ignored.
+        let prefixes = c.carriers.map { "BRIDGE_CARRIER_\($0.name.uppercased().replacingOccurrences(of: "-", with: "_"))_" }
+        for k in environment.keys.sorted() where k.hasPrefix("BRIDGE_CARRIER_") && !prefixes.contains(where: { k.hasPrefix($0) }) {
+            throw ConfigError(file: file, field: k, problem: "no configured carrier matches (carriers: \(c.carriers.map(\.name).joined(separator: ", ")))")
+        }
         return c
+    }
+
+    /// `BRIDGE_<SECTION>_<KEY>` become part of the document before it is read, so an
+    /// override gets exactly the file's parsing, range checks and unknown-key errors
+    /// (an error names the variable). Any other `BRIDGE_` name is an error, so a
+    /// misspelt one is never silently ignored. `BRIDGE_DATABASE_URL` is the database
+    /// URL's default place, not an override; `BRIDGE_CARRIER_…` are read per carrier.
+    static func mergeEnvironment(into root: TOMLTable, environment: [String: String], file: String) throws -> Set<String> {
+        let sections = ["bridge", "database", "metrics", "routing"]
+        var merged: Set<String> = []
+        for (k, v) in environment.sorted(by: { $0.key < $1.key }) where k.hasPrefix("BRIDGE_") {
+            if k == "BRIDGE_DATABASE_URL" || k.hasPrefix("BRIDGE_CARRIER_") { continue }
+            let rest = k.dropFirst("BRIDGE_".count).lowercased()
+            guard let section = sections.first(where: { rest.hasPrefix($0 + "_") }) else {
+                throw ConfigError(file: file, field: k, problem: "unknown environment override: expected BRIDGE_<SECTION>_<KEY> with a section of \(sections.joined(separator: ", ")), or BRIDGE_CARRIER_<NAME>_<KEY>")
+            }
+            let key = String(rest.dropFirst(section.count + 1))
+            if root[section] == nil { root[section] = TOMLTable() }
+            guard let table = root[section]?.table else {
+                throw ConfigError(file: file, field: section, problem: "expected a table [\(section)]")
+            }
+            if let i = Int(v) { table[key] = i } else if v.contains("."), let d = Double(v) { table[key] = d } else { table[key] = v }
+            merged.insert("\(section).\(key)")
+        }
+        return merged
     }
 
     static func validateListen(_ c: inout BridgeConfig, file: String) throws {
@@ -206,8 +236,13 @@ enum ConfigLoader {
     struct Reader {
         var file: String
         var env: [String: String]
+        /// Fields whose value came from the environment (`mergeEnvironment`).
+        var fromEnvironment: Set<String> = []
 
-        func fail(_ field: String, _ problem: String) -> ConfigError { ConfigError(file: file, field: field, problem: problem) }
+        func fail(_ field: String, _ problem: String) -> ConfigError {
+            guard fromEnvironment.contains(field) else { return ConfigError(file: file, field: field, problem: problem) }
+            return ConfigError(file: file, field: "\(field) (from BRIDGE_\(field.uppercased().replacingOccurrences(of: ".", with: "_")))", problem: problem)
+        }
         func path(_ section: String, _ key: String) -> String { section.isEmpty ? key : "\(section).\(key)" }
 
         func keys(_ t: TOMLTable, _ section: String, allowed: Set<String>) throws {
@@ -224,15 +259,26 @@ enum ConfigLoader {
 
         func string(_ t: TOMLTable, _ section: String, _ key: String, oneOf: [String]? = nil) throws -> String? {
             guard let v = t[key] else { return nil }
-            guard let s = v.string else { throw fail(path(section, key), "expected a string") }
+            // From the environment every value is text: a number there is a string here.
+            let fromEnv = fromEnvironment.contains(path(section, key))
+            guard let s = v.string ?? (fromEnv ? v.int.map(String.init) ?? v.double.map { String($0) } : nil) else {
+                throw fail(path(section, key), "expected a string")
+            }
             if let oneOf, !oneOf.contains(s) { throw fail(path(section, key), "\"\(s)\" is not one of \(oneOf.joined(separator: ", "))") }
             return s
         }
 
         func bool(_ t: TOMLTable, _ section: String, _ key: String) throws -> Bool? {
             guard let v = t[key] else { return nil }
-            guard let b = v.bool else { throw fail(path(section, key), "expected true or false") }
-            return b
+            if let b = v.bool { return b }
+            if fromEnvironment.contains(path(section, key)) {
+                switch v.string?.lowercased() ?? v.int.map(String.init) {
+                case "true", "yes", "1": return true
+                case "false", "no", "0": return false
+                default: break
+                }
+            }
+            throw fail(path(section, key), "expected true or false")
         }
 
         func int(_ t: TOMLTable, _ section: String, _ key: String, range: ClosedRange<Int>) throws -> Int? {
@@ -256,54 +302,6 @@ enum ConfigLoader {
             if let e { return .env(e) }
             if let f { return .file(f) }
             return nil
-        }
-
-        /// Applies `BRIDGE_<SECTION>_<KEY>` environment overrides for one section.
-        func overrides(section: String, into c: inout BridgeConfig) throws {
-            let prefix = "BRIDGE_\(section.uppercased())_"
-            for (k, v) in env.sorted(by: { $0.key < $1.key }) where k.hasPrefix(prefix) {
-                let key = k.dropFirst(prefix.count).lowercased()
-                let field = "\(section).\(key) (from \(k))"
-                func num<T: LosslessStringConvertible>(_: T.Type) throws -> T {
-                    guard let x = T(v) else { throw fail(field, "expected a number, got \"\(v)\"") }
-                    return x
-                }
-                func flag() throws -> Bool {
-                    switch v.lowercased() { case "true", "1", "yes": return true; case "false", "0", "no": return false
-                    default: throw fail(field, "expected true or false") }
-                }
-                switch (section, key) {
-                case ("bridge", "instance"): c.instance = v
-                case ("bridge", "log_level"):
-                    guard ["trace", "debug", "info", "notice", "warning", "error", "critical"].contains(v) else { throw fail(field, "unknown level \"\(v)\"") }
-                    c.logLevel = v
-                case ("bridge", "log_format"):
-                    guard let f = LogFormat(rawValue: v) else { throw fail(field, "expected json or logfmt") }
-                    c.logFormat = f
-                case ("bridge", "reveal_sensitive"): c.revealSensitive = try flag()
-                case ("database", "url_env"): c.databaseURL = .env(v)
-                case ("database", "url_file"): c.databaseURL = .file(v)
-                case ("database", "batch_max_rows"): c.batchMaxRows = try num(Int.self)
-                case ("database", "batch_target_rows"): c.batchTargetRows = try num(Int.self)
-                case ("database", "batch_max_wait_ms"): c.batchMaxWaitMillis = try num(Double.self)
-                case ("database", "commit_deadline_ms"): c.commitDeadlineMillis = try num(Double.self)
-                case ("database", "connections"): c.writerConnections = try num(Int.self)
-                case ("database", "apply_migrations"): c.applyMigrations = try flag()
-                case ("metrics", "listen"): c.metricsListen = v
-                case ("metrics", "allow_non_loopback"): c.metricsAllowNonLoopback = try flag()
-                case ("routing", "reassembly_timeout_s"): c.reassemblyTimeoutSeconds = try num(Double.self)
-                case ("routing", "otp_rules_file"): c.otpRulesFile = v
-                case ("routing", "dedup_window_s"):
-                    c.dedupWindowSeconds = try num(Int.self)
-                    guard (1...604_800).contains(c.dedupWindowSeconds) else { throw fail(field, "must be within 1...604800") }
-                case ("routing", "late_match_lookback_s"):
-                    c.lateMatchLookbackSeconds = try num(Int.self)
-                    guard (0...86_400).contains(c.lateMatchLookbackSeconds) else { throw fail(field, "must be within 0...86400") }
-                // BRIDGE_DATABASE_URL itself is the default place of the database URL, not an override.
-                case ("database", "url"): break
-                default: throw fail("\(section).\(key) (from \(k))", "unknown setting")
-                }
-            }
         }
 
         static let carrierKeys: Set<String> = [
@@ -381,6 +379,9 @@ enum ConfigLoader {
                     var tls = TLSConfig(caFile: try string(tt, ts, "ca_file"), serverName: try string(tt, ts, "server_name"),
                                         certificateFile: try string(tt, ts, "cert_file"), keyFile: try string(tt, ts, "key_file"),
                                         insecure: try bool(tt, ts, "insecure") ?? false)
+                    if let n = tls.serverName, n.trimmingCharacters(in: .whitespaces).isEmpty {
+                        throw fail("\(ts).server_name", "empty: it would verify the chain and no name (leave it out to verify the host)")
+                    }
                     if (tls.certificateFile == nil) != (tls.keyFile == nil) { throw fail("\(ts).cert_file", "cert_file and key_file go together (mutual TLS)") }
                     for (k, f) in [("ca_file", tls.caFile), ("cert_file", tls.certificateFile), ("key_file", tls.keyFile)] {
                         if let f, !FileManager.default.isReadableFile(atPath: f) { throw fail("\(ts).\(k)", "cannot read \(f)") }

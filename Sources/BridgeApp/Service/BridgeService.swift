@@ -29,6 +29,7 @@ final class BridgeService: @unchecked Sendable {
     private var databaseURL = ""
     private var writerMetrics: WriterMetrics?
     private(set) var lateMatching: LateMatching?
+    private lazy var sessionLogLimiter = LogLimiter(metrics: metrics)
 
     init(config: BridgeConfig, logger: Logger) throws {
         self.config = config
@@ -50,7 +51,24 @@ final class BridgeService: @unchecked Sendable {
     }
 
     var mask: Mask { Mask(reveal: config.revealSensitive) }
-    var isReady: Bool { lock.withLock { stage == "ready" } }
+    var isReady: Bool { readiness.ready }
+
+    /// Ready means able to take traffic now: started, the writer committing, the lease
+    /// feed listening, and every carrier with a bind up. The detail names what is not.
+    var readiness: (ready: Bool, detail: String) {
+        let current: String = lock.withLock { stage }
+        let binds: [(String, CarrierBinds)] = lock.withLock { carriers.values.map { ($0.config.name, $0.binds) } }
+        guard current == "ready" else { return (false, current) }
+        var problems: [String] = []
+        if let w = writer?.stats, let since = w.failingSince, monotonicNanos() - since > 2_000_000_000 {
+            problems.append("database: the writer cannot commit (\(w.lastError ?? "error"))")
+        }
+        if let ls = leaseSync, !ls.isListening { problems.append("database: lease feed disconnected, reconnecting") }
+        for (name, b) in binds.sorted(by: { $0.0 < $1.0 }) where !b.sessions.contains(where: { s in s.currentState == .bound }) {
+            problems.append("carrier \(name): no bind up")
+        }
+        return problems.isEmpty ? (true, "ready") : (false, problems.joined(separator: "; "))
+    }
     var stageName: String { lock.withLock { stage } }
     private func setStage(_ s: String) { lock.withLock { stage = s }; logger.info("stage", metadata: ["stage": "\(s)"]) }
 
@@ -60,7 +78,13 @@ final class BridgeService: @unchecked Sendable {
         do { databaseURL = try config.databaseURL.read() } catch {
             throw StartupError(description: "database.url: \(error) (\(config.databaseURL.describe))")
         }
-        if let w = PostgresTLSPolicy(conninfo: databaseURL)?.warning { logger.warning("database TLS not verified", metadata: ["detail": "\(w)"]) }
+        if let w = PostgresTLSPolicy(conninfo: databaseURL)?.warning {
+            // A remote database without a verified certificate is refused unless the config says otherwise.
+            guard config.allowUnverifiedTLS else {
+                throw StartupError(description: "database.url: \(w) (or set database.allow_unverified_tls = true to accept it)")
+            }
+            logger.warning("database TLS not verified, allowed by database.allow_unverified_tls", metadata: ["detail": "\(w)"])
+        }
         setStage("migrate-check")
         let db: PostgresConnection
         do { db = try PostgresConnection(databaseURL, applicationName: "smpp-bridge-start") } catch {
@@ -122,7 +146,12 @@ final class BridgeService: @unchecked Sendable {
         let binds = CarrierBinds(config: s, count: c.binds, handler: pipeline)
         for session in binds.sessions {
             let name = session.config.name
-            session.onEvent = { [logger] event, detail in
+            session.onEvent = { [logger, sessionLogLimiter] event, detail in
+                // Events a peer can cause per PDU are rate-limited; the rest are rare.
+                if ["unmatched_response", "alert_notification"].contains(event) {
+                    sessionLogLimiter.warning(logger, kind: event, "session", metadata: ["carrier": "\(c.name)", "bind": "\(name)", "event": "\(event)", "detail": "\(detail)"])
+                    return
+                }
                 let level: Logger.Level = ["connect_failed", "bind_refused", "bind_refused_credentials", "link_dead", "closed", "tls_insecure", "auth_backoff"].contains(event) ? .warning : .info
                 logger.log(level: level, "session", metadata: ["carrier": "\(c.name)", "bind": "\(name)", "event": "\(event)", "detail": "\(detail)"])
             }
@@ -200,13 +229,17 @@ final class BridgeService: @unchecked Sendable {
             // Given up locally: first see whether another bridge holds the rest.
             for m in self.reassembler.expire(now: now) { self.resolveWithStore(m, timedOut: true) }
             // Parts of one message can reach different bridges (binds): after 2 s, look.
-            for m in self.reassembler.stale(olderThan: 2000, now: now, recheck: 3000) { self.resolveWithStore(m, timedOut: false) }
+            for m in self.reassembler.stale(olderThan: 2000, now: now, recheck: 3000, limit: BridgeService.staleLookupsPerSweep) {
+                self.resolveWithStore(m, timedOut: false)
+            }
         }
         sweeper = t
         t.resume()
     }
 
     private var sweepDB: PostgresConnection?
+    /// Store lookups for parts other bridges may hold, per one-second sweep.
+    static let staleLookupsPerSweep = 256
 
     /// Completes a pending multi-part message from parts other bridges stored, holds
     /// it as redelivered when another bridge already stored it, or (timed out) stores

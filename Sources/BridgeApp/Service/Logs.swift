@@ -102,3 +102,55 @@ import Routing
 extension Logger.Level {
     init(config s: String) { self = Logger.Level(rawValue: s) ?? .info }
 }
+
+/// Log lines that one bad peer could produce per PDU, limited per kind: at most
+/// `burst` lines per `window` seconds; the rest are counted
+/// (`smpp_bridge_log_lines_suppressed_total{kind}`) and summed up in the next line
+/// let through. A malformed-PDU flood cannot fill the disk or drown other lines.
+final class LogLimiter: @unchecked Sendable {
+    let burst: Int
+    let window: Double
+    private let lock = NSLock()
+    private var windows: [String: (start: Double, lines: Int, suppressed: Int)] = [:]
+    private let metrics: MetricsRegistry?
+
+    init(burst: Int = 20, window: Double = 10, metrics: MetricsRegistry? = nil) {
+        self.burst = burst
+        self.window = window
+        self.metrics = metrics
+    }
+
+    /// Whether to log a line of `kind` now, and how many of that kind were suppressed since the last one.
+    func admit(_ kind: String, now: Double = Date().timeIntervalSince1970) -> (log: Bool, suppressed: Int) {
+        let (log, suppressed) = lock.withLock { () -> (Bool, Int) in
+            var w = windows[kind] ?? (now, 0, 0)
+            if now - w.start >= window {
+                let carried = w.suppressed
+                w = (now, 1, 0)
+                windows[kind] = w
+                return (true, carried)
+            }
+            if w.lines < burst {
+                w.lines += 1
+                let carried = w.suppressed
+                w.suppressed = 0
+                windows[kind] = w
+                return (true, carried)
+            }
+            w.suppressed += 1
+            windows[kind] = w
+            return (false, 0)
+        }
+        if !log { metrics?.inc(M.logSuppressed, [("kind", kind)]) }
+        return (log, suppressed)
+    }
+
+    /// Logs through `logger` if admitted, adding `suppressed` when lines were dropped before it.
+    func warning(_ logger: Logger, kind: String, _ message: Logger.Message, metadata: Logger.Metadata = [:]) {
+        let a = admit(kind)
+        guard a.log else { return }
+        var m = metadata
+        if a.suppressed > 0 { m["suppressed"] = "\(a.suppressed)" }
+        logger.warning(message, metadata: m)
+    }
+}

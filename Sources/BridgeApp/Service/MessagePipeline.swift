@@ -28,6 +28,7 @@ final class MessagePipeline: InboundHandler, @unchecked Sendable {
     let events: EventHub
     let logger: Logger
     let mask: Mask
+    let logLimiter: LogLimiter
     private let rulesLock = NSLock()
     private var rules: RoutingRules
     private var routers: [ObjectIdentifier: SessionRouter] = [:]
@@ -75,6 +76,7 @@ final class MessagePipeline: InboundHandler, @unchecked Sendable {
         self.events = events
         self.logger = logger
         self.mask = mask
+        logLimiter = LogLimiter(metrics: metrics)
         var o: [String: CounterSeries] = [:]
         for name in Outcome.allCases.map(\.rawValue) + ["temp_failed"] {
             o[name] = metrics.counter(M.outcomes, [("carrier", carrier.name), ("outcome", name)])
@@ -165,7 +167,7 @@ final class MessagePipeline: InboundHandler, @unchecked Sendable {
         let d = router(for: session).invalid(pdu: frame.bytes, reason: error.code, receivedAt: wallClockMillis())
         metrics.inc(M.malformed, [("carrier", carrier.name), ("bind", bind), ("error", error.code)])
         metrics.inc(M.invalidKept, [("carrier", carrier.name), ("reason", error.code)])
-        logger.warning("malformed PDU kept as evidence", metadata: ["bind": "\(bind)", "error": "\(error.code)"])
+        logLimiter.warning(logger, kind: "malformed_kept", "malformed PDU kept as evidence", metadata: ["bind": "\(bind)", "error": "\(error.code)"])
         let series = series(bind)
         series.deliverSM.add()
         (frame.commandID == .dataSM ? series.pdusInData : series.pdusInDeliver).add()
@@ -178,7 +180,7 @@ final class MessagePipeline: InboundHandler, @unchecked Sendable {
     func session(_ session: ESMESession, rejected frame: PDUFrame, error: DecodeError) {
         metrics.inc(M.malformed, [("carrier", carrier.name), ("bind", session.config.name), ("error", error.code)])
         metrics.inc(M.outcomes, [("carrier", carrier.name), ("outcome", "invalid")])
-        logger.warning("malformed PDU answered", metadata: ["bind": "\(session.config.name)", "error": "\(error.code)",
+        logLimiter.warning(logger, kind: "malformed_answered", "malformed PDU answered", metadata: ["bind": "\(session.config.name)", "error": "\(error.code)",
                                                             "command_status": "\(error.commandStatus)"])
     }
 

@@ -195,6 +195,7 @@ enum M {
     static let lateMatches = "smpp_bridge_late_matches_total"
     static let receipts = "smpp_bridge_receipts_total"
     static let invalidKept = "smpp_bridge_invalid_pdus_kept_total"
+    static let logSuppressed = "smpp_bridge_log_lines_suppressed_total"
 
     static func defineAll(_ r: MetricsRegistry) {
         r.define(bindState, .gauge, "1 when the bind is bound, else 0.")
@@ -230,6 +231,7 @@ enum M {
         r.define(redeliveries, .counter, "Messages received again inside the dedup window: recorded on the stored message, acked, never routed again.")
         r.define(lateMatches, .counter, "Unmatched messages routed later, when the lease covering them arrived.")
         r.define(receipts, .counter, "Delivery receipts and intermediate notifications stored (outcome receipt), by stat.")
+        r.define(logSuppressed, .counter, "Per-PDU log lines not written because their kind passed its rate limit (20 per 10 s).")
         r.define(invalidKept, .counter, "PDUs that framed but failed body validation, stored as evidence (outcome invalid) and acked, by reason.")
     }
 }

@@ -31,7 +31,7 @@ final class MetricsServer: @unchecked Sendable {
             await server.appendRoute("GET /healthz") { _ in HTTPResponse(statusCode: .ok, headers: text, body: Data("ok\n".utf8)) }
             await server.appendRoute("GET /readyz") { _ in
                 let h = health()
-                return HTTPResponse(statusCode: h.ready ? .ok : .serviceUnavailable, headers: text, body: Data("\(h.ready ? "ready" : "not ready"): \(h.stage)\n".utf8))
+                return HTTPResponse(statusCode: h.ready ? .ok : .serviceUnavailable, headers: text, body: Data((h.ready ? "ready\n" : "not ready: \(h.stage)\n").utf8))
             }
             await server.appendRoute("GET /events") { req in
                 let query: EventQuery

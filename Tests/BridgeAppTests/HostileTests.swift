@@ -1,0 +1,129 @@
+import Foundation
+import SMPPSimulator
+import Store
+import XCTest
+
+@testable import BridgeApp
+
+/// A hostile or broken SMSC on one carrier (Tests/Hostile/hostile_smsc.py, each attack
+/// of issue 22) while a well-behaved one (the simulator) delivers on another. Each
+/// case asserts that the bridge's memory stays under a ceiling, that it recovers, and
+/// that the good carrier loses nothing and keeps its ack p99 within 20 ms. Short form
+/// in `make test`; `make soak` runs each for 60 s.
+final class HostileTests: XCTestCase {
+    var dir = ""
+    let seconds: Double = soak ? 60 : 8
+    let ceilingMiB: Double = 300
+
+    override func setUpWithError() throws {
+        dir = NSTemporaryDirectory() + "hostile-\(getpid())-\(UInt32.random(in: 0...999_999))"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+    }
+
+    override func tearDown() { try? FileManager.default.removeItem(atPath: dir) }
+
+    struct Outcome {
+        var maxRSS: Double
+        var bridge: BridgeProcess
+    }
+
+    /// Runs one attack for `seconds` beside 250 msgs/s of good traffic; checks the good
+    /// carrier's delivery and latency and the ceiling, then hands back the bridge (still running).
+    func attack(_ mode: String, rate: Double = 2000, tls: Bool = false, extra: String = "",
+                file: StaticString = #filePath, line: UInt = #line) throws -> Outcome {
+        let url = try TestDatabase.fresh(leases: 2000)
+        let hostilePort = try ThrowawayPostgres.freePort()
+        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("Hostile/hostile_smsc.py").path
+        let hostile = Process()
+        hostile.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        hostile.arguments = ["python3", script, String(hostilePort), mode, String(rate)]
+        hostile.standardOutput = FileHandle(forWritingAtPath: "/dev/null")
+        try hostile.run()
+        addTeardownBlock { hostile.terminate(); hostile.waitUntilExit() }
+        var c = SimulatorConfig()
+        c.port = 0
+        c.count = Int(250 * seconds)
+        c.rate = 250
+        c.window = 16
+        c.password = "simpass"
+        c.logPath = dir + "/sim-\(mode).jsonl"
+        c.mix = TrafficMix(destinations: 447_700_900_000...447_700_901_999, multipartRatio: 0.2, seed: 31)
+        c.maxRetries = 10_000
+        c.retryDelay = 0.2
+        let sim = SMSCSimulator(config: c)
+        try sim.start()
+        let bridge = try BridgeProcess(url: url, dir: dir, carriers: [("good", sim.port, 1), ("hostile", hostilePort, 1)],
+                                       extra: extra)
+        if tls {
+            try (String(contentsOfFile: bridge.configPath, encoding: .utf8) + "[carrier.tls]\ninsecure = true\n")
+                .write(toFile: bridge.configPath, atomically: true, encoding: .utf8)
+        }
+        // Ready needs every carrier bound; the hostile one may never be: wait for the good bind.
+        try bridge.startWithoutWaiting()
+        XCTAssertTrue(waitUntil(30) { bridge.metric("smpp_bridge_bind_up", ["carrier": "good"]) == 1 }, "good carrier never bound", file: file, line: line)
+        var maxRSS = 0.0
+        let end = Date().addingTimeInterval(seconds)
+        while Date() < end {
+            maxRSS = max(maxRSS, bridge.rssMiB)
+            usleep(250_000)
+        }
+        XCTAssertTrue(sim.waitUntilDone(timeout: 60), "good carrier not done: \(sim.currentSummary.json)", file: file, line: line)
+        maxRSS = max(maxRSS, bridge.rssMiB)
+        sim.stop()
+        let a = try DeliveryAudit.run(simLog: c.logPath!, mix: c.mix, count: c.count, carrier: "good", db: PostgresConnection(url))
+        XCTAssertEqual(a.lost, 0, "good carrier lost messages during \(mode)", file: file, line: line)
+        XCTAssertEqual(a.acked, a.sent, "good carrier: every message acked", file: file, line: line)
+        let p99 = sim.currentSummary.ackLatencyMicros.sorted().dropLast(sim.currentSummary.ackLatencyMicros.count / 100).last ?? 0
+        XCTAssertLessThanOrEqual(Double(p99) / 1000, 20, "good carrier's ack p99 during \(mode)", file: file, line: line)
+        XCTAssertLessThan(maxRSS, ceilingMiB, "bridge RSS during \(mode)", file: file, line: line)
+        XCTAssertEqual(try HTTPGet.get(bridge.base, path: "/healthz").status, 200, "the bridge answers after \(mode)", file: file, line: line)
+        print("hostile \(mode): max RSS \(String(format: "%.1f", maxRSS)) MiB, good carrier ack p99 \(Double(p99) / 1000) ms, \(a.acked) acked, 0 lost")
+        return Outcome(maxRSS: maxRSS, bridge: bridge)
+    }
+
+    func testUDH255FirstPartsFlood() throws {
+        let o = try attack("udh255", rate: 3000, extra: "[routing]\nreassembly_max_bytes = 33554432\nreassembly_max_bytes_per_carrier = 16777216\n")
+        XCTAssertGreaterThan(o.bridge.metric("smpp_bridge_reassembly_evicted_total"), 0, "the flood evicts its own oldest")
+        XCTAssertEqual(o.bridge.stop(), 0)
+    }
+
+    func testAPeerThatStopsReadingIsCutOff() throws {
+        let o = try attack("noread", rate: 20_000)
+        // The connection goes once its output has not moved for response_timeout_s (10 s).
+        XCTAssertTrue(waitUntil(30) { o.bridge.metric("smpp_bridge_reconnects_total", ["carrier": "hostile", "reason": "write_stalled"]) > 0 },
+                      "closed for not reading")
+        XCTAssertEqual(o.bridge.stop(), 0)
+    }
+
+    func testASilentTLSEndpointTimesOut() throws {
+        let o = try attack("silent", tls: true)
+        // The handshake gives up after the connect timeout (10 s) and the bind tries again.
+        XCTAssertTrue(waitUntil(30) { o.bridge.metric("smpp_bridge_reconnects_total", ["carrier": "hostile", "reason": "tls"]) > 0 },
+                      "the handshake times out and the bind reconnects")
+        XCTAssertEqual(try HTTPGet.get(o.bridge.base, path: "/readyz").status, 503, "not ready: a carrier has no bind up")
+        XCTAssertTrue(try HTTPGet.get(o.bridge.base, path: "/readyz").body.contains("carrier hostile: no bind up"))
+        XCTAssertEqual(o.bridge.stop(), 0)
+    }
+
+    func testSixtyFourKiBPayloadFlood() throws {
+        let o = try attack("payload64k", rate: 300)
+        XCTAssertEqual(o.bridge.stop(), 0)
+    }
+
+    func testUnbindStorm() throws {
+        let o = try attack("unbind")
+        XCTAssertGreaterThan(o.bridge.metric("smpp_bridge_reconnects_total", ["carrier": "hostile"]), 1)
+        XCTAssertEqual(o.bridge.stop(), 0)
+    }
+
+    func testGenericNackFlood() throws {
+        let o = try attack("nack", rate: 5000)
+        XCTAssertEqual(o.bridge.stop(), 0)
+    }
+
+    func testDuplicatePartsWithDifferentContent() throws {
+        let o = try attack("dupparts", rate: 2000)
+        XCTAssertEqual(o.bridge.stop(), 0)
+    }
+}
