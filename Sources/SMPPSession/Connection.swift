@@ -286,9 +286,35 @@ public final class Connection: @unchecked Sendable {
     /// Whether reading stopped because the peer is not reading its responses.
     public var isOutputBackedUp: Bool { outputPaused }
 
-    /// How long queued output has not moved, in nanoseconds (0 with nothing queued).
+    /// How long our output has not moved, in nanoseconds (0 with nothing outstanding).
+    /// Outstanding counts the kernel's send queue too: a peer that stops reading (and
+    /// so stops acknowledging) can hold everything there while our own queue is empty.
+    /// Movement is the peer acknowledging bytes (TCP_INFO's bytes_acked).
     public func outputStalledNanos(now: UInt64) -> UInt64 {
-        pendingOutput > 0 && now > lastOutputProgress ? now - lastOutputProgress : 0
+        let acked = Self.bytesAcked(fd)
+        if acked != lastBytesAcked {
+            lastBytesAcked = acked
+            lastOutputProgress = now
+        }
+        var kernelQueued: Int32 = 0
+        _ = ioctl(fd, UInt(0x5411), &kernelQueued)  // TIOCOUTQ (SIOCOUTQ): not yet acknowledged by the peer
+        if pendingOutput == 0 && kernelQueued == 0 {
+            lastOutputProgress = now
+            return 0
+        }
+        return now > lastOutputProgress ? now - lastOutputProgress : 0
+    }
+
+    private var lastBytesAcked: UInt64 = 0
+
+    /// `tcpi_bytes_acked` of Linux's `struct tcp_info` (offset 120 since Linux 4.1; the
+    /// struct only grows). Glibc's `tcp_info` predates the field.
+    static func bytesAcked(_ fd: Int32) -> UInt64 {
+        var buf = [UInt8](repeating: 0, count: 256)
+        var len = socklen_t(buf.count)
+        let rc = buf.withUnsafeMutableBytes { getsockopt(fd, Int32(IPPROTO_TCP), TCP_INFO, $0.baseAddress, &len) }
+        guard rc == 0, len >= 128 else { return 0 }
+        return buf.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: 120, as: UInt64.self) }
     }
 
     private func applyReadState() {

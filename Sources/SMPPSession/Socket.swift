@@ -95,6 +95,11 @@ public enum Socket {
             return
         }
         setNonBlocking(fd)
+        // An ESME sends responses and little else: a bounded kernel send buffer (the
+        // kernel doubles this) keeps a peer that stops reading from holding megabytes
+        // in the kernel, and lets the stall show within the response timeout.
+        var sendBuffer: Int32 = 128 * 1024
+        _ = setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sendBuffer, socklen_t(MemoryLayout<Int32>.size))
         let rc = addr.withUnsafeBytes { Glibc.connect(fd, $0.baseAddress!.assumingMemoryBound(to: sockaddr.self), socklen_t(addr.count)) }
         if rc == 0 {
             tune(fd)

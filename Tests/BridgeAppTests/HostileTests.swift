@@ -90,9 +90,10 @@ final class HostileTests: XCTestCase {
 
     func testAPeerThatStopsReadingIsCutOff() throws {
         let o = try attack("noread", rate: 20_000)
-        // The connection goes once its output has not moved for response_timeout_s (10 s).
-        XCTAssertTrue(waitUntil(30) { o.bridge.metric("smpp_bridge_reconnects_total", ["carrier": "hostile", "reason": "write_stalled"]) > 0 },
-                      "closed for not reading")
+        // The connection goes once its output has not moved for response_timeout_s (10 s),
+        // which starts once the kernel's send buffer (megabytes on loopback) is full too.
+        XCTAssertTrue(waitUntil(45) { o.bridge.metric("smpp_bridge_reconnects_total", ["carrier": "hostile", "reason": "write_stalled"]) > 0 },
+                      "closed for not reading: \(o.bridge.log.suffix(3000)) \((try? HTTPGet.get(o.bridge.base, path: "/metrics").body.split(separator: "\n").filter { $0.contains("reconnects") || $0.contains("unacked") || $0.contains("bind_up") }) ?? [])")
         XCTAssertEqual(o.bridge.stop(), 0)
     }
 
