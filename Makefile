@@ -82,10 +82,10 @@ bench-session: deps
 bench-store: deps
 	bash Tests/Benchmarks/bench-store.sh
 
-# The fault suite's long form: more messages, a 30 s database outage (the short form runs in make test).
+# The fault suite's long form: more messages, a 30 s database outage, each hostile-SMSC attack for 60 s (the short forms run in make test).
 soak: deps
 	$(SWIFT) build --build-tests
-	SMPP_SOAK=1 $(SWIFT) test --filter FaultTests
+	SMPP_SOAK=1 $(SWIFT) test --filter 'FaultTests|HostileTests'
 
 # libFuzzer + ASan over the framing and the session state machine (live sessions over loopback).
 fuzz-session: deps

@@ -165,7 +165,13 @@ final class BridgeService: @unchecked Sendable {
     private func removeCarrier(_ name: String, done: @escaping @Sendable () -> Void) {
         guard let entry = lock.withLock({ carriers.removeValue(forKey: name) }) else { return done() }
         logger.info("carrier stopping", metadata: ["carrier": "\(name)"])
-        entry.binds.shutdown(deadline: config.shutdownGraceSeconds, done: done)
+        // The pipeline (the sessions' handler, held weakly by them) lives until the binds
+        // have drained: a PDU read meanwhile is stored and acked, never answered without a handler.
+        let pipeline = entry.pipeline
+        entry.binds.shutdown(deadline: config.shutdownGraceSeconds) {
+            withExtendedLifetime(pipeline) {}
+            done()
+        }
     }
 
     /// SIGHUP: new OTP rules and carrier list. Unchanged carriers keep their binds;
