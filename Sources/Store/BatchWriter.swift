@@ -928,6 +928,14 @@ public enum PartStore {
 
     public static func pending(_ db: PostgresConnection) throws -> [Part] {
         var out: [Part] = []
+        try pending(db, chunk: .max) { out += $0 }
+        return out
+    }
+
+    /// The pending parts in `received_at` order, `chunk` at a time (streamed in single-row
+    /// mode): a restart with many parts pending never holds them all at once.
+    public static func pending(_ db: PostgresConnection, chunk: Int, _ visit: ([Part]) throws -> Void) throws {
+        var out: [Part] = []
         try db.stream("""
             SELECT carrier, source_addr, destination_addr, reference, reference_bits, total, sequence, data_coding,
                    encode(body, 'hex'), locking_shift, single_shift, encode(raw_pdu, 'hex'),
@@ -940,9 +948,13 @@ public enum PartStore {
             out.append(Part(key: key, sequence: UInt8(i(6)), dataCoding: UInt8(i(7)), body: unhex(r[8] ?? ""),
                             lockingShift: r[9].flatMap { UInt8($0) }, singleShift: r[10].flatMap { UInt8($0) },
                             rawPDU: unhex(r[11] ?? ""), receivedAt: UInt64(i(12))))
+            if out.count >= chunk {
+                try visit(out)
+                out = []
+            }
             return true
         }
-        return out
+        if !out.isEmpty { try visit(out) }
     }
 
     static func unhex(_ s: String) -> [UInt8] {

@@ -335,6 +335,16 @@ final class WriterTests: XCTestCase {
         // After a restart: the stored part rebuilds the reassembler; the next part completes the message.
         let restored = try PartStore.pending(db)
         XCTAssertEqual(restored, [part])
+        // Streamed a chunk at a time, as the bridge restores at start: the same parts, in order.
+        let other = Part(key: PartKey(carrier: "c1", source: "Google", destination: "447700900124", reference: 43, referenceBits: 8, total: 2),
+                         sequence: 1, dataCoding: 0, body: [0x41], rawPDU: [5], receivedAt: 1_800_000_000_500)
+        writer.submit(.part(other, dedupKey: DedupKey.part(other))) { acks.add($0) }
+        XCTAssertTrue(waitFor { acks.count == 3 })
+        var chunks: [[Part]] = []
+        try PartStore.pending(db, chunk: 1) { chunks.append($0) }
+        XCTAssertEqual(chunks, [[part], [other]])
+        try db.execute("DELETE FROM message_parts WHERE destination_addr = '447700900124'")
+        acks.lock.withLock { acks.statuses.removeLast() }
         let r = Reassembler()
         XCTAssertTrue(r.restore(restored).isEmpty)
         var ev: [AssembledMessage] = []

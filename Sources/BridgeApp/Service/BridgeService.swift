@@ -116,9 +116,15 @@ final class BridgeService: @unchecked Sendable {
         writerMetrics = WriterMetrics(metrics: metrics, logger: logger)
         writer.observer = writerMetrics
         // Reassembly survives restarts: pending parts come back from the store.
-        let restored = try PartStore.pending(db)
-        let completedOnRestore = reassembler.restore(restored)
-        logger.info("reassembly restored", metadata: ["parts": "\(restored.count)", "completed": "\(completedOnRestore.count)"])
+        // In chunks: the reassembler's memory cap applies as they come in (the oldest
+        // incomplete ones are given up and stored), never the whole table at once.
+        var restoredParts = 0
+        var completedOnRestore: [AssembledMessage] = []
+        try PartStore.pending(db, chunk: 10_000) { parts in
+            restoredParts += parts.count
+            completedOnRestore += reassembler.restore(parts)
+        }
+        logger.info("reassembly restored", metadata: ["parts": "\(restoredParts)", "completed": "\(completedOnRestore.count)"])
         installCollectors()
         setStage("binding")
         for c in config.carriers { try addCarrier(c) }
