@@ -1,9 +1,10 @@
 // swift-tools-version:6.0
 // The TrueOTP SMPP carrier gateway bridge.
 //
-// Layers, arrows pointing one way (a module may import only the ones to its left):
-//   SMPPWire (pure codec, no I/O) ← Routing (table, reassembly, OTP) ← BridgeApp (CLI commands) ← smpp-bridge
-// Later layers (session, routing, store) slot in between, see docs/architecture.md.
+// Layers, arrows pointing one way (docs/architecture.md draws the graph):
+//   SMPPWire ← SMPPSession ←────────────── BridgeApp ← smpp-bridge
+//   SMPPWire ← Routing ← Store ←────────── BridgeApp
+// Routing and Store never import SMPPSession; only BridgeApp joins the two sides.
 import PackageDescription
 
 let strict: [SwiftSetting] = [
@@ -24,6 +25,7 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-atomics", from: "1.3.0"),
+        .package(url: "https://github.com/apple/swift-collections", from: "1.6.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/LebJe/TOMLKit", exact: "0.6.0"),
         .package(url: "https://github.com/swhitty/FlyingFox", exact: "0.27.1"),
@@ -48,7 +50,10 @@ let package = Package(
         // libpq for PostgreSQL (no NIO): a systemLibrary, no shims needed.
         .systemLibrary(name: "CLibPQ", pkgConfig: "libpq", providers: [.apt(["libpq-dev"])]),
         // The store: libpq wrapper, migrations, writer, lease sync.
-        .target(name: "Store", dependencies: ["CLibPQ", "Routing", "SMPPWire"], swiftSettings: strict),
+        .target(
+            name: "Store",
+            dependencies: ["CLibPQ", "Routing", "SMPPWire", .product(name: "DequeModule", package: "swift-collections")],
+            swiftSettings: strict),
         // Routing core: number normalization, the lock-free lease table, reassembly,
         // OTP extraction and the routing decision. No I/O.
         .target(

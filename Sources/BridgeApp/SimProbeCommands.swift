@@ -4,7 +4,8 @@ import Foundation
 import SMPPSession
 import SMPPSimulator
 import Routing
-import SMPPWire
+// The probe stores nothing by design (it measures a carrier), so it acks with a proof of its own.
+@_spi(CommitProof) import SMPPWire
 
 /// `smpp-bridge sim`: a real SMSC on loopback for the demo, the tests and the benchmarks.
 struct SimCommand: ParsableCommand {
@@ -163,7 +164,7 @@ final class ProbeStats: InboundHandler, @unchecked Sendable {
             byConcat[concat, default: 0] += 1
             if let sample, samples.count < 5 { samples.append(sample) }
         }
-        session.ack(token, status: .ok)
+        session.ack(token, committed: CommitProof())
     }
 
     func session(_ session: ESMESession, rejected frame: PDUFrame, error: DecodeError) {

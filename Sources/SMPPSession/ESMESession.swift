@@ -89,7 +89,8 @@ public struct AckToken: Hashable, Sendable {
 
 /// Receives deliver_sm and data_sm on the session's queue. The frame is a view
 /// into the receive buffer, valid only during the call; the handler routes it
-/// and later calls `session.ack(token, status:)` from any thread.
+/// and later answers `token` from any thread: `session.ack(token, committed:)` once it
+/// is stored, `session.refuse(token, status:)` otherwise.
 public protocol InboundHandler: AnyObject, Sendable {
     func session(_ session: ESMESession, received frame: PDUFrame, token: AckToken)
     /// A PDU that failed to decode; the session has already answered it.
@@ -197,10 +198,21 @@ public final class ESMESession: @unchecked Sendable {
     public var snapshot: SessionStats { queue.sync { var s = stats; s.state = state; s.unackedInbound = unacked.count; s.windowInUse = outstanding.count; return s } }
     public var currentState: SessionState { queue.sync { state } }
 
-    /// Acknowledges an inbound message (deliver_sm_resp / data_sm_resp) with `status`.
-    /// From the handler (on the session queue) the ack is written at once and goes out
-    /// with the rest of the read batch; from elsewhere it hops onto the queue.
-    public func ack(_ token: AckToken, status: CommandStatus = .ok) {
+    /// Acknowledges an inbound message (deliver_sm_resp / data_sm_resp) with ESME_ROK.
+    /// Only a stored message has a `CommitProof` (see there).
+    public func ack(_ token: AckToken, committed: CommitProof) { answer(token, .ok) }
+
+    /// Answers an inbound message with an error status, so that the SMSC retries it
+    /// (ESME_RX_T_APPN) or gives it up. ESME_ROK is not an error: it is answered as
+    /// ESME_RSYSERR instead (and traps in debug builds), since only `ack(_:committed:)` may say OK.
+    public func refuse(_ token: AckToken, status: CommandStatus) {
+        assert(status != .ok, "ESME_ROK needs a CommitProof: use ack(_:committed:)")
+        answer(token, status == .ok ? .systemError : status)
+    }
+
+    /// From the handler (on the session queue) the answer is written at once and goes
+    /// out with the rest of the read batch; from elsewhere it hops onto the queue.
+    private func answer(_ token: AckToken, _ status: CommandStatus) {
         if DispatchQueue.getSpecific(key: Self.queueKey) == ObjectIdentifier(self) {
             sendAck(token, status)
         } else if ackInbox.withLock({ $0.append((token, status)); return $0.count == 1 }) {

@@ -1,7 +1,7 @@
 import Dispatch
 public import Routing
 import Synchronization
-public import SMPPWire
+@_spi(CommitProof) public import SMPPWire
 #if canImport(Glibc)
     import Glibc
 #endif
@@ -101,6 +101,11 @@ public final class BatchWriter: @unchecked Sendable {
         /// (batches of ~23) nothing changed, CPU and p99 included.
         public var targetRows = 64
         public var maxWait: Double = 0.002
+        /// A batch stops taking rows at this many bytes of PDUs and text, so a carrier
+        /// sending large messages (64 KiB message_payloads) cannot make one commit, and
+        /// with it every other carrier's acks, long. Ordinary SMS weigh ~300 bytes a row:
+        /// a full batch of them stays far below.
+        public var maxBatchBytes = 1 << 20
         public var commitDeadline: Double = 10
         /// The first retry waits this long; each failed attempt in a row doubles it, up to `maxReconnectDelay`.
         public var reconnectDelay: Double = 0.25
@@ -121,8 +126,12 @@ public final class BatchWriter: @unchecked Sendable {
     /// the dedup window: `duplicate`, recorded on the stored message), ESME_RX_T_APPN
     /// when it could not be committed in time.
     public struct Result: Sendable, Hashable {
-        public var status: CommandStatus
-        public var duplicate: Bool
+        /// Present only once COMMIT has returned: the one way to ack with ESME_ROK.
+        public let committed: CommitProof?
+        public let duplicate: Bool
+        public var status: CommandStatus { committed == nil ? .temporaryAppError : .ok }
+        /// Not committed in time (or refused): the SMSC is answered ESME_RX_T_APPN and retries.
+        static let notStored = Result(committed: nil, duplicate: false)
     }
 
     /// A class, not a struct: a batch moves through the queue, the retry loop and the
@@ -139,16 +148,24 @@ public final class BatchWriter: @unchecked Sendable {
         let completion: @Sendable (Result) -> Void
         let enqueuedAt: UInt64
         let key: DedupKey
+        /// The writer queue's lane: one per carrier, so that one carrier's flood queues behind itself.
+        let lane: Int
+        /// What the row will weigh in a batch: its PDUs and text, in bytes.
+        let bytes: Int
         init(item: consuming WriteItem, completion: @escaping @Sendable (Result) -> Void, enqueuedAt: UInt64) {
             self.completion = completion
             self.enqueuedAt = enqueuedAt
             switch consume item {
             case .message(let m):
                 key = m.decision.dedupKey
+                lane = m.decision.carrier.hashValue
+                bytes = m.rawPDUs.reduce(0) { $0 + $1.count } + m.decision.text.utf8.count
                 message = m
                 part = nil
             case .part(let p, let k):
                 key = k
+                lane = p.key.carrier.hashValue
+                bytes = p.rawPDU.count + p.body.count
                 message = nil
                 part = p
             }
@@ -185,7 +202,8 @@ public final class BatchWriter: @unchecked Sendable {
 
     /// As `submit(_:completion:)`, telling also whether the item was a duplicate.
     public func submit(_ item: consuming WriteItem, onResult: @escaping @Sendable (Result) -> Void) {
-        queue.push(Pending(item: item, completion: onResult, enqueuedAt: monotonic()))
+        let p = Pending(item: item, completion: onResult, enqueuedAt: monotonic())
+        queue.push(p, lane: p.lane, cost: p.bytes)
         statsLock.withLock { $0.queued += 1 }
     }
 
@@ -209,7 +227,7 @@ public final class BatchWriter: @unchecked Sendable {
 
         func run() {
             let cfg = writer.config
-            while let batch = writer.queue.take(max: cfg.maxRows, maxWait: cfg.maxWait) { write(batch) }
+            while let batch = writer.queue.take(max: cfg.maxRows, maxCost: cfg.maxBatchBytes, maxWait: cfg.maxWait) { write(batch) }
             writer.finished.signal()
         }
 
@@ -224,7 +242,7 @@ public final class BatchWriter: @unchecked Sendable {
                 let expired = remaining.filter { now &- $0.enqueuedAt > deadline }
                 if !expired.isEmpty {
                     writer.statsLock.withLock { $0.temporaryErrors += expired.count }
-                    for p in expired { p.completion(Result(status: .temporaryAppError, duplicate: false)) }
+                    for p in expired { p.completion(.notStored) }
                     remaining.removeAll { now &- $0.enqueuedAt > deadline }
                     if remaining.isEmpty { return }
                 }
@@ -254,7 +272,8 @@ public final class BatchWriter: @unchecked Sendable {
                         $0.lastCommitMicros = micros
                     }
                     writer.observer?.writer(committed: remaining.count, duplicates: dup, commitMicros: micros)
-                    for (p, d) in zip(remaining, results) { p.completion(Result(status: .ok, duplicate: d)) }  // only now: COMMIT has succeeded
+                    let proof = CommitProof()  // only now: COMMIT has returned
+                    for (p, d) in zip(remaining, results) { p.completion(Result(committed: proof, duplicate: d)) }
                     return
                 } catch {
                     let e = error as? PostgresError ?? PostgresError(operation: "write", message: "\(error)", sqlState: nil)
@@ -278,7 +297,7 @@ public final class BatchWriter: @unchecked Sendable {
                             return
                         }
                         writer.statsLock.withLock { $0.temporaryErrors += remaining.count; $0.rejectedRows += remaining.count }
-                        for p in remaining { p.completion(Result(status: .temporaryAppError, duplicate: false)) }
+                        for p in remaining { p.completion(.notStored) }
                         return
                     }
                     if !e.isTransient { db = nil }
@@ -738,100 +757,6 @@ public final class BatchWriter: @unchecked Sendable {
             if let o = consumedBy { owner.append(o) } else { owner.appendNull() }
         }
         return [key, carrier, src, dst, ref, bits, total, seq, coding, body, locking, single, raw, at, owner].map(\.value)
-    }
-}
-
-/// A blocking queue for the writer threads (pthread mutex and condition: the
-/// workers sleep until there is work, then wait at most `maxWait` for `target` items).
-final class WorkQueue<Element>: @unchecked Sendable {
-    /// Taken slots are emptied as they are taken, so the queue never holds what a
-    /// worker has finished with: it held the last reference to up to 4,096 written
-    /// messages until it compacted, and freed them all then, under its mutex.
-    private var items: [Element?] = []
-    private var head = 0
-    private var closed = false
-    /// When the queue last went from empty to not empty: a batch waits at most
-    /// `maxWait` from then, however late a worker comes for it.
-    private var firstAt: UInt64 = 0
-    /// Items that make a batch worth sending without waiting longer.
-    private let target: Int
-    private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
-    private let cond = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
-
-    init(target: Int = 1000) {
-        self.target = Swift.max(1, target)
-        pthread_mutex_init(mutex, nil)
-        var attr = pthread_condattr_t()
-        pthread_condattr_init(&attr)
-        pthread_condattr_setclock(&attr, CLOCK_MONOTONIC)
-        pthread_cond_init(cond, &attr)
-        pthread_condattr_destroy(&attr)
-    }
-
-    deinit {
-        pthread_cond_destroy(cond)
-        pthread_mutex_destroy(mutex)
-        mutex.deallocate()
-        cond.deallocate()
-    }
-
-    var count: Int {
-        pthread_mutex_lock(mutex)
-        defer { pthread_mutex_unlock(mutex) }
-        return items.count - head
-    }
-
-    /// Wakes the workers only when there is something new for them: the first item
-    /// (idle workers start a batch) and the target (a filling one need not wait).
-    /// Waking them on every item cost a futex wake and a context switch per message.
-    func push(_ e: Element) {
-        pthread_mutex_lock(mutex)
-        items.append(e)
-        let n = items.count - head
-        if n == 1 { firstAt = monotonic() }
-        pthread_mutex_unlock(mutex)
-        if n == 1 || n == target { pthread_cond_broadcast(cond) }
-    }
-
-    func close() {
-        pthread_mutex_lock(mutex)
-        closed = true
-        pthread_mutex_unlock(mutex)
-        pthread_cond_broadcast(cond)
-    }
-
-    /// Waits for work; returns up to `max` items once `target` (or `max`, if fewer)
-    /// are there or `maxWait` passed since the oldest of them arrived. Nil once
-    /// closed and drained.
-    func take(max: Int, maxWait: Double) -> [Element]? {
-        pthread_mutex_lock(mutex)
-        defer { pthread_mutex_unlock(mutex) }
-        while items.count - head == 0 {
-            if closed { return nil }
-            pthread_cond_wait(cond, mutex)
-        }
-        let due = firstAt &+ UInt64(maxWait * 1e9)
-        let enough = Swift.min(max, target)
-        if items.count - head < enough, !closed, maxWait > 0, monotonic() < due {
-            var deadline = timespec(tv_sec: Int(due / 1_000_000_000), tv_nsec: Int(due % 1_000_000_000))
-            while items.count - head < enough, !closed {
-                if pthread_cond_timedwait(cond, mutex, &deadline) == ETIMEDOUT { break }
-            }
-        }
-        let n = Swift.min(max, items.count - head)
-        guard n > 0 else { return [] }
-        var batch: [Element] = []
-        batch.reserveCapacity(n)
-        for i in head..<head + n { batch.append(items[i].take()!) }  // moved out: no retain and release per item
-        head += n
-        if head == items.count {
-            items.removeAll(keepingCapacity: true)
-            head = 0
-        } else if head > 4096, head * 2 > items.count {
-            items.removeFirst(head)
-            head = 0
-        }
-        return batch
     }
 }
 

@@ -2,7 +2,7 @@ import Dispatch
 import Foundation
 import SMPPSession
 import SMPPSimulator
-import SMPPWire
+@_spi(CommitProof) import SMPPWire
 import XCTest
 
 /// Collects deliveries; acks them itself (after a random delay, so acks go out of order) unless told to hold.
@@ -32,7 +32,7 @@ final class Collector: InboundHandler, @unchecked Sendable {
             return hold
         }
         if !holdIt {
-            DispatchQueue.global().asyncAfter(deadline: .now() + .microseconds(Int.random(in: 0...3000))) { session.ack(token) }
+            DispatchQueue.global().asyncAfter(deadline: .now() + .microseconds(Int.random(in: 0...3000))) { session.ack(token, committed: CommitProof()) }
         }
     }
     func session(_ session: ESMESession, rejected frame: PDUFrame, error: DecodeError) {
@@ -40,7 +40,7 @@ final class Collector: InboundHandler, @unchecked Sendable {
     }
     func release(_ session: ESMESession) {
         let t: [AckToken] = lock.withLock { hold = false; defer { held = [] }; return held }
-        for x in t.reversed() { session.ack(x) }
+        for x in t.reversed() { session.ack(x, committed: CommitProof()) }
     }
     var count: Int { lock.withLock { tokens.count } }
 }

@@ -768,6 +768,31 @@ final class WorkQueueTests: XCTestCase {
         XCTAssertEqual(q.count, 0)
     }
 
+    /// A carrier flooding the writer fills its own lane: another carrier's item goes
+    /// in the next batch, not behind the flood.
+    func testBatchesTakeTheLanesInTurn() {
+        let q = WorkQueue<Int>(target: 4)
+        for i in 0..<1000 { q.push(i, lane: 1) }  // the flood
+        q.push(-1, lane: 2)
+        q.push(-2, lane: 2)
+        XCTAssertEqual(q.take(max: 4, maxWait: 0), [0, -1, 1, -2], "one from each lane in turn")
+        XCTAssertEqual(q.take(max: 4, maxWait: 0), [2, 3, 4, 5], "a lane alone fills the batch")
+        q.push(-3, lane: 2)
+        XCTAssertEqual(q.take(max: 2, maxWait: 0), [6, -3], "a lane that was empty joins the turn: the next batch has its item")
+        XCTAssertEqual(q.count, 1000 - 7)
+    }
+
+    /// A batch stops at its byte budget (the item that crosses it included), so large
+    /// rows make smaller batches; a single item over the budget still goes.
+    func testABatchStopsAtItsCost() {
+        let q = WorkQueue<Int>(target: 100)
+        for i in 0..<10 { q.push(i, lane: 1, cost: 65_536) }
+        q.push(100, lane: 2, cost: 300)
+        XCTAssertEqual(q.take(max: 100, maxCost: 200_000, maxWait: 0), [0, 100, 1, 2, 3], "196,908 bytes, then one over")
+        XCTAssertEqual(q.take(max: 100, maxCost: 1, maxWait: 0), [4], "one item over the budget still goes")
+        XCTAssertEqual(q.take(max: 100, maxCost: .max, maxWait: 0)?.count, 5)
+    }
+
     func testItemsThatAlreadyWaitedAreTakenAtOnce() {
         let q = WorkQueue<Int>(target: 100)
         q.push(7)

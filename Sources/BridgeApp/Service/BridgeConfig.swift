@@ -84,6 +84,7 @@ struct BridgeConfig: Equatable, Sendable {
     var batchMaxRows = 1000
     var batchTargetRows = 64
     var batchMaxWaitMillis: Double = 2
+    var batchMaxBytes = 1 << 20
     var commitDeadlineMillis: Double = 10_000
     var writerConnections = 2
     var statementTimeoutMillis = 30_000
@@ -142,12 +143,13 @@ enum ConfigLoader {
             c.shutdownGraceSeconds = try r.double(t, "bridge", "shutdown_grace_s", range: 0...300) ?? c.shutdownGraceSeconds
         }
         if let t = try r.table(root, "database") {
-            try r.keys(t, "database", allowed: ["url_env", "url_file", "batch_max_rows", "batch_target_rows", "batch_max_wait_ms", "commit_deadline_ms",
+            try r.keys(t, "database", allowed: ["url_env", "url_file", "batch_max_rows", "batch_target_rows", "batch_max_wait_ms", "batch_max_bytes", "commit_deadline_ms",
                                                "connections", "statement_timeout_ms", "apply_migrations", "allow_unverified_tls"])
             c.databaseURL = try r.secret(t, "database", "url") ?? c.databaseURL
             c.batchMaxRows = try r.int(t, "database", "batch_max_rows", range: 1...10_000) ?? c.batchMaxRows
             c.batchTargetRows = try r.int(t, "database", "batch_target_rows", range: 1...10_000) ?? c.batchTargetRows
             c.batchMaxWaitMillis = try r.double(t, "database", "batch_max_wait_ms", range: 0...1000) ?? c.batchMaxWaitMillis
+            c.batchMaxBytes = try r.int(t, "database", "batch_max_bytes", range: 4096...(64 << 20)) ?? c.batchMaxBytes
             c.commitDeadlineMillis = try r.double(t, "database", "commit_deadline_ms", range: 100...600_000) ?? c.commitDeadlineMillis
             c.writerConnections = try r.int(t, "database", "connections", range: 1...16) ?? c.writerConnections
             c.statementTimeoutMillis = try r.int(t, "database", "statement_timeout_ms", range: 100...600_000) ?? c.statementTimeoutMillis

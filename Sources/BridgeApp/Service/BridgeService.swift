@@ -108,6 +108,7 @@ final class BridgeService: @unchecked Sendable {
         w.maxRows = config.batchMaxRows
         w.targetRows = config.batchTargetRows
         w.maxWait = config.batchMaxWaitMillis / 1000
+        w.maxBatchBytes = config.batchMaxBytes
         w.commitDeadline = config.commitDeadlineMillis / 1000
         w.connections = config.writerConnections
         w.statementTimeoutMillis = config.statementTimeoutMillis

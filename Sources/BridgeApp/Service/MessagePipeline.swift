@@ -132,7 +132,7 @@ final class MessagePipeline: InboundHandler, @unchecked Sendable {
             command = "deliver_sm"
         } else {
             // The session validated the PDU already; anything else is answered, never stored.
-            session.ack(token, status: .systemError)
+            session.refuse(token, status: .systemError)
             return
         }
         let series = series(bind)
@@ -186,7 +186,7 @@ final class MessagePipeline: InboundHandler, @unchecked Sendable {
 
     private func storePart(_ part: Part, _ key: DedupKey, token: AckToken, session: ESMESession, bind: String) {
         writer.submit(.part(part, dedupKey: key)) { r in
-            session.ack(token, status: r.status)
+            session.answer(token, r)
             self.countAck(token, r.status, bind: bind)
             if r.status != .ok { self.outcome("temp_failed").add() }
         }
@@ -209,7 +209,7 @@ final class MessagePipeline: InboundHandler, @unchecked Sendable {
         let receiptStat = d.receipt.map { r in r.stat.flatMap { Self.receiptStats.contains($0.uppercased()) ? $0.uppercased() : nil } ?? "other" }
         let earlierParts = completing == nil ? [] : parts
         writer.submit(.message(stored)) { [self] r in
-            if let token, let session { session.ack(token, status: r.status) }
+            if let token, let session { session.answer(token, r) }
             let outcome = r.status != .ok ? "temp_failed" : (r.duplicate ? "duplicate" : event.outcome)
             self.outcome(outcome).add()
             if r.status == .ok && !r.duplicate { (hasCode ? otpYes : otpNo).add() }
@@ -277,4 +277,11 @@ func millis3(_ v: Double) -> String {
     let n = Int((max(0, v) * 1000).rounded())
     let frac = n % 1000
     return "\(n / 1000)." + (frac < 10 ? "00" : frac < 100 ? "0" : "") + "\(frac)"
+}
+
+extension ESMESession {
+    /// The writer's verdict on the wire: ESME_ROK with its commit proof, or a temporary error.
+    func answer(_ token: AckToken, _ r: BatchWriter.Result) {
+        if let proof = r.committed { ack(token, committed: proof) } else { refuse(token, status: r.status) }
+    }
 }

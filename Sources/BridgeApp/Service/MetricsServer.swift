@@ -17,7 +17,7 @@ final class MetricsServer: @unchecked Sendable {
     static let requestTimeoutSeconds: Double = 15
 
     init(host: String, port: Int, metrics: MetricsRegistry, events: EventHub, logger: Logger? = nil,
-         health: @escaping @Sendable () -> (ready: Bool, stage: String)) throws {
+         health: @escaping @Sendable () -> (ready: Bool, detail: String)) throws {
         self.host = host
         self.port = UInt16(port)
         let address: any SocketAddress = host.contains(":") ? try sockaddr_in6.inet6(ip6: host, port: UInt16(port)) : try sockaddr_in.inet(ip4: host == "localhost" ? "127.0.0.1" : host, port: UInt16(port))
@@ -31,7 +31,7 @@ final class MetricsServer: @unchecked Sendable {
             await server.appendRoute("GET /healthz") { _ in HTTPResponse(statusCode: .ok, headers: text, body: Data("ok\n".utf8)) }
             await server.appendRoute("GET /readyz") { _ in
                 let h = health()
-                return HTTPResponse(statusCode: h.ready ? .ok : .serviceUnavailable, headers: text, body: Data((h.ready ? "ready\n" : "not ready: \(h.stage)\n").utf8))
+                return HTTPResponse(statusCode: h.ready ? .ok : .serviceUnavailable, headers: text, body: Data((h.ready ? "ready\n" : "not ready: \(h.detail)\n").utf8))
             }
             await server.appendRoute("GET /events") { req in
                 let query: EventQuery
