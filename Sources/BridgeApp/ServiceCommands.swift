@@ -1,6 +1,5 @@
 import ArgumentParser
 import Dispatch
-import FlyingFox
 import Foundation
 import Logging
 import Store

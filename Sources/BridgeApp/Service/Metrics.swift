@@ -196,6 +196,8 @@ enum M {
     static let receipts = "smpp_bridge_receipts_total"
     static let invalidKept = "smpp_bridge_invalid_pdus_kept_total"
     static let logSuppressed = "smpp_bridge_log_lines_suppressed_total"
+    static let httpConnections = "smpp_bridge_http_connections"
+    static let httpRefused = "smpp_bridge_http_refused_total"
 
     static func defineAll(_ r: MetricsRegistry) {
         r.define(bindState, .gauge, "1 when the bind is bound, else 0.")
@@ -232,6 +234,8 @@ enum M {
         r.define(lateMatches, .counter, "Unmatched messages routed later, when the lease covering them arrived.")
         r.define(receipts, .counter, "Delivery receipts and intermediate notifications stored (outcome receipt), by stat.")
         r.define(logSuppressed, .counter, "Per-PDU log lines not written because their kind passed its rate limit (20 per 10 s).")
+        r.define(httpConnections, .gauge, "Open connections to the metrics and events HTTP server.")
+        r.define(httpRefused, .counter, "HTTP connections refused or closed at a limit, by reason (capacity, head_too_large, idle_timeout, write_stalled, bad_request, slow_subscriber).")
         r.define(invalidKept, .counter, "PDUs that framed but failed body validation, stored as evidence (outcome invalid) and acked, by reason.")
     }
 }
@@ -270,7 +274,7 @@ final class EventHub: @unchecked Sendable {
     private let lock = NSLock()
     private var ring: [RoutingEvent] = []
     private var next = 0
-    private var subscribers: [UUID: AsyncStream<String>.Continuation] = [:]
+    private var subscribers: [UUID: (filter: EventFilter, sink: AsyncStream<String>.Continuation)] = [:]
     let capacity: Int
 
     init(capacity: Int = 200) {
@@ -282,9 +286,9 @@ final class EventHub: @unchecked Sendable {
         let subs: [AsyncStream<String>.Continuation]? = lock.withLock {
             if ring.count < capacity { ring.append(e) } else { ring[next] = e }
             next = (next + 1) % capacity
-            return subscribers.isEmpty ? nil : Array(subscribers.values)
+            return subscribers.isEmpty ? nil : subscribers.values.filter { $0.filter.matches(e) }.map(\.sink)
         }
-        guard let subs else { return }
+        guard let subs, !subs.isEmpty else { return }
         let line = e.json
         for s in subs {
             if case .dropped = s.yield(line) {
@@ -294,12 +298,12 @@ final class EventHub: @unchecked Sendable {
         }
     }
 
-    /// The last `n` events, oldest first, as JSON lines.
-    func last(_ n: Int) -> [String] {
+    /// The last `n` events that match `filter`, oldest first, as JSON lines.
+    func last(_ n: Int, matching filter: EventFilter = EventFilter()) -> [String] {
         let events: [RoutingEvent] = lock.withLock {
             ring.count < capacity ? ring : Array(ring[next...] + ring[..<next])
         }
-        return events.suffix(max(0, n)).map(\.json)
+        return events.filter(filter.matches).suffix(max(0, n)).map(\.json)
     }
 
     /// At most this many live `/events` subscribers at once; more get a 503.
@@ -311,13 +315,13 @@ final class EventHub: @unchecked Sendable {
 
     /// A live stream of events; ends when the subscriber goes away or falls
     /// `subscriberBuffer` lines behind. Nil when `maxSubscribers` are listening.
-    func subscribe() -> AsyncStream<String>? {
+    func subscribe(filter: EventFilter = EventFilter()) -> AsyncStream<String>? {
         let id = UUID()
         let (stream, cont) = AsyncStream<String>.makeStream(bufferingPolicy: .bufferingOldest(Self.subscriberBuffer))
         cont.onTermination = { [weak self] _ in self?.lock.withLock { _ = self?.subscribers.removeValue(forKey: id) } }
         let admitted = lock.withLock { () -> Bool in
             guard subscribers.count < Self.maxSubscribers else { return false }
-            subscribers[id] = cont
+            subscribers[id] = (filter, cont)
             return true
         }
         return admitted ? stream : nil
