@@ -87,7 +87,7 @@ soak: deps
 	$(SWIFT) build --build-tests
 	SMPP_SOAK=1 $(SWIFT) test --filter 'FaultTests|HostileTests'
 
-# libFuzzer + ASan over the framing and the session state machine (live sessions over loopback).
+# libFuzzer + ASan, side by side: the framing and the session state machine (live sessions over loopback), and the HTTP request head, the /events query and the configuration's environment overrides (Tests/FuzzSurface).
 fuzz-session: deps
 	bash Tests/FuzzSession/run.sh $(FUZZ_SESSION_SECONDS)
 

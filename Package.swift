@@ -21,6 +21,8 @@ let package = Package(
         .library(name: "Routing", targets: ["Routing"]),
         .library(name: "SMPPSession", targets: ["SMPPSession"]),
         .library(name: "Store", targets: ["Store"]),
+        // For the surface fuzzer (Tests/FuzzSurface), which imports it @testable from a debug build.
+        .library(name: "BridgeApp", targets: ["BridgeApp"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),

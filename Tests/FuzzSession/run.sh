@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
-# make fuzz-session: libFuzzer + AddressSanitizer over the framing and the ESME
-# session state machine (Tests/FuzzSession), $1 seconds (default 600), seeded from
-# every fixture in protocol-fixtures (whole, byte by byte, ragged; each ack status).
-# A crash, leak or hang is written to fuzz-out/session/; turn it into a fixture.
+# make fuzz-session: libFuzzer + AddressSanitizer, $1 seconds (default 600), two
+# targets side by side (one per core):
+#  - the framing and the ESME session state machine (Tests/FuzzSession), seeded from
+#    every fixture in protocol-fixtures (whole, byte by byte, ragged; each ack status);
+#  - the surface a local user or the environment reaches (Tests/FuzzSurface): HTTP
+#    request heads with the /events query, and configuration environment overrides.
+# A crash, leak or hang is written to fuzz-out/session/ or fuzz-out/surface/; turn it into a test.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 SECONDS_TO_RUN=${1:-600}
@@ -26,12 +29,34 @@ swiftc $FLAGS -I "$B" -I Sources/COpenSSL Tests/FuzzSession/Sources/FuzzSession/
   "$B/libSMPPSession.a" "$B/libSMPPWire.a" -lssl -lcrypto -o "$B/fuzz-session" 2>&1 | quiet
 BIN="$B/fuzz-session"
 [ -x "$BIN" ] || { echo "the session fuzzer did not build"; exit 1; }
+# The surface fuzzer is a SwiftPM package over the bridge's debug build (@testable), instrumented whole.
+SURF=fuzz-out/surface
+mkdir -p "$SURF/corpus"
+for f in "$SURF"/crash-* "$SURF"/leak-* "$SURF"/timeout-*; do [ -e "$f" ] && mkdir -p "$SURF/earlier" && mv "$f" "$SURF/earlier/"; done
+printf '\000GET /events?recent=5&carrier=alpha-1&outcome=routed&order_id=7 HTTP/1.1\r\nHost: x\r\nConnection: close' > "$SURF/corpus/seed-events"
+printf '\000HEAD /metrics HTTP/1.0\r\nContent-Length: 0' > "$SURF/corpus/seed-metrics"
+printf '\200DATABASE_BATCH_MAX_ROWS=500\nROUTING_DEDUP_WINDOW_S=60\nCARRIER_ALPHA_1_WINDOW=8' > "$SURF/corpus/seed-env"
+printf '\200METRICS_LISTEN=0.0.0.0:1\nBRIDGE_LOG_LEVEL=trace\nDATABASE_BATCH_MAX_WAIT_MS=-1' > "$SURF/corpus/seed-env-bad"
+ln -sfn "$(pwd)" "$SURF/smpp-bridge"
+(cd Tests/FuzzSurface && swift build --scratch-path ../../fuzz-out/surface/build -Xswiftc -sanitize=fuzzer,address 2>&1 | grep -E "error" || true)
+SURF_BIN=fuzz-out/surface/build/debug/FuzzSurface
+[ -x "$SURF_BIN" ] || { echo "the surface fuzzer did not build"; exit 1; }
+echo "running the surface fuzzer for ${SECONDS_TO_RUN}s (beside the session fuzzer)"
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 LSAN_OPTIONS=suppressions=Tests/FuzzSurface/lsan.supp "$SURF_BIN" -max_total_time="$SECONDS_TO_RUN" -max_len=2048 -timeout=20 \
+  -print_final_stats=1 -artifact_prefix="$SURF/" "$SURF/corpus" > "$SURF/last-run.log" 2>&1 &
+SURF_PID=$!
 echo "running the session fuzzer for ${SECONDS_TO_RUN}s"
 start=$(date +%s)
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 "$BIN" -max_total_time="$SECONDS_TO_RUN" -max_len=4200 -timeout=20 \
   -print_final_stats=1 -artifact_prefix="$OUT/" "$OUT/corpus" 2>&1 | tee "$OUT/last-run.log" \
   | grep -E "^INFO: Loaded|^#[0-9]+ +(INITED|DONE|pulse)|stat::number_of_executed_units|stat::peak_rss|ERROR|Done" || true
+wait $SURF_PID || true
 end=$(date +%s)
+if compgen -G "$SURF/crash-*" >/dev/null || compgen -G "$SURF/leak-*" >/dev/null || compgen -G "$SURF/timeout-*" >/dev/null; then
+  echo "surface fuzzing found a failure: see $SURF/"; exit 1
+fi
+grep -q "^Done" "$SURF/last-run.log" || { echo "the surface fuzzer did not finish cleanly: see $SURF/last-run.log"; exit 1; }
+echo "surface fuzzing ran clean ($(grep -o 'stat::number_of_executed_units: [0-9]*' "$SURF/last-run.log" | awk '{print $2}') inputs)"
 if compgen -G "$OUT/crash-*" >/dev/null || compgen -G "$OUT/leak-*" >/dev/null || compgen -G "$OUT/timeout-*" >/dev/null; then
   echo "session fuzzing found a failure: see $OUT/"; exit 1
 fi
