@@ -1,12 +1,12 @@
 # TrueOTP SMPP bridge. The README's two commands: `make demo` and `make test`.
 SWIFT       ?= swift
-SYSTEM_PKGS ?= libssl-dev libpq-dev postgresql curl
+SYSTEM_PKGS ?= libssl-dev libpq-dev postgresql curl prometheus
 FUZZ_SECONDS ?= 300
 FUZZ_SESSION_SECONDS ?= 600
 DEMO_COUNT ?= 50000
 DEMO_ARGS ?=
 
-.PHONY: all deps build test tsan interop demo demo-ci soak fuzz fuzz-session bench bench-codec bench-routing bench-session bench-store clean
+.PHONY: all deps build test check-alerts tsan interop demo demo-ci soak fuzz fuzz-session bench bench-codec bench-routing bench-session bench-store clean
 
 all: build
 
@@ -38,6 +38,11 @@ test: deps
 	$(MAKE) interop
 	$(MAKE) demo-ci
 	python3 Tests/Support/check-deploy.py .build/debug/smpp-bridge
+	$(MAKE) check-alerts
+
+# The alert rules are valid PromQL and fire as their unit tests expect (Debian's prometheus package brings promtool).
+check-alerts:
+	cd deploy && promtool check rules alerts.yml && promtool test rules alerts.test.yml
 
 # Interop with SMPP implementations this project did not write (PyPI smpplib and smppy).
 interop:

@@ -7,7 +7,17 @@ import Store
 /// `smpp-bridge run --config bridge.toml`: the service.
 struct RunCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "run", abstract: "Run the bridge: bind to the configured carriers, route and store every message.")
+        commandName: "run", abstract: "Run the bridge: bind to the configured carriers, route and store every message.",
+        discussion: """
+            Signals:
+              SIGTERM, SIGINT  stop taking messages, wait up to bridge.shutdown_grace_s for in-flight acks, flush the writer, exit 0
+              SIGHUP           reload: OTP rules, carriers and their secrets (a carrier restarts only if its settings or secret changed)
+            Exit codes:
+              0  stopped by a signal, everything drained
+              1  could not start (database, migrations, a carrier's secret), or failed while running
+              2  configuration error: the message names the field (systemd's unit does not restart on it)
+            Under systemd (Type=notify) it sends READY=1 once the binds are started and STOPPING=1 when it drains.
+            """)
     @Option(help: "Config file (TOML). Environment variables BRIDGE_* override it.") var config: String
 
     func run() throws {
@@ -61,9 +71,11 @@ final class BridgeRunner: @unchecked Sendable {
         _ = ready.wait(timeout: .now() + 10)
         logger.info("metrics listening", metadata: ["address": "\(metricsServer.host):\(metricsServer.port)"])
         try service.start()
+        SystemdNotify.send("READY=1\nSTATUS=binds started")
     }
 
     func stop() {
+        SystemdNotify.send("STOPPING=1\nSTATUS=draining in-flight acks")
         service.shutdown()
         let done = DispatchSemaphore(value: 0)
         let server = metricsServer
@@ -104,12 +116,18 @@ final class BridgeRunner: @unchecked Sendable {
 
     func reload() {
         guard let path = configPath else { return }
+        SystemdNotify.send("RELOADING=1")
+        defer { SystemdNotify.send("READY=1") }
+        let now = Double(wallClockMillis()) / 1000
         do {
             let new = try ConfigLoader.load(path: path)
-            _ = try service.reload(new)
+            let r = try service.reload(new)
+            service.metrics.set(M.reloadSuccess, [], r.failed.isEmpty ? 1 : 0)
         } catch {
+            service.metrics.set(M.reloadSuccess, [], 0)
             logger.error("reload refused: the running config stays", metadata: ["error": "\(error)"])
         }
+        service.metrics.set(M.reloadTimestamp, [], now)
     }
 }
 

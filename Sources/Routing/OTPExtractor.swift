@@ -61,19 +61,6 @@ public struct OTPRules: Hashable, Sendable, Codable {
         OTPRule(service: "wechat", senders: ["WeChat", "Weixin"], codes: ["######"]),
         OTPRule(service: "bank", senders: ["*BANK*", "Bank*", "Banco*", "Sber*", "Tinkoff*", "HDFC*", "ICICI*"]),
     ])
-
-    /// The rule whose sender list matches, if any.
-    public func rule(forSender sender: String) -> OTPRule? {
-        rules.first { r in
-            r.senders.contains { p in
-                let p = p.lowercased(), s = sender.lowercased()
-                if p.hasPrefix("*"), p.hasSuffix("*"), p.count > 2 { return s.contains(p.dropFirst().dropLast()) }
-                return p.hasSuffix("*") ? s.hasPrefix(p.dropLast()) : s == p
-            }
-        }
-    }
-
-    public func rule(forService service: String) -> OTPRule? { rules.first { $0.service == service } }
 }
 
 /// An extracted code and how sure the extractor is.

@@ -143,8 +143,6 @@ public final class Connection: @unchecked Sendable {
         driveHandshake()
     }
 
-    public var tlsVersion: String? { tls.map { $0.protocolVersion } }
-
     private func driveHandshake() {
         guard let tls, handshaking, !isClosed else { return }
         switch tls.handshake() {

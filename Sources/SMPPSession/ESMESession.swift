@@ -130,6 +130,8 @@ public struct SessionStats: Sendable, Hashable {
     public var lastError: String?
     public var boundSince: UInt64?
     public var lastReceivedAt: UInt64?
+    /// When the last deliver_sm or data_sm arrived (monotonic ns), nil before the first.
+    public var lastDeliverSMAt: UInt64?
 }
 
 /// An ESME (client) session: connects, binds, keeps the bind alive, answers the
@@ -415,6 +417,7 @@ public final class ESMESession: @unchecked Sendable {
         switch id {
         case .deliverSM, .dataSM:
             stats.deliverSM += 1
+            stats.lastDeliverSMAt = lastActivity
             // Validate before handing over. A malformed one is kept as evidence when the
             // handler takes it (acked after it is stored), otherwise answered here.
             var invalid: DecodeError?

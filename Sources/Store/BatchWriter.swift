@@ -14,22 +14,17 @@ public struct StoredMessage: Sendable {
     public var destTON: TON
     /// Every part's PDU as received.
     public var rawPDUs: [[UInt8]]
-    /// For a multi-part message: its parts' dedup keys. The persisted parts are marked
-    /// as consumed in the same transaction, so a restart does not rebuild them.
-    public var partKeys: [DedupKey]
     /// For a multi-part message: every part. Their rows are written (or updated) as
     /// consumed by this message in the same transaction, so a bridge that holds one
     /// of them, stored or still arriving, sees that the message is stored.
     public var parts: [Part] = []
-    public init(decision: RoutingDecision, bind: String, sourceTON: TON, destTON: TON, rawPDUs: [[UInt8]], partKeys: [DedupKey] = [],
-                parts: [Part] = []) {
+    public init(decision: RoutingDecision, bind: String, sourceTON: TON, destTON: TON, rawPDUs: [[UInt8]], parts: [Part] = []) {
         self.parts = parts
         self.decision = decision
         self.bind = bind
         self.sourceTON = sourceTON
         self.destTON = destTON
         self.rawPDUs = rawPDUs
-        self.partKeys = partKeys
     }
 }
 
@@ -330,7 +325,6 @@ public final class BatchWriter: @unchecked Sendable {
             try c.prepare("insert_new_messages", BatchWriter.insertNewMessages(full: false))
             try c.prepare("insert_new_messages_full", BatchWriter.insertNewMessages(full: true))
             try c.prepare("write_parts", BatchWriter.writeParts(dedupWindowSeconds: window))
-            try c.prepare("consume_parts", BatchWriter.consumeParts)
             // A reconnect is any connection after trouble: also a worker's first one, when
             // its first attempts failed (the database went away before it ever needed it).
             if everConnected || failedToConnect { writer.statsLock.withLock { $0.reconnects += 1 } }
@@ -408,17 +402,6 @@ public final class BatchWriter: @unchecked Sendable {
             if !partRows.isEmpty {
                 partsAt = statements.count
                 statements.append(.prepared("write_parts", BatchWriter.columns(parts: partRows)))
-            }
-            let consumed = messages.filter { $0.message!.parts.isEmpty && !$0.message!.partKeys.isEmpty }
-            if !consumed.isEmpty {
-                // In part-key order too, like the parts statement, so that no two
-                // transactions can take these row locks in opposite orders.
-                var pairs: [(DedupKey, DedupKey)] = []
-                for m in consumed { for k in m.message!.partKeys { pairs.append((k, m.key)) } }
-                pairs.sort { $0.0 < $1.0 }
-                var partKey = BinaryArray(.uuid), messageKey = BinaryArray(.uuid)
-                for (k, owner) in pairs { partKey.append(k); messageKey.append(owner) }
-                statements.append(.prepared("consume_parts", [partKey.value, messageKey.value]))
             }
             statements.append(.sql("COMMIT"))
             var results: [PostgresRows]
@@ -623,11 +606,6 @@ public final class BatchWriter: @unchecked Sendable {
         FROM (SELECT unnest($1::uuid[]) AS k, unnest($15::uuid[]) AS m) AS u WHERE u.m IS NULL AND u.k NOT IN (SELECT dedup_key FROM p)
         """
     }
-
-    static let consumeParts = """
-        UPDATE message_parts SET message_dedup_key = u.m
-        FROM \(rows(of: [("p", "uuid"), ("m", "uuid")])) AS u WHERE dedup_key = u.p
-        """
 
     /// Parses a uuid[] in text form (`{5180...,...}`) into keys.
     static func uuids(_ literal: String, into out: inout Set<DedupKey>) {

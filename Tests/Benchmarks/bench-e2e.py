@@ -53,6 +53,12 @@ os.makedirs(OUT, exist_ok=True)
 results = []
 
 
+def bridge_environment():
+    """This script's own settings (BRIDGE_BIN, BRIDGE_ONLY) are not the bridge's: it
+    refuses an unknown BRIDGE_ name, as it should, so they are not passed on."""
+    return {k: v for k, v in os.environ.items() if k not in ("BRIDGE_BIN", "BRIDGE_ONLY")}
+
+
 def free_port():
     s = socket.socket(); s.bind(("127.0.0.1", 0)); p = s.getsockname()[1]; s.close(); return p
 
@@ -152,7 +158,7 @@ def run_bridge(name, pg_url, postmaster, count, rate, seed):
     cfg = os.path.join(OUT, f"{name}.toml")
     open(cfg, "w").write(f"""[bridge]\ninstance = "bench"\nlog_level = "warning"\n[metrics]\nlisten = "127.0.0.1:{metrics_port}"\n
 [[carrier]]\nname = "sim"\nhost = "127.0.0.1"\nport = {sim_port}\nsystem_id = "trueotp"\npassword_env = "SIM_PASSWORD"\nbinds = {BINDS}\nwindow = 64\nmax_unacked = 256\n{DATABASE_TOML}""")
-    env = dict(os.environ, BRIDGE_DATABASE_URL=pg_url, SIM_PASSWORD="benchpw")
+    env = dict(bridge_environment(), BRIDGE_DATABASE_URL=pg_url, SIM_PASSWORD="benchpw")
     b = subprocess.Popen([BRIDGE_BIN, "run", "--config", cfg], env=env, stdout=subprocess.DEVNULL, stderr=open(os.path.join(OUT, f"{name}-bridge.log"), "w"))
     assert wait_http(f"http://127.0.0.1:{metrics_port}/readyz"), "bridge not ready"
     c0_b, c0_pg, x0 = cpu_of([b.pid]), cpu_of(pg_pids(postmaster)), ctx_switches(b.pid)
@@ -407,7 +413,7 @@ def main():
         postmaster = int(open(os.path.join(pgtmp, "data/postmaster.pid")).readline())
         # WAL segments recycled, as on a running server (see throwaway-pg.sh warm).
         subprocess.run([os.path.join(ROOT, "Tests/Support/throwaway-pg.sh"), "warm", pg_url], check=True)
-        subprocess.run([MIGRATE_BIN, "migrate"], env=dict(os.environ, BRIDGE_DATABASE_URL=pg_url), check=True, capture_output=True)
+        subprocess.run([MIGRATE_BIN, "migrate"], env=dict(bridge_environment(), BRIDGE_DATABASE_URL=pg_url), check=True, capture_output=True)
         if PG_STATS: psql(pg_url, "CREATE EXTENSION pg_stat_statements")
         psql(pg_url, f"""INSERT INTO leases (order_id, msisdn, service, starts_at, expires_at)
             SELECT g, ({DEST[0]}::bigint + g)::text, (ARRAY['whatsapp','google','telegram','microsoft','amazon','uber'])[1 + g % 6],

@@ -353,7 +353,7 @@ final class WriterTests: XCTestCase {
         XCTAssertEqual(m.decodeText().text, "G-123456 is your Google code.")
         // Storing the assembled message marks its parts consumed: a later restart rebuilds nothing.
         var stored = Traffic().message(1)
-        stored.partKeys = [DedupKey.part(part)]
+        stored.parts = [part]
         writer.submit(.message(stored)) { acks.add($0) }
         XCTAssertTrue(waitFor { acks.count == 3 })
         XCTAssertEqual(try PartStore.pending(db), [])
@@ -375,7 +375,6 @@ final class WriterTests: XCTestCase {
         var stored = Traffic().message(1)
         stored.parts = old
         stored.rawPDUs = [[1], [2], [3]]
-        stored.partKeys = old.map(DedupKey.part)
         // Another bridge's pending part of a new message under that key.
         let theirs = part(2, "is now your ", at: 1_800_000_100_000)
         let acks = Acks()

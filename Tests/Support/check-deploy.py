@@ -25,7 +25,13 @@ for g in alerts["groups"]:
         if anchor not in open("docs/operations.md").read().lower().replace(" ", ""):
             problems.append(f"alerts.yml {r['alert']}: docs/operations.md has no section {anchor}")
 yaml.safe_load(open("deploy/prometheus.yml"))
-yaml.safe_load(open("deploy/docker-compose.yml"))
+compose = yaml.safe_load(open("deploy/docker-compose.yml"))
+grace = compose["services"]["bridge"].get("stop_grace_period", "10s")
+if int(grace.rstrip("s")) <= 10 + 5:
+    problems.append(f"docker-compose.yml: the bridge's stop_grace_period {grace} is not longer than the drain (shutdown_grace_s 10 s and the writer's flush)")
+unit = open("deploy/smpp-bridge.service").read()
+for line in ("Type=notify", "RestartPreventExitStatus=2", "MemoryMax="):
+    if line not in unit: problems.append(f"smpp-bridge.service: no {line}")
 dash = json.load(open("deploy/grafana-dashboard.json"))
 for p in dash["panels"]:
     for t in p["targets"]:

@@ -18,10 +18,13 @@ final class BridgeService: @unchecked Sendable {
     let events = EventHub()
     let table = LeaseTable()
     let reassembler: Reassembler
+    /// When this service was made (monotonic ns): a carrier that never delivered has been silent since then.
+    let startedAtMonotonic = monotonicNanos()
     private(set) var writer: BatchWriter!
     private(set) var leaseSync: LeaseSync!
     private let lock = NSLock()
-    private var carriers: [String: (config: CarrierConfig, binds: CarrierBinds, pipeline: MessagePipeline)] = [:]
+    /// Each running carrier with the password it bound with (compared on reload, so a rotated secret restarts it).
+    private var carriers: [String: (config: CarrierConfig, binds: CarrierBinds, pipeline: MessagePipeline, password: String)] = [:]
     private var rules: RoutingRules
     private var sweeper: (any DispatchSourceTimer)?
     private let sweepQueue = DispatchQueue(label: "smpp.bridge.sweep")
@@ -134,13 +137,16 @@ final class BridgeService: @unchecked Sendable {
         setStage("ready")
     }
 
-    private func addCarrier(_ c: CarrierConfig) throws {
-        let pipeline = MessagePipeline(carrier: c, table: table, reassembler: reassembler, writer: writer, rules: lock.withLock { rules },
-                                       metrics: metrics, events: events, logger: logger, mask: mask)
-        let password: String
-        do { password = try c.passwordSource.read() } catch {
+    private static func readPassword(_ c: CarrierConfig) throws -> String {
+        do { return try c.passwordSource.read() } catch {
             throw StartupError(description: "carrier \(c.name): password: \(error) (\(c.passwordSource.describe))")
         }
+    }
+
+    private func addCarrier(_ c: CarrierConfig, password given: String? = nil) throws {
+        let password = try given ?? Self.readPassword(c)
+        let pipeline = MessagePipeline(carrier: c, table: table, reassembler: reassembler, writer: writer, rules: lock.withLock { rules },
+                                       metrics: metrics, events: events, logger: logger, mask: mask)
         var s = SessionConfig(name: c.name, host: c.host, port: c.port, systemID: c.systemID, password: password)
         s.systemType = c.systemType
         s.bindType = c.bindType
@@ -163,7 +169,7 @@ final class BridgeService: @unchecked Sendable {
                 logger.log(level: level, "session", metadata: ["carrier": "\(c.name)", "bind": "\(name)", "event": "\(event)", "detail": "\(detail)"])
             }
         }
-        lock.withLock { carriers[c.name] = (c, binds, pipeline) }
+        lock.withLock { carriers[c.name] = (c, binds, pipeline, password) }
         binds.start()
         logger.info("carrier started", metadata: ["carrier": "\(c.name)", "host": "\(c.host)", "port": "\(c.port)", "binds": "\(c.binds)",
                                                    "tls": "\(c.tls != nil)", "password": "\(c.passwordSource.describe)"])
@@ -184,13 +190,28 @@ final class BridgeService: @unchecked Sendable {
     /// SIGHUP: new OTP rules and carrier list. Unchanged carriers keep their binds;
     /// removed ones are shut down gracefully, added or changed ones (re)started.
     /// Database, metrics and log settings need a restart (logged if they changed).
-    func reload(_ new: BridgeConfig) throws -> (added: [String], removed: [String], restarted: [String]) {
+    /// SIGHUP. Everything is read first (rules, every carrier's secret), before anything
+    /// stops: a carrier whose secret cannot be read keeps running as it is (or is not
+    /// added) and is reported in `failed`. A carrier restarts when its settings or its
+    /// secret's value changed, so a rotated password is picked up; the others are left alone.
+    func reload(_ new: BridgeConfig) throws -> (added: [String], removed: [String], restarted: [String], failed: [String: String]) {
         let newRules = RoutingRules(extractor: OTPExtractor(rules: try Self.loadRules(new.otpRulesFile)), generation: lock.withLock { rules.generation } + 1)
-        let old = lock.withLock { carriers.mapValues(\.config) }
-        let newByName = Dictionary(uniqueKeysWithValues: new.carriers.map { ($0.name, $0) })
-        let removed = old.keys.filter { newByName[$0] == nil }.sorted()
-        let added = newByName.keys.filter { old[$0] == nil }.sorted()
-        let changed = newByName.keys.filter { old[$0] != nil && old[$0] != newByName[$0] }.sorted()
+        let running = lock.withLock { carriers.mapValues { (config: $0.config, password: $0.password) } }
+        var passwords: [String: String] = [:]
+        var failed: [String: String] = [:]
+        for c in new.carriers {
+            do { passwords[c.name] = try Self.readPassword(c) } catch { failed[c.name] = "\(error)" }
+        }
+        let newByName = Dictionary(uniqueKeysWithValues: new.carriers.filter { failed[$0.name] == nil }.map { ($0.name, $0) })
+        let removed = running.keys.filter { !new.carriers.map(\.name).contains($0) }.sorted()
+        let added = newByName.keys.filter { running[$0] == nil }.sorted()
+        let changed = newByName.keys.filter { name in
+            guard let r = running[name] else { return false }
+            return r.config != newByName[name] || r.password != passwords[name]
+        }.sorted()
+        for (name, problem) in failed.sorted(by: { $0.key < $1.key }) {
+            logger.error("reload: carrier left as it was: its secret cannot be read", metadata: ["carrier": "\(name)", "error": "\(problem)"])
+        }
         if new.databaseURL != config.databaseURL || new.metricsListen != config.metricsListen || new.batchMaxRows != config.batchMaxRows {
             logger.warning("reload: database and metrics settings take effect after a restart")
         }
@@ -205,14 +226,16 @@ final class BridgeService: @unchecked Sendable {
         }
         _ = group.wait(timeout: .now() + config.shutdownGraceSeconds + 2)
         var keep = config
-        keep.carriers = new.carriers
+        // A carrier whose secret failed keeps its running config (it still runs as before).
+        keep.carriers = new.carriers.map { c in failed[c.name] != nil ? (running[c.name]?.config ?? c) : c }
+            .filter { failed[$0.name] == nil || running[$0.name] != nil }
         keep.otpRulesFile = new.otpRulesFile
         keep.revealSensitive = new.revealSensitive
         config = keep
-        for name in added + changed { try addCarrier(newByName[name]!) }
+        for name in added + changed { try addCarrier(newByName[name]!, password: passwords[name]) }
         logger.notice("reloaded", metadata: ["added": "\(added)", "removed": "\(removed)", "restarted": "\(changed)",
-                                            "rules_generation": "\(newRules.generation)"])
-        return (added, removed, changed)
+                                            "failed": "\(failed.keys.sorted())", "rules_generation": "\(newRules.generation)"])
+        return (added, removed, changed, failed)
     }
 
     /// Stops taking messages, waits for in-flight acks, drains the writer.
@@ -313,8 +336,11 @@ final class BridgeService: @unchecked Sendable {
         metrics.addCollector { [weak self] r in
             guard let self else { return }
             let entries = self.lock.withLock { Array(self.carriers.values) }
-            for g in [M.bindState, M.bindStateInfo, M.window, M.unacked] { r.reset(g) }
+            for g in [M.bindState, M.bindStateInfo, M.window, M.unacked, M.lastDeliverSM] { r.reset(g) }
+            let monoNow = monotonicNanos(), wallNow = Double(wallClockMillis()) / 1000
             for e in entries {
+                // A carrier silent since start counts from the start: its alert can fire without any message ever.
+                var last = self.startedAtMonotonic
                 for s in e.binds.sessions {
                     let st = s.snapshot
                     let l = [("carrier", e.config.name), ("bind", s.config.name)]
@@ -324,11 +350,13 @@ final class BridgeService: @unchecked Sendable {
                     r.set(M.unacked, l, Double(st.unackedInbound))
                     r.set(M.backpressure, l, Double(st.backpressurePauses))
                     for (reason, n) in st.reconnectReasons { r.set(M.reconnects, l + [("reason", reason)], Double(n)) }
-                    r.set(M.pdusIn, l + [("command", "all")], Double(st.pdusIn))
-                    r.set(M.pdusOut, l + [("command", "all"), ("status", "all")], Double(st.pdusOut))
+                    r.set(M.pdusReceived, l, Double(st.pdusIn))
+                    r.set(M.pdusSent, l, Double(st.pdusOut))
+                    if let t = st.lastDeliverSMAt { last = max(last, t) }
                     r.set(M.pdusOut, l + [("command", "generic_nack"), ("status", "error")], Double(st.genericNacksSent))
                     r.set(M.pdusOut, l + [("command", "enquire_link"), ("status", "ESME_ROK")], Double(st.enquireLinksSent))
                 }
+                r.set(M.lastDeliverSM, [("carrier", e.config.name)], wallNow - Double(monoNow &- last) / 1e9)
             }
             r.set(M.reassemblyPending, [], Double(self.reassembler.pendingCount))
             r.set(M.reassemblyHeld, [], Double(self.reassembler.heldRedeliveries))

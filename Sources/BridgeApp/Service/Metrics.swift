@@ -196,6 +196,11 @@ enum M {
     static let receipts = "smpp_bridge_receipts_total"
     static let invalidKept = "smpp_bridge_invalid_pdus_kept_total"
     static let logSuppressed = "smpp_bridge_log_lines_suppressed_total"
+    static let pdusReceived = "smpp_bridge_bind_pdus_received_total"
+    static let pdusSent = "smpp_bridge_bind_pdus_sent_total"
+    static let lastDeliverSM = "smpp_bridge_last_deliver_sm_timestamp_seconds"
+    static let reloadSuccess = "smpp_bridge_config_reload_success"
+    static let reloadTimestamp = "smpp_bridge_config_reload_timestamp_seconds"
     static let httpConnections = "smpp_bridge_http_connections"
     static let httpRefused = "smpp_bridge_http_refused_total"
 
@@ -234,6 +239,11 @@ enum M {
         r.define(lateMatches, .counter, "Unmatched messages routed later, when the lease covering them arrived.")
         r.define(receipts, .counter, "Delivery receipts and intermediate notifications stored (outcome receipt), by stat.")
         r.define(logSuppressed, .counter, "Per-PDU log lines not written because their kind passed its rate limit (20 per 10 s).")
+        r.define(pdusReceived, .counter, "Every PDU received on the bind, all commands (pdus_in_total has them by command).")
+        r.define(pdusSent, .counter, "Every PDU sent on the bind, all commands.")
+        r.define(lastDeliverSM, .gauge, "When the carrier last delivered a deliver_sm or data_sm (Unix seconds; the bridge's start until the first).")
+        r.define(reloadSuccess, .gauge, "1 if the last SIGHUP reload applied everything, 0 if it was refused or a carrier's secret could not be read.")
+        r.define(reloadTimestamp, .gauge, "When the last SIGHUP reload ran (Unix seconds; 0 before the first).")
         r.define(httpConnections, .gauge, "Open connections to the metrics and events HTTP server.")
         r.define(httpRefused, .counter, "HTTP connections refused or closed at a limit, by reason (capacity, head_too_large, idle_timeout, write_stalled, bad_request, slow_subscriber).")
         r.define(invalidKept, .counter, "PDUs that framed but failed body validation, stored as evidence (outcome invalid) and acked, by reason.")
