@@ -56,6 +56,11 @@ public struct WriterStats: Sendable, Hashable {
     public var rejectedRows = 0
     /// Since when (monotonic ns) every attempt to commit has failed; nil once one succeeds.
     public var failingSince: UInt64?
+    /// When (monotonic ns) a batch last committed; nil before the first.
+    public var lastCommitAt: UInt64?
+    /// The server (host:port) the last connection reached, and whether it was in recovery (a standby: it cannot take writes).
+    public var server: String?
+    public var serverInRecovery = false
 }
 
 /// Receives each committed batch's size and commit time, for histograms.
@@ -262,6 +267,7 @@ public final class BatchWriter: @unchecked Sendable {
                         $0.batches += 1
                         $0.rowsCommitted += inserted
                         $0.failingSince = nil
+                        $0.lastCommitAt = monotonic()
                         $0.duplicates += dup
                         $0.lastBatchSize = remaining.count
                         $0.lastCommitMicros = micros
@@ -318,6 +324,8 @@ public final class BatchWriter: @unchecked Sendable {
                 throw error
             }
             try c.execute("SET synchronous_commit = on")
+            let recovery = try c.execute("SELECT pg_is_in_recovery() AS in_recovery")[firstRow: "in_recovery"] == "t"
+            writer.statsLock.withLock { $0.server = c.server; $0.serverInRecovery = recovery }
             // received_at in sms_received as `2026-12-06 05:18:23.123+00`, whatever the server's zone.
             try c.execute("SET TimeZone = 'UTC'")
             let window = writer.config.dedupWindowSeconds

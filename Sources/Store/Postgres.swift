@@ -221,6 +221,12 @@ public final class PostgresConnection: @unchecked Sendable {
     public var isHealthy: Bool { PQstatus(conn) == CONNECTION_OK }
     public var socket: Int32 { PQsocket(conn) }
     public var serverVersion: Int { Int(PQserverVersion(conn)) }
+    /// The server this connection reached, as host:port: with a multi-host URL, the one libpq chose.
+    public var server: String {
+        let host = PQhost(conn).map { String(cString: $0) } ?? "?"
+        let port = PQport(conn).map { String(cString: $0) } ?? "?"
+        return "\(host):\(port)"
+    }
 
     static func error(_ op: String, _ r: OpaquePointer?, _ c: OpaquePointer) -> PostgresError {
         let state = r.flatMap { PQresultErrorField($0, Int32(UInt8(ascii: "C"))) }.map { String(cString: $0) }

@@ -70,7 +70,13 @@ final class BridgeService: @unchecked Sendable {
         for (name, b) in binds.sorted(by: { $0.0 < $1.0 }) where !b.sessions.contains(where: { s in s.currentState == .bound }) {
             problems.append("carrier \(name): no bind up")
         }
-        return problems.isEmpty ? (true, "ready") : (false, problems.joined(separator: "; "))
+        guard problems.isEmpty else { return (false, problems.joined(separator: "; ")) }
+        // What a failover runbook asks first: which server, and is it committing.
+        if let w = writer?.stats, let server = w.server {
+            let since = w.lastCommitAt.map { String(format: "%.1f s ago", Double(monotonicNanos() &- $0) / 1e9) } ?? "none yet"
+            return (true, "ready (writer on \(server), \(w.serverInRecovery ? "standby" : "primary"); last commit \(since))")
+        }
+        return (true, "ready")
     }
     var stageName: String { lock.withLock { stage } }
     private func setStage(_ s: String) { lock.withLock { stage = s }; logger.info("stage", metadata: ["stage": "\(s)"]) }
@@ -366,6 +372,11 @@ final class BridgeService: @unchecked Sendable {
                 let st = w.stats
                 r.set(M.dbReconnects, [], Double(st.reconnects))
                 r.set(M.dbDedupRetries, [], Double(st.dedupRetries))
+                r.reset(M.dbServer)
+                if let server = st.server { r.set(M.dbServer, [("server", server), ("role", st.serverInRecovery ? "standby" : "primary")], 1) }
+                if let at = st.lastCommitAt {
+                    r.set(M.dbLastCommit, [], Double(wallClockMillis()) / 1000 - Double(monotonicNanos() &- at) / 1e9)
+                }
             }
             if let ls = self.leaseSync {
                 let st = ls.stats

@@ -201,6 +201,8 @@ enum M {
     static let lastDeliverSM = "smpp_bridge_last_deliver_sm_timestamp_seconds"
     static let reloadSuccess = "smpp_bridge_config_reload_success"
     static let reloadTimestamp = "smpp_bridge_config_reload_timestamp_seconds"
+    static let dbServer = "smpp_bridge_db_server_info"
+    static let dbLastCommit = "smpp_bridge_db_last_commit_timestamp_seconds"
     static let httpConnections = "smpp_bridge_http_connections"
     static let httpRefused = "smpp_bridge_http_refused_total"
 
@@ -244,6 +246,8 @@ enum M {
         r.define(lastDeliverSM, .gauge, "When the carrier last delivered a deliver_sm or data_sm (Unix seconds; the bridge's start until the first).")
         r.define(reloadSuccess, .gauge, "1 if the last SIGHUP reload applied everything, 0 if it was refused or a carrier's secret could not be read.")
         r.define(reloadTimestamp, .gauge, "When the last SIGHUP reload ran (Unix seconds; 0 before the first).")
+        r.define(dbServer, .gauge, "1 for the database server the writer is connected to (host:port) and its role: primary or standby.")
+        r.define(dbLastCommit, .gauge, "When the writer last committed a batch (Unix seconds).")
         r.define(httpConnections, .gauge, "Open connections to the metrics and events HTTP server.")
         r.define(httpRefused, .counter, "HTTP connections refused or closed at a limit, by reason (capacity, head_too_large, idle_timeout, write_stalled, bad_request, slow_subscriber).")
         r.define(invalidKept, .counter, "PDUs that framed but failed body validation, stored as evidence (outcome invalid) and acked, by reason.")

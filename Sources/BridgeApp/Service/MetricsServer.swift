@@ -29,7 +29,7 @@ final class MetricsServer: @unchecked Sendable {
                 return .full(status: 200, contentType: text, body: "ok\n")
             case "/readyz":
                 let h = health()
-                return .full(status: h.ready ? 200 : 503, contentType: text, body: h.ready ? "ready\n" : "not ready: \(h.detail)\n")
+                return .full(status: h.ready ? 200 : 503, contentType: text, body: h.ready ? "\(h.detail)\n" : "not ready: \(h.detail)\n")
             case "/events":
                 let query: EventQuery
                 switch EventQuery.parse(req.query, ringCapacity: events.capacity) {
