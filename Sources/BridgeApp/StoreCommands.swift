@@ -45,12 +45,22 @@ struct MigrateCommand: ParsableCommand {
     }
 }
 
-/// `smpp-bridge retention --older-than 180d`: drops whole monthly partitions.
+/// `smpp-bridge retention --older-than 180d [--dry-run] [--archive-command CMD]`:
+/// detaches whole monthly partitions concurrently, archives each if asked, drops it.
 struct RetentionCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "retention", abstract: "Drop message partitions entirely older than a cutoff (e.g. --older-than 180d).")
+        commandName: "retention", abstract: "Drop message partitions entirely older than a cutoff (e.g. --older-than 180d).",
+        discussion: """
+            Each partition is detached with DETACH PARTITION … CONCURRENTLY (the running bridges keep inserting), \
+            then --archive-command runs for it (its name in $SMPP_PARTITION; e.g. \
+            'pg_dump -t "$SMPP_PARTITION" -Fc -f /archive/"$SMPP_PARTITION".dump "$PGDATABASE"'), and only once that \
+            exits 0 is the partition dropped. A failing archive leaves it detached and stops with exit 1.
+            """)
     @OptionGroup var db: DatabaseOptions
     @Option(help: "Age cutoff: days (180d) or weeks (26w).") var olderThan: String
+    @Flag(help: "Say what would go; change nothing.") var dryRun = false
+    @Option(help: "A shell command run for each detached partition before it is dropped ($SMPP_PARTITION is its name).")
+    var archiveCommand: String?
 
     static func days(_ s: String) -> Int? {
         guard let unit = s.last, let n = Int(s.dropLast()), n > 0 else { return nil }
@@ -68,8 +78,28 @@ struct RetentionCommand: ParsableCommand {
 
     func run() throws {
         let conn = try PostgresConnection(try db.url())
-        let dropped = try Migrator.retention(conn, olderThanDays: Self.days(olderThan)!)
-        print(dropped.isEmpty ? "nothing to drop" : "dropped: \(dropped.joined(separator: ", "))")
+        let command = archiveCommand
+        let r = try Migrator.retention(conn, olderThanDays: Self.days(olderThan)!, dryRun: dryRun) { partition in
+            guard let command else { return }
+            try Self.archive(partition, with: command)
+        }
+        let verb = dryRun ? "would drop" : "dropped"
+        print(r.partitions.isEmpty ? "no partition to drop" : "\(verb): \(r.partitions.joined(separator: ", "))")
+        print("\(dryRun ? "would delete" : "deleted"): \(r.dedupRows) dedup keys, \(r.partRows) part rows")
+    }
+
+    struct ArchiveFailed: Error, CustomStringConvertible { var description: String }
+
+    static func archive(_ partition: String, with command: String) throws {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/bin/sh")
+        p.arguments = ["-c", command]
+        p.environment = ProcessInfo.processInfo.environment.merging(["SMPP_PARTITION": partition]) { $1 }
+        try p.run()
+        p.waitUntilExit()
+        guard p.terminationStatus == 0 else {
+            throw ArchiveFailed(description: "archive command exited \(p.terminationStatus) for \(partition): it stays detached, not dropped")
+        }
     }
 }
 

@@ -273,16 +273,36 @@ public enum Migrator {
         return Migrations.all.map(\.version).filter { !done.contains($0) }
     }
 
+    /// What retention removes (or, in a dry run, would remove).
+    public struct RetentionResult: Sendable, Equatable {
+        public var partitions: [String] = []
+        public var dedupRows = 0
+        public var partRows = 0
+    }
+
     /// Drops whole monthly partitions that end before `olderThanDays` ago, and the
-    /// dedup keys and part rows as old. Never touches the current data. Returns the
-    /// tables dropped.
-    public static func retention(_ db: PostgresConnection, olderThanDays days: Int) throws -> [String] {
+    /// dedup keys and part rows as old. Never touches the current data. A partition is
+    /// first detached with `DETACH PARTITION … CONCURRENTLY` (no lock that stops the
+    /// writer's inserts into the parent), then `archive` runs on it (e.g. pg_dump, where
+    /// the law wants the evidence kept), and only if that succeeds it is dropped; a
+    /// failed archive leaves it detached and stops. `dryRun` changes nothing and says
+    /// what would go.
+    public static func retention(_ db: PostgresConnection, olderThanDays days: Int, dryRun: Bool = false,
+                                 archive: (String) throws -> Void = { _ in }) throws -> RetentionResult {
+        var result = RetentionResult()
+        // A DETACH CONCURRENTLY interrupted earlier (a killed run) left its partition half
+        // detached: finish it first, or no partition can be attached or detached again.
+        for row in try db.execute("""
+            SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+            WHERE i.inhparent = 'messages'::regclass AND i.inhdetachpending
+            """).rows where !dryRun {
+            if let name = row[0] { try db.execute("ALTER TABLE messages DETACH PARTITION \(name) FINALIZE") }
+        }
         let parts = try db.execute("""
             SELECT c.relname, pg_get_expr(c.relpartbound, c.oid)
             FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
             WHERE i.inhparent = 'messages'::regclass ORDER BY c.relname
             """).rows
-        var dropped: [String] = []
         for row in parts {
             guard let name = row[0], let bound = row[1] else { continue }
             // "FOR VALUES FROM ('2026-01-01 00:00:00+00') TO ('2026-02-01 00:00:00+00')"
@@ -290,15 +310,36 @@ public enum Migrator {
             guard pieces.count >= 4 else { continue }
             let upper = String(pieces[3])
             let old = try db.execute("SELECT $1::timestamptz <= now() - make_interval(days => $2::int)", [.text(upper), .text(String(days))]).rows.first?.first ?? nil
-            if old == "t" {
-                try db.execute("DROP TABLE \(name)")
-                dropped.append(name)
-            }
+            guard old == "t" else { continue }
+            result.partitions.append(name)
+            if dryRun { continue }
+            try db.execute("ALTER TABLE messages DETACH PARTITION \(name) CONCURRENTLY")
+            try archive(name)
+            try db.execute("DROP TABLE \(name)")
         }
-        try db.execute("DELETE FROM message_dedup WHERE received_at < now() - make_interval(days => $1::int)", [.text(String(days))])
+        // Partitions detached by an earlier run whose archive failed: archived and dropped now.
+        for row in try db.execute("""
+            SELECT c.relname AS name FROM pg_class c
+            WHERE c.relkind = 'r' AND c.relname ~ '^messages_[0-9]{4}_[0-9]{2}$' AND NOT c.relispartition
+              AND to_date(substr(c.relname, 10), 'YYYY_MM') + interval '1 month' <= now() - make_interval(days => $1::int)
+            ORDER BY c.relname
+            """, [.text(String(days))]).rows {
+            guard let name = row[0] else { continue }
+            result.partitions.append(name)
+            if dryRun { continue }
+            try archive(name)
+            try db.execute("DROP TABLE \(name)")
+        }
+        let age = [PostgresValue.text(String(days))]
+        if dryRun {
+            result.dedupRows = Int(try db.execute("SELECT count(*) AS n FROM message_dedup WHERE received_at < now() - make_interval(days => $1::int)", age)[firstRow: "n"] ?? "0") ?? 0
+            result.partRows = Int(try db.execute("SELECT count(*) AS n FROM message_parts WHERE received_at < now() - make_interval(days => $1::int)", age)[firstRow: "n"] ?? "0") ?? 0
+            return result
+        }
+        result.dedupRows = try db.execute("DELETE FROM message_dedup WHERE received_at < now() - make_interval(days => $1::int)", age).affected
         // Part rows that old are either consumed (their PDUs are in the message's
         // raw_pdus) or long given up on: without this the table only ever grows.
-        try db.execute("DELETE FROM message_parts WHERE received_at < now() - make_interval(days => $1::int)", [.text(String(days))])
-        return dropped
+        result.partRows = try db.execute("DELETE FROM message_parts WHERE received_at < now() - make_interval(days => $1::int)", age).affected
+        return result
     }
 }

@@ -75,7 +75,7 @@ final class MigrationTests: XCTestCase {
         XCTAssertEqual(answer.open, [pending])
         XCTAssertEqual(answer.consumed, [DedupKey.part(consumed)])
         XCTAssertEqual(try db.execute("SELECT amname FROM pg_class c JOIN pg_am a ON a.oid = c.relam WHERE relname = 'message_dedup_received_idx'").rows.first?.first, "brin")
-        _ = try Migrator.retention(db, olderThanDays: 180)
+        _ = try Migrator.retention(db, olderThanDays: 180) as Migrator.RetentionResult
         XCTAssertEqual(try db.execute("SELECT count(*) FROM message_dedup").rows.first?.first, "0")
     }
 
@@ -123,8 +123,21 @@ final class MigrationTests: XCTestCase {
             XCTAssertTrue(plan.contains("Bitmap Index Scan on \(t)_received_idx"), plan)
         }
         try db.execute("RESET enable_seqscan")
-        let dropped = try Migrator.retention(db, olderThanDays: 180)
-        XCTAssertEqual(dropped, ["messages_2024_01"])
+        let plan = try Migrator.retention(db, olderThanDays: 180, dryRun: true) { _ in XCTFail("a dry run archives nothing") }
+        XCTAssertEqual(plan, Migrator.RetentionResult(partitions: ["messages_2024_01"], dedupRows: 1, partRows: 1))
+        XCTAssertEqual(try db.execute("SELECT count(*) AS n FROM messages")[firstRow: "n"], "2", "a dry run changes nothing")
+        // A failing archive leaves the partition detached (its rows kept, out of `messages`) and stops.
+        struct Refused: Error {}
+        XCTAssertThrowsError(try Migrator.retention(db, olderThanDays: 180) { _ in throw Refused() })
+        XCTAssertEqual(try db.execute("SELECT count(*) AS n FROM messages_2024_01")[firstRow: "n"], "1", "kept when the archive fails")
+        XCTAssertEqual(try db.execute("SELECT count(*) AS n FROM messages")[firstRow: "n"], "1", "detached from messages")
+        XCTAssertEqual(try Migrator.retention(db, olderThanDays: 180, dryRun: true).partitions, ["messages_2024_01"],
+                       "a partition left detached is still found")
+        var archived: [String] = []
+        let result = try Migrator.retention(db, olderThanDays: 180) { archived.append($0) }
+        XCTAssertEqual(archived, ["messages_2024_01"], "archived after detaching, before dropping")
+        XCTAssertEqual(result.partitions, ["messages_2024_01"])
+        XCTAssertEqual(try db.execute("SELECT to_regclass('messages_2024_01') IS NULL AS gone")[firstRow: "gone"], "t")
         XCTAssertEqual(try db.execute("SELECT replace(dedup_key::text, '-', '') FROM messages").rows.map { $0[0] }, [new])
         XCTAssertEqual(try db.execute("SELECT replace(dedup_key::text, '-', '') FROM message_parts").rows.map { $0[0] }, [new],
                        "old part rows go with their month")
