@@ -33,6 +33,13 @@ unit = open("deploy/smpp-bridge.service").read()
 for line in ("Type=notify", "RestartPreventExitStatus=2", "MemoryMax="):
     if line not in unit: problems.append(f"smpp-bridge.service: no {line}")
 dash = json.load(open("deploy/grafana-dashboard.json"))
+variables = {v["name"] for v in dash["templating"]["list"]}
+for v in ("instance", "carrier"):
+    if v not in variables: problems.append(f"grafana: no ${v} variable")
+for p in dash["panels"]:
+    for t in p["targets"]:
+        for sel in re.findall(r"smpp_bridge_[a-z_]+(\{[^}]*\})?", t["expr"]):
+            if '$instance' not in sel: problems.append(f"grafana {p['title']}: a series not filtered by $instance")
 for p in dash["panels"]:
     for t in p["targets"]:
         check_series(f"grafana {p['title']}", t["expr"])
