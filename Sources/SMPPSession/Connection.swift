@@ -122,10 +122,25 @@ public final class Connection: @unchecked Sendable {
         let rs = DispatchSource.makeReadSource(fileDescriptor: fd, queue: queue)
         rs.setEventHandler { [weak self] in self?.readable() }
         readSource = rs
-        let ws = DispatchSource.makeWriteSource(fileDescriptor: fd, queue: queue)
-        ws.setEventHandler { [weak self] in self?.flush() }
-        writeSource = ws
         rs.resume()
+    }
+
+    /// Watches for writability. The write source is made the first time it is needed,
+    /// not at start: a source activated only to be cancelled at once (a connection closed
+    /// before it ever filled its socket) raced libdispatch's registration against its
+    /// cancellation (a double free in `_dispatch_unote_unregister_muxed`, found by
+    /// `make fuzz-session` after 231,801 inputs; Tests/FuzzSession/crashes/README.md).
+    private func armWrite() {
+        guard !writeArmed, !isClosed else { return }
+        writeArmed = true
+        if let ws = writeSource {
+            ws.resume()
+        } else {
+            let ws = DispatchSource.makeWriteSource(fileDescriptor: fd, queue: queue)
+            ws.setEventHandler { [weak self] in self?.flush() }
+            writeSource = ws
+            ws.resume()
+        }
     }
 
     /// Starts reading over TLS: the handshake runs first, driven by the same sources.
@@ -161,10 +176,7 @@ public final class Connection: @unchecked Sendable {
                 writeSource?.suspend()
             }
         case .wantWrite:
-            if !writeArmed {
-                writeArmed = true
-                writeSource?.resume()
-            }
+            armWrite()
         case .closed:
             close(.tls("peer closed the connection during the TLS handshake"))
         case .failed(let why):
@@ -235,7 +247,7 @@ public final class Connection: @unchecked Sendable {
             }
             switch outcome {
             case 2:
-                if !writeArmed { writeArmed = true; writeSource?.resume() }
+                armWrite()
                 return
             case 3: close(.peerClosed); return
             case 4: close(failure ?? .tls("TLS read failed")); return
@@ -408,10 +420,7 @@ public final class Connection: @unchecked Sendable {
             if n < 0 && (e == EAGAIN || e == EWOULDBLOCK) {
                 compactOutbox()
                 checkOutput()
-                if !writeArmed {
-                    writeArmed = true
-                    writeSource?.resume()
-                }
+                armWrite()
                 return
             }
             if n < 0 && e == EINTR { continue }
@@ -432,7 +441,7 @@ public final class Connection: @unchecked Sendable {
             case .wantWrite:
                 compactOutbox()
                 checkOutput()
-                if !writeArmed { writeArmed = true; writeSource?.resume() }
+                armWrite()
                 return
             case .wantRead:
                 writeWaitsForRead = true
