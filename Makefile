@@ -90,7 +90,7 @@ bench-store: deps
 # The fault suite's long form: more messages, a 30 s database outage, each hostile-SMSC attack for 60 s (the short forms run in make test).
 soak: deps
 	$(SWIFT) build --build-tests
-	SMPP_SOAK=1 $(SWIFT) test --filter 'FaultTests|HostileTests'
+	SMPP_SOAK=1 $(SWIFT) test --filter 'FaultTests|HostileTests|FailoverTests'
 
 # libFuzzer + ASan, side by side: the framing and the session state machine (live sessions over loopback), and the HTTP request head, the /events query and the configuration's environment overrides (Tests/FuzzSurface).
 fuzz-session: deps

@@ -77,32 +77,7 @@ final class ReplicatedPostgres {
 /// standby is promoted, the bridge finds it through its multi-host URL. Every message
 /// acked before, during and after is stored once on the new primary. Also: two bridges
 /// on one database, one SIGKILLed mid-stream.
-final class FailoverTests: XCTestCase {
-    var dir = ""
-
-    override func setUpWithError() throws {
-        dir = NSTemporaryDirectory() + "failover-\(getpid())-\(UInt32.random(in: 0...999_999))"
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-    }
-
-    override func tearDown() { try? FileManager.default.removeItem(atPath: dir) }
-
-    func makeSim(count: Int, rate: Double, seed: UInt64) throws -> SMSCSimulator {
-        var c = SimulatorConfig()
-        c.port = 0
-        c.count = count
-        c.rate = rate
-        c.window = 32
-        c.password = "simpass"
-        c.logPath = dir + "/sim-\(seed).jsonl"
-        c.mix = TrafficMix(multipartRatio: 0.2, seed: seed)
-        c.maxRetries = 10_000
-        c.retryDelay = 0.2
-        let s = SMSCSimulator(config: c)
-        try s.start()
-        return s
-    }
-
+final class FailoverTests: BridgeProcessCase {
     /// The longest time without an ack at the SMSC, from its log (the outage as the carrier sees it).
     static func longestAckGapMillis(_ logPath: String) throws -> Int {
         let times = try String(contentsOfFile: logPath, encoding: .utf8).split(separator: "\n")
@@ -112,18 +87,6 @@ final class FailoverTests: XCTestCase {
                 return Int(line[r.upperBound...].prefix { $0.isNumber })
             }.sorted()
         return zip(times, times.dropFirst()).map { $1 - $0 }.max() ?? 0
-    }
-
-    func audit(_ sim: SMSCSimulator, url: String, file: StaticString = #filePath, line: UInt = #line) throws {
-        XCTAssertTrue(sim.waitUntilDone(timeout: 120), "simulator not done: \(sim.currentSummary.json)", file: file, line: line)
-        sim.stop()
-        let a = try DeliveryAudit.run(simLog: sim.config.logPath!, mix: sim.config.mix, count: sim.config.count, carrier: "sim",
-                                      db: PostgresConnection(url), faults: sim.config.faults)
-        XCTAssertEqual(a.lost, 0, "acked but missing: \(a.lostIDs)", file: file, line: line)
-        XCTAssertEqual(a.duplicated, 0, "stored twice", file: file, line: line)
-        XCTAssertEqual(a.acked, a.sent, "every message eventually acked", file: file, line: line)
-        XCTAssertEqual(a.stored, a.sent, "every message stored", file: file, line: line)
-        XCTAssertEqual(a.unexpected, 0, "phantoms", file: file, line: line)
     }
 
     func testThePrimaryDiesAndTheStandbyIsPromotedNothingAckedIsLost() throws {
@@ -141,7 +104,7 @@ final class FailoverTests: XCTestCase {
         try pg.promoteStandby()
         XCTAssertTrue(waitUntil(60) { sim.currentSummary.messagesDone > n * 3 / 4 }, "traffic did not resume on the new primary")
         print("failover: traffic resumed at \(Int(Date().timeIntervalSince(t0))) s")
-        try audit(sim, url: pg.standbyURL)
+        try assertDelivered(sim, url: pg.standbyURL, timeout: 120)
         print("failover: audited at \(Int(Date().timeIntervalSince(t0))) s")
         let gap = try Self.longestAckGapMillis(sim.config.logPath!)
         print("failover: longest time without an ack \(gap) ms (primary killed, standby promoted 1 s later)")
@@ -166,7 +129,7 @@ final class FailoverTests: XCTestCase {
         a.kill9()  // its unacked messages are redelivered to b's bind; b completes the multi-part ones a held parts of from the store
         XCTAssertTrue(sim.waitUntilDone(timeout: 120), "simulator not done: \(sim.currentSummary.json)")
         XCTAssertTrue(waitUntil(30) { b.metric("smpp_bridge_reassembly_pending") == 0 }, "every split message completed by the survivor")
-        try audit(sim, url: url)
+        try assertDelivered(sim, url: url, timeout: 120)
         XCTAssertEqual(b.stop(), 0)
     }
 }

@@ -87,7 +87,9 @@ final class BridgeProcess {
     var log: String { (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "" }
 }
 
-final class FaultTests: XCTestCase {
+/// What the fault, failover and hostile cases share: a temp folder, an SMSC simulator
+/// that retries like a real one, and the audit of its log against the table.
+class BridgeProcessCase: XCTestCase {
     var dir = ""
 
     override func setUpWithError() throws {
@@ -130,6 +132,9 @@ final class FaultTests: XCTestCase {
         XCTAssertEqual(a.unexpected, 0, "stored messages the SMSC never sent (phantoms)", file: file, line: line)
         return a
     }
+}
+
+final class FaultTests: BridgeProcessCase {
 
     // 1. kill -9 the bridge mid-stream, then restart it.
     func testKill9MidStreamThenRestart() throws {
