@@ -131,7 +131,7 @@ struct TopView {
         out += "  batches/s \(String(format: "%.1f", batches / max(seconds, 0.001)))  mean batch \(batches > 0 ? String(format: "%.0f", rows / batches) : "-")"
         out += "  queue \(Int(sum(current, M.queueDepth)))  failures \(Int(sum(current, M.dbFailures)))\n"
         out += "\nLEASES\n"
-        out += "  entries \(Int(sum(current, M.leaseEntries)))  sync lag \(String(format: "%.3f", sum(current, M.leaseLag))) s  loaded \(sum(current, M.leaseLoaded) == 1 ? "yes" : "no")\n"
+        out += "  entries \(Int(sum(current, M.leaseEntries)))  sync lag p99 \(ms(quantile(M.leaseLag, [:], 0.99)))  loaded \(sum(current, M.leaseLoaded) == 1 ? "yes" : "no")\n"
         out += "\nRECENT EVENTS (redacted)\n"
         if events.isEmpty { out += "  (none yet)\n" }
         for e in events { out += "  " + e + "\n" }

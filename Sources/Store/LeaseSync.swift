@@ -34,6 +34,8 @@ public final class LeaseSync: @unchecked Sendable {
     /// lease changed (a notification), or nil after a full load or a reconcile (any
     /// number). Late matching hangs here (`LateMatcher`). Set before `start()`.
     public var onLeasesApplied: (@Sendable (_ msisdns: [String]?) -> Void)?
+    /// Each applied change's lag (storefront's updated_at to now), in seconds, for a histogram. Set before `start()`.
+    public var onLag: (@Sendable (Double) -> Void)?
 
     public struct SyncStats: Sendable, Hashable {
         public var loaded = false
@@ -223,6 +225,7 @@ public final class LeaseSync: @unchecked Sendable {
             if op != "DELETE", (f["status"] ?? "active") == "active" { covering.append(m) }
             let lag = f["updated_at_ms"].flatMap { Int($0) }.map { max(0, nowMs - $0) } ?? 0
             state.withLock { $0.changesApplied += 1; $0.lastLagMillis = lag }
+            onLag?(Double(lag) / 1000)
         }
         reclaimRetired()  // an upsert may have grown the table
         if !covering.isEmpty { onLeasesApplied?(covering) }

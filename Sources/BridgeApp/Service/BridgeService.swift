@@ -111,6 +111,7 @@ final class BridgeService: @unchecked Sendable {
                                 extractor: { [weak self] in self?.lock.withLock { self?.rules.extractor } ?? OTPExtractor() })
         lateMatching = late
         leaseSync.onLeasesApplied = { late.leasesApplied($0) }
+        leaseSync.onLag = { [metrics] in metrics.observe(M.leaseLag, [], $0) }
         try leaseSync.start()
         logger.info("leases loaded", metadata: ["entries": "\(table.count)"])
         var w = BatchWriter.Config(url: databaseURL)
@@ -381,7 +382,6 @@ final class BridgeService: @unchecked Sendable {
             if let ls = self.leaseSync {
                 let st = ls.stats
                 r.set(M.leaseEntries, [], Double(st.entries))
-                r.set(M.leaseLag, [], Double(st.lastLagMillis) / 1000)
                 r.set(M.leaseLoaded, [], st.loaded ? 1 : 0)
                 r.set(M.leaseReconcileCorrections, [], Double(st.reconcileCorrections))
                 r.set(M.leaseReconciles, [], Double(st.reconciles))

@@ -229,7 +229,7 @@ enum M {
         r.define(dbReconnects, .counter, "Database writer reconnects.")
         r.define(dbDedupRetries, .counter, "Batches written again with ON CONFLICT DO NOTHING because a plain insert met an already stored dedup key (redeliveries).")
         r.define(leaseEntries, .gauge, "Leases in the lookup table.")
-        r.define(leaseLag, .gauge, "Storefront lease change to lookup table, seconds (last change).")
+        r.define(leaseLag, .histogram, "Storefront lease change (its updated_at) to lookup table, seconds, per change.", buckets: MetricsRegistry.latencyBuckets)
         r.define(leaseLoaded, .gauge, "1 once the lease table was loaded.")
         r.define(leaseReconcileCorrections, .counter, "Leases the periodic reconcile found wrong in the table (lost notifications).")
         r.define(leaseReconciles, .counter, "Periodic in-place lease reconciles completed.")
