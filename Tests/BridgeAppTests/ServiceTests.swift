@@ -196,7 +196,7 @@ final class ServiceTests: XCTestCase {
         // /metrics agrees with the table.
         let routedRows = Double(try db.execute("SELECT count(*) FROM messages WHERE carrier = 'sim-a' AND outcome = 'routed'").rows.first!.first!!)!
         XCTAssertEqual(metricValue(page, "smpp_bridge_routing_outcomes_total", ["carrier": "sim-a", "outcome": "routed"]), routedRows)
-        XCTAssertGreaterThan(metricValue(page, "smpp_bridge_db_batch_size_count", [:]), 0)
+        XCTAssertGreaterThan(metricValue(page, "smpp_bridge_db_batch_rows_count", [:]), 0)
         XCTAssertGreaterThan(metricValue(page, "smpp_bridge_ack_latency_seconds_count", ["carrier": "sim-a"]), 0)
         XCTAssertEqual(metricValue(page, "smpp_bridge_lease_entries", [:]), 8000)
 

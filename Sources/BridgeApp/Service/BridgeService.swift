@@ -339,11 +339,15 @@ final class BridgeService: @unchecked Sendable {
         pipeline.store(router.decide(m), parts: m.parts, sourceTON: m.sourceTON, destTON: m.destTON, bind: "reassembly", token: nil, session: nil)
     }
 
+    static let reconnectReasons = ["connect_failed", "peer_closed", "read_error", "write_error", "framing", "tls", "write_stalled"]
+
     private func installCollectors() {
         metrics.addCollector { [weak self] r in
             guard let self else { return }
             let entries = self.lock.withLock { Array(self.carriers.values) }
-            for g in [M.bindState, M.bindStateInfo, M.window, M.unacked, M.lastDeliverSM] { r.reset(g) }
+            // Series read from the sessions are rebuilt at every scrape, so a removed bind's go with it.
+            for g in [M.bindState, M.bindStateInfo, M.window, M.unacked, M.lastDeliverSM, M.backpressure, M.reconnects,
+                      M.pdusReceived, M.pdusSent] { r.reset(g) }
             let monoNow = monotonicNanos(), wallNow = Double(wallClockMillis()) / 1000
             for e in entries {
                 // A carrier silent since start counts from the start: its alert can fire without any message ever.
@@ -356,6 +360,8 @@ final class BridgeService: @unchecked Sendable {
                     r.set(M.window, l, Double(st.windowInUse))
                     r.set(M.unacked, l, Double(st.unackedInbound))
                     r.set(M.backpressure, l, Double(st.backpressurePauses))
+                    // The usual reasons exist at 0 from the start, so increase() sees the first one.
+                    for reason in Self.reconnectReasons where st.reconnectReasons[reason] == nil { r.set(M.reconnects, l + [("reason", reason)], 0) }
                     for (reason, n) in st.reconnectReasons { r.set(M.reconnects, l + [("reason", reason)], Double(n)) }
                     r.set(M.pdusReceived, l, Double(st.pdusIn))
                     r.set(M.pdusSent, l, Double(st.pdusOut))

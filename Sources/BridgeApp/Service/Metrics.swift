@@ -176,7 +176,7 @@ enum M {
     static let unacked = "smpp_bridge_unacked_inbound"
     static let backpressure = "smpp_bridge_backpressure_pauses_total"
     static let ackLatency = "smpp_bridge_ack_latency_seconds"
-    static let batchSize = "smpp_bridge_db_batch_size"
+    static let batchSize = "smpp_bridge_db_batch_rows"
     static let commitLatency = "smpp_bridge_db_commit_seconds"
     static let queueDepth = "smpp_bridge_db_queue_depth"
     static let dbFailures = "smpp_bridge_db_failures_total"
