@@ -102,10 +102,10 @@ final class BoundedHTTPServer: @unchecked Sendable {
             Socket.setNonBlocking(fd)
             _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
             guard connections.count < limits.maxConnections else {
+                onRefusal(.capacity)  // counted before the answer: whoever reads the 503 sees the count
                 let msg = "HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\nContent-Length: 21\r\nConnection: close\r\n\r\ntoo many connections\n"
                 _ = msg.withCString { send(fd, $0, strlen($0), Int32(MSG_NOSIGNAL)) }
                 close(fd)
-                onRefusal(.capacity)
                 continue
             }
             let c = HTTPConnection(fd: fd, server: self)
