@@ -12,7 +12,11 @@ import XCTest
 /// malformed PDUs kept as evidence.
 final class MessageLifeTests: XCTestCase {
     static let number = "447700900756"
-    let nowMs = UInt64(Date().timeIntervalSince1970 * 1000)
+    /// Taken when each test starts, not when XCTest makes the test objects (all at once, at
+    /// the start of the run): late in a long run, "30 s ago" was minutes before the leases
+    /// the test inserts, and the 30-second late lease did not cover its message.
+    var nowMs: UInt64 = 0
+    override func setUp() { nowMs = UInt64(Date().timeIntervalSince1970 * 1000) }
     let table = LeaseTable()
     lazy var router = SessionRouter(carrier: CarrierProfile(name: "c1", plan: .uk), table: table, reassembler: Reassembler(),
                                     extractor: OTPExtractor())
