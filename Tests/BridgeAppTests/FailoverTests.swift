@@ -20,12 +20,7 @@ final class ReplicatedPostgres {
         try db.execute("CREATE DATABASE \(database)")
         let app = try PostgresConnection(primary.url(database: database))
         try Migrator.migrate(app)
-        try app.execute("""
-            INSERT INTO leases (order_id, msisdn, service, starts_at, expires_at)
-            SELECT 500000 + g, (447700900000 + g)::text, 'whatsapp', now() - interval '1 hour',
-                   CASE WHEN g % 10 = 0 THEN now() - interval '5 minutes' ELSE now() + interval '2 hours' END
-            FROM generate_series(0, 7999) g
-            """)
+        try TestDatabase.seedLeases(app, count: 8000)
         var template = Array("/tmp/smpp-pg-standby-XXXXXX".utf8CString)
         guard let p = mkdtemp(&template) else { throw ThrowawayPostgres.Failure(description: "mkdtemp failed") }
         standbyDir = String(cString: p)

@@ -22,13 +22,18 @@ enum TestDatabase {
         let url = pg.url(database: name)
         let db = try PostgresConnection(url)
         try Migrator.migrate(db)
+        try seedLeases(db, count: leases)
+        return url
+    }
+
+    /// Leases for 447700900000 + 0..<count to orders 500000 + i, every tenth expired 5 minutes ago.
+    static func seedLeases(_ db: PostgresConnection, count: Int) throws {
         try db.execute("""
             INSERT INTO leases (order_id, msisdn, service, starts_at, expires_at)
             SELECT 500000 + g, (447700900000 + g)::text, 'whatsapp', now() - interval '1 hour',
                    CASE WHEN g % 10 = 0 THEN now() - interval '5 minutes' ELSE now() + interval '2 hours' END
             FROM generate_series(0, $1::int - 1) g
-            """, [.text(String(leases))])
-        return url
+            """, [.text(String(count))])
     }
 }
 

@@ -210,7 +210,8 @@ final class BridgeService: @unchecked Sendable {
             do { passwords[c.name] = try Self.readPassword(c) } catch { failed[c.name] = "\(error)" }
         }
         let newByName = Dictionary(uniqueKeysWithValues: new.carriers.filter { failed[$0.name] == nil }.map { ($0.name, $0) })
-        let removed = running.keys.filter { !new.carriers.map(\.name).contains($0) }.sorted()
+        let wanted = Set(new.carriers.map(\.name))
+        let removed = running.keys.filter { !wanted.contains($0) }.sorted()
         let added = newByName.keys.filter { running[$0] == nil }.sorted()
         let changed = newByName.keys.filter { name in
             guard let r = running[name] else { return false }
@@ -382,7 +383,7 @@ final class BridgeService: @unchecked Sendable {
                 r.reset(M.dbServer)
                 if let server = st.server { r.set(M.dbServer, [("server", server), ("role", st.serverInRecovery ? "standby" : "primary")], 1) }
                 if let at = st.lastCommitAt {
-                    r.set(M.dbLastCommit, [], Double(wallClockMillis()) / 1000 - Double(monotonicNanos() &- at) / 1e9)
+                    r.set(M.dbLastCommit, [], wallNow - Double(monoNow &- at) / 1e9)
                 }
             }
             if let ls = self.leaseSync {
