@@ -29,6 +29,26 @@ compose = yaml.safe_load(open("deploy/docker-compose.yml"))
 grace = compose["services"]["bridge"].get("stop_grace_period", "10s")
 if int(grace.rstrip("s")) <= 10 + 5:
     problems.append(f"docker-compose.yml: the bridge's stop_grace_period {grace} is not longer than the drain (shutdown_grace_s 10 s and the writer's flush)")
+# The HA reference (deploy/ha): Patroni in synchronous mode, the bridge on every node asking for the writable one.
+ha = yaml.safe_load(open("deploy/ha/docker-compose.yml"))
+patroni = yaml.safe_load(open("deploy/ha/patroni.yml"))
+if patroni["bootstrap"]["dcs"].get("synchronous_mode") is not True:
+    problems.append("deploy/ha/patroni.yml: synchronous_mode is not on (an acked message would not survive the leader's loss)")
+dcs = patroni["bootstrap"]["dcs"]
+if dcs["loop_wait"] + 2 * dcs["retry_timeout"] > dcs["ttl"]:
+    problems.append("deploy/ha/patroni.yml: loop_wait + 2 * retry_timeout exceeds ttl")
+ha_url = ha["services"]["bridge"]["environment"]["BRIDGE_DATABASE_URL"]
+if "target_session_attrs=read-write" not in ha_url or "pg1" not in ha_url or "pg2" not in ha_url:
+    problems.append("deploy/ha/docker-compose.yml: the bridge's URL does not list both nodes with target_session_attrs=read-write")
+for name, svc in ha["services"].items():
+    build = svc.get("build") or {}
+    if build and not glob.glob(build["dockerfile"]):
+        problems.append(f"deploy/ha/docker-compose.yml {name}: no {build['dockerfile']}")
+    for v in svc.get("volumes", []):
+        if v.startswith("./") and not glob.glob("deploy/ha/" + v[2:].split(":")[0]):
+            problems.append(f"deploy/ha/docker-compose.yml {name}: no {v.split(':')[0]}")
+if int(ha["services"]["bridge"].get("stop_grace_period", "10s").rstrip("s")) <= 15:
+    problems.append("deploy/ha/docker-compose.yml: the bridge's stop_grace_period is not longer than the drain")
 unit = open("deploy/smpp-bridge.service").read()
 for line in ("Type=notify", "RestartPreventExitStatus=2", "MemoryMax="):
     if line not in unit: problems.append(f"smpp-bridge.service: no {line}")
@@ -43,9 +63,10 @@ for p in dash["panels"]:
 for p in dash["panels"]:
     for t in p["targets"]:
         check_series(f"grafana {p['title']}", t["expr"])
-for toml in glob.glob("deploy/*.toml"):
+tomls = glob.glob("deploy/*.toml") + glob.glob("deploy/*/*.toml")
+for toml in tomls:
     r = subprocess.run([bridge, "check-config", "--config", toml], capture_output=True, text=True)
     if r.returncode != 0: problems.append(f"{toml}: {r.stdout.strip()} {r.stderr.strip()}")
 if problems:
     sys.exit("check-deploy FAILED:\n  " + "\n  ".join(problems))
-print(f"check-deploy: {sum(len(g['rules']) for g in alerts['groups'])} alerts, {len(dash['panels'])} panels, {len(glob.glob('deploy/*.toml'))} configs ok")
+print(f"check-deploy: {sum(len(g['rules']) for g in alerts['groups'])} alerts, {len(dash['panels'])} panels, {len(tomls)} configs, the HA reference ok")
