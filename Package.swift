@@ -71,8 +71,11 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "TOMLKit", package: "TOMLKit"),
             ],
-            swiftSettings: strict
+            swiftSettings: strict,
+            plugins: ["BuildStamp"]
         ),
+        // The version and commit a binary reports (`--version`, smpp_bridge_build_info).
+        .plugin(name: "BuildStamp", capability: .buildTool()),
         .executableTarget(name: "smpp-bridge", dependencies: ["BridgeApp"], swiftSettings: strict),
         .testTarget(name: "SMPPWireTests", dependencies: ["SMPPWire"], swiftSettings: strict),
         .testTarget(

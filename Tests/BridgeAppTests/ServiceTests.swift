@@ -139,6 +139,23 @@ final class ServiceTests: XCTestCase {
         // Ready once migrations are checked, leases loaded and binds started.
         XCTAssertTrue(waitUntil(30) { (try? HTTPGet.get(base, path: "/readyz").status) == 200 }, "never ready")
         XCTAssertEqual(try HTTPGet.get(base, path: "/healthz").status, 200)
+        // Metrics hygiene (issue 24): build info, process_*, and labelled counters at 0 before their first event.
+        let first = try metrics(base)
+        XCTAssertTrue(first.contains("smpp_bridge_build_info{version=\"\(BuildStamp.version)\",commit=\"\(BuildStamp.commit)\"} 1\n"), first)
+        for name in ["process_cpu_seconds_total", "process_resident_memory_bytes", "process_open_fds", "process_max_fds", "process_start_time_seconds"] {
+            XCTAssertGreaterThan(metricValue(first, name, [:]), 0, name)
+        }
+        for (name, labels) in [("smpp_bridge_db_failures_total", ["kind": "connection"]),
+                               ("smpp_bridge_http_refused_total", ["reason": "capacity"]),
+                               ("smpp_bridge_malformed_pdus_total", ["carrier": "sim-a", "bind": "sim-a-1", "error": "missing_nul"]),
+                               ("smpp_bridge_invalid_pdus_kept_total", ["carrier": "sim-a", "reason": "tlv_overrun"]),
+                               ("smpp_bridge_receipts_total", ["carrier": "sim-a", "stat": "DELIVRD"]),
+                               ("smpp_bridge_late_matches_total", ["carrier": "sim-a"]),
+                               ("smpp_bridge_log_lines_suppressed_total", ["kind": "malformed_kept"]),
+                               ("smpp_bridge_reconnects_total", ["carrier": "sim-a", "bind": "sim-a-1", "reason": "peer_closed"])] {
+            XCTAssertTrue(MetricSample.parse(first).contains { s in s.name == name && labels.allSatisfy { s.labels[$0.key] == $0.value } },
+                          "\(name) \(labels) exists from the start")
+        }
         XCTAssertTrue(waitUntil(30) { simA.currentSummary.messagesDone > 300 }, "no traffic")
 
         // top in a pseudo-terminal, mid-stream.

@@ -407,6 +407,7 @@ final class WriterMetrics: WriterObserver, @unchecked Sendable {
     init(metrics: MetricsRegistry, logger: Logger) {
         self.metrics = metrics
         self.logger = logger
+        for kind in ["connection", "statement"] { _ = metrics.counter(M.dbFailures, [("kind", kind)]) }
     }
     func writer(committed rows: Int, duplicates: Int, commitMicros: Int) {
         metrics.observe(M.batchSize, [], Double(rows))

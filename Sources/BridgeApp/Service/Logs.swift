@@ -114,10 +114,14 @@ final class LogLimiter: @unchecked Sendable {
     private var windows: [String: (start: Double, lines: Int, suppressed: Int)] = [:]
     private let metrics: MetricsRegistry?
 
+    /// The kinds of line limited (each a `kind` label of smpp_bridge_log_lines_suppressed_total, at 0 from the start).
+    static let kinds = ["malformed_kept", "malformed_answered"]
+
     init(burst: Int = 20, window: Double = 10, metrics: MetricsRegistry? = nil) {
         self.burst = burst
         self.window = window
         self.metrics = metrics
+        for kind in Self.kinds { _ = metrics?.counter(M.logSuppressed, [("kind", kind)]) }
     }
 
     /// Whether to log a line of `kind` now, and how many of that kind were suppressed since the last one.

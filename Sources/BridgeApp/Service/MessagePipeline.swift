@@ -45,6 +45,8 @@ final class MessagePipeline: InboundHandler, @unchecked Sendable {
             respDeliverOK = m.counter(M.pdusOut, l + [("command", "deliver_sm_resp"), ("status", CommandStatus.ok.description)])
             respDataOK = m.counter(M.pdusOut, l + [("command", "data_sm_resp"), ("status", CommandStatus.ok.description)])
             ackLatency = m.histogram(M.ackLatency, l)
+            // At 0 from the bind's start, so that increase() sees the first one.
+            for code in DecodeError.allCodes { _ = m.counter(M.malformed, l + [("error", code)]) }
         }
     }
     private let seriesLock = NSLock()
@@ -86,6 +88,10 @@ final class MessagePipeline: InboundHandler, @unchecked Sendable {
         otpNo = metrics.counter(M.otp, [("carrier", carrier.name), ("extracted", "no")])
         timedOut = metrics.counter(M.reassemblyTimedOut, [("carrier", carrier.name)])
         redelivered = metrics.counter(M.redeliveries, [("carrier", carrier.name)])
+        // Every labelled counter exists at 0 from the carrier's start (increase() misses a series' first appearance).
+        for stat in Self.receiptStats.sorted() + ["other"] { _ = metrics.counter(M.receipts, [("carrier", carrier.name), ("stat", stat)]) }
+        for code in DecodeError.allCodes { _ = metrics.counter(M.invalidKept, [("carrier", carrier.name), ("reason", code)]) }
+        _ = metrics.counter(M.lateMatches, [("carrier", carrier.name)])
     }
 
     var profile: CarrierProfile { CarrierProfile(name: carrier.name, plan: carrier.plan) }

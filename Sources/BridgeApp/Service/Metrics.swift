@@ -205,6 +205,7 @@ enum M {
     static let dbLastCommit = "smpp_bridge_db_last_commit_timestamp_seconds"
     static let httpConnections = "smpp_bridge_http_connections"
     static let httpRefused = "smpp_bridge_http_refused_total"
+    static let buildInfo = "smpp_bridge_build_info"
 
     static func defineAll(_ r: MetricsRegistry) {
         r.define(bindState, .gauge, "1 when the bind is bound, else 0.")
@@ -251,6 +252,48 @@ enum M {
         r.define(httpConnections, .gauge, "Open connections to the metrics and events HTTP server.")
         r.define(httpRefused, .counter, "HTTP connections refused or closed at a limit, by reason (capacity, head_too_large, idle_timeout, write_stalled, bad_request, slow_subscriber).")
         r.define(invalidKept, .counter, "PDUs that framed but failed body validation, stored as evidence (outcome invalid) and acked, by reason.")
+        r.define(buildInfo, .gauge, "1, labelled with the version and commit this binary was built from.")
+        r.set(buildInfo, [("version", BuildStamp.version), ("commit", BuildStamp.commit)], 1)
+        ProcessMetrics.install(r)
+    }
+}
+
+/// The standard `process_*` series (as Prometheus' client libraries export them), from /proc/self.
+enum ProcessMetrics {
+    static let cpu = "process_cpu_seconds_total"
+    static let rss = "process_resident_memory_bytes"
+    static let vsize = "process_virtual_memory_bytes"
+    static let openFDs = "process_open_fds"
+    static let maxFDs = "process_max_fds"
+    static let start = "process_start_time_seconds"
+
+    static func install(_ r: MetricsRegistry) {
+        r.define(cpu, .counter, "Total user and system CPU time spent in seconds.")
+        r.define(rss, .gauge, "Resident memory size in bytes.")
+        r.define(vsize, .gauge, "Virtual memory size in bytes.")
+        r.define(openFDs, .gauge, "Number of open file descriptors.")
+        r.define(maxFDs, .gauge, "Maximum number of open file descriptors.")
+        r.define(start, .gauge, "Start time of the process since unix epoch in seconds.")
+        let ticks = Double(sysconf(Int32(_SC_CLK_TCK)))
+        let page = Double(sysconf(Int32(_SC_PAGESIZE)))
+        let bootTime = (try? String(contentsOfFile: "/proc/stat", encoding: .utf8))?.split(separator: "\n")
+            .first { $0.hasPrefix("btime ") }.flatMap { Double($0.dropFirst(6)) }
+        var limit = rlimit()
+        let maxFiles = getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0 ? Double(limit.rlim_cur) : nil
+        r.addCollector { r in
+            // /proc/self/stat: the fields after the command's closing parenthesis, from field 3 (state) on.
+            if let stat = try? String(contentsOfFile: "/proc/self/stat", encoding: .utf8),
+               let close = stat.lastIndex(of: ")") {
+                let f = stat[stat.index(after: close)...].split(separator: " ")
+                func field(_ n: Int) -> Double? { f.count > n - 3 ? Double(f[n - 3]) : nil }
+                if let u = field(14), let s = field(15) { r.set(cpu, [], (u + s) / ticks) }
+                if let v = field(23) { r.set(vsize, [], v) }
+                if let p = field(24) { r.set(rss, [], p * page) }
+                if let st = field(22), let bootTime { r.set(start, [], bootTime + st / ticks) }
+            }
+            if let fds = try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd") { r.set(openFDs, [], Double(fds.count)) }
+            if let maxFiles { r.set(maxFDs, [], maxFiles) }
+        }
     }
 }
 

@@ -17,6 +17,7 @@ final class MetricsServer: @unchecked Sendable {
         self.host = host
         self.port = port
         let text = "text/plain; charset=utf-8"
+        for reason in BoundedHTTPServer.Refusal.allCases { _ = metrics.counter(M.httpRefused, [("reason", reason.rawValue)]) }
         server = BoundedHTTPServer(
             limits: limits,
             onRefusal: { reason in metrics.inc(M.httpRefused, [("reason", reason.rawValue)]) },

@@ -130,6 +130,17 @@ public enum DecodeError: Error, Hashable, Sendable {
         }
     }
 
+    /// Every `code`, one instance of each case: metrics create their series at 0 from the
+    /// start with it (a counter that appears only at its first event hides it from `increase()`).
+    public static let allCodes: [String] = [
+        DecodeError.commandLengthTooSmall(0, offset: 0), .commandLengthTooLarge(0, limit: 0, offset: 0),
+        .commandLengthMismatch(declared: 0, actual: 0, offset: 0), .unknownCommandID(CommandID(rawValue: 0), offset: 0),
+        .truncated(.commandLength, offset: 0), .missingNUL(.commandLength, offset: 0), .stringTooLong(.commandLength, maximum: 0, offset: 0),
+        .shortMessageOverrun(smLength: 0, available: 0, offset: 0), .tlvHeaderTruncated(remaining: 0, offset: 0),
+        .tlvOverrun(TLVTag(rawValue: 0), length: 0, available: 0, offset: 0), .tlvInvalidLength(TLVTag(rawValue: 0), length: 0, allowed: 0...0, offset: 0),
+        .missingTLV(TLVTag(rawValue: 0), offset: 0), .invalidDestFlag(0, offset: 0),
+    ].map(\.code)
+
     /// A stable machine name for the fault (metrics labels, JSON, fixtures).
     public var code: String {
         switch self {
