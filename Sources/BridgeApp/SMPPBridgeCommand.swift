@@ -6,7 +6,12 @@ public struct SMPPBridgeCommand: ParsableCommand {
         commandName: "smpp-bridge",
         abstract: "TrueOTP SMPP 3.4 carrier gateway bridge: receives SMS from carriers and routes OTP codes.",
         version: "smpp-bridge \(BuildStamp.version) (commit \(BuildStamp.commit))",
-        subcommands: [RunCommand.self, CheckConfigCommand.self, TopCommand.self, TailCommand.self, AuditCommand.self, DecodeCommand.self, ExtractCommand.self, SimCommand.self, ProbeCommand.self, MigrateCommand.self, RetentionCommand.self, RerouteCommand.self, ReadyCommand.self, DemoCommand.self]
+        groupedSubcommands: [
+            CommandGroup(name: "Operations", subcommands: [RunCommand.self, CheckConfigCommand.self, CtlCommand.self, TopCommand.self, TailCommand.self,
+                                                            ReadyCommand.self, MigrateCommand.self, RetentionCommand.self, RerouteCommand.self]),
+            CommandGroup(name: "Diagnostics", subcommands: [DecodeCommand.self, ExtractCommand.self, ProbeCommand.self]),
+            CommandGroup(name: "Development (simulator, demo, audit)", subcommands: [SimCommand.self, DemoCommand.self, AuditCommand.self]),
+        ]
     )
     public init() {}
 }

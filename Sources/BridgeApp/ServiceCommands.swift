@@ -2,6 +2,7 @@ import ArgumentParser
 import Dispatch
 import Foundation
 import Logging
+import SMPPWire
 import Store
 
 /// `smpp-bridge run --config bridge.toml`: the service.
@@ -37,21 +38,55 @@ final class BridgeRunner: @unchecked Sendable {
     let service: BridgeService
     let logger: Logger
     let metricsServer: MetricsServer
-    private let signals = DispatchQueue(label: "smpp.bridge.signals")
+    let logLevel: LogLevelBox
+    /// SIGHUP and admin actions run here, one at a time: both start and stop carriers.
+    private let control = DispatchQueue(label: "smpp.bridge.control")
     private var sources: [any DispatchSourceSignal] = []
     private let stopped = DispatchSemaphore(value: 0)
+    /// The admin token (nil: admin actions off), read at start and on SIGHUP.
+    private let adminToken: Locked<String?>
 
     init(config: BridgeConfig, configPath: String?, sink: LogSink = LogSink()) throws {
         self.configPath = configPath
-        let level = Logger.Level(config: config.logLevel)
+        let levelBox = LogLevelBox(Logger.Level(config: config.logLevel))
+        logLevel = levelBox
         let format = config.logFormat
-        var l = Logger(label: "smpp-bridge") { label in LineLogHandler(label: label, format: format, logLevel: level, sink: sink) }
+        var l = Logger(label: "smpp-bridge") { label in LineLogHandler(label: label, format: format, level: levelBox, sink: sink) }
         l[metadataKey: "instance"] = "\(config.instance)"
         logger = l
+        let token = Locked<String?>(try Self.readAdminToken(config))
+        adminToken = token
         service = try BridgeService(config: config, logger: l)
-        let svc = service
+        let svc = service, control = control
+        let hooks = AdminHooks(
+            token: { token.withLock { $0 } },
+            status: { svc.status(logLevel: levelBox.level, adminEnabled: token.withLock { $0 } != nil) },
+            check: { svc.adminCheck($0) },
+            perform: { action, done in
+                control.async {
+                    switch action {
+                    case .stopCarrier(let n): done(AdminResult(action: action.name, carrier: n, result: svc.adminStop(n)))
+                    case .startCarrier(let n): done(AdminResult(action: action.name, carrier: n, result: svc.adminStart(n)))
+                    case .restartCarrier(let n): done(AdminResult(action: action.name, carrier: n, result: svc.adminRestart(n)))
+                    case .setLogLevel(let level):
+                        let was = levelBox.level
+                        levelBox.level = level
+                        done(AdminResult(action: action.name, carrier: nil, result: "\(was.rawValue) -> \(level.rawValue)"))
+                    }
+                }
+            })
         metricsServer = try MetricsServer(host: config.metricsHost, port: config.metricsPort, metrics: service.metrics, events: service.events,
-                                          logger: l, health: { svc.readiness })
+                                          logger: l, admin: hooks, health: { svc.readiness })
+        if config.adminToken != nil { l.notice("admin actions on (loopback only, token)", metadata: ["token": "\(config.adminToken!.describe)"]) }
+    }
+
+    /// The admin token from its file or variable; at least 16 characters, so that a placeholder is not a token.
+    static func readAdminToken(_ config: BridgeConfig) throws -> String? {
+        guard let source = config.adminToken else { return nil }
+        let t: String
+        do { t = try source.read() } catch { throw StartupError(description: "admin.token: \(error) (\(source.describe))") }
+        guard t.count >= 16 else { throw StartupError(description: "admin.token: shorter than 16 characters (\(source.describe))") }
+        return t
     }
 
     /// Metrics first (health and readiness answer during start-up), then the start order.
@@ -100,7 +135,7 @@ final class BridgeRunner: @unchecked Sendable {
 
     private func installSignals() {
         for sig in [SIGTERM, SIGINT] {
-            let s = DispatchSource.makeSignalSource(signal: sig, queue: signals)
+            let s = DispatchSource.makeSignalSource(signal: sig, queue: control)
             s.setEventHandler { [weak self] in
                 self?.logger.notice("signal: shutting down", metadata: ["signal": "\(sig == SIGTERM ? "SIGTERM" : "SIGINT")"])
                 self?.stopped.signal()
@@ -108,7 +143,7 @@ final class BridgeRunner: @unchecked Sendable {
             s.resume()
             sources.append(s)
         }
-        let hup = DispatchSource.makeSignalSource(signal: SIGHUP, queue: signals)
+        let hup = DispatchSource.makeSignalSource(signal: SIGHUP, queue: control)
         hup.setEventHandler { [weak self] in self?.reload() }
         hup.resume()
         sources.append(hup)
@@ -121,7 +156,9 @@ final class BridgeRunner: @unchecked Sendable {
         let now = Double(wallClockMillis()) / 1000
         do {
             let new = try ConfigLoader.load(path: path)
+            let token = try Self.readAdminToken(new)  // a rotated token takes effect; an unreadable one refuses the reload
             let r = try service.reload(new)
+            adminToken.withLock { $0 = token }
             service.metrics.set(M.reloadSuccess, [], r.failed.isEmpty ? 1 : 0)
         } catch {
             service.metrics.set(M.reloadSuccess, [], 0)

@@ -1,7 +1,8 @@
 import ArgumentParser
 import Foundation
 
-/// `smpp-bridge top`: a live view of a running bridge, from its /metrics and /events.
+/// `smpp-bridge top`: a live view of a running bridge: its state from /status, rates and
+/// latencies from two /metrics scrapes, recent events from /events.
 struct TopCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "top", abstract: "Live view of a running bridge: binds, outcomes, latency, database, leases, recent events.")
@@ -33,8 +34,11 @@ struct TopCommand: ParsableCommand {
             }
             let now = Date()
             let recent = (try? HTTPGet.get(url, path: "/events?recent=\(events)").body) ?? ""
+            let status = (try? HTTPGet.get(url, path: "/status")).flatMap { r in
+                r.status == 200 ? try? BridgeStatus.decoder.decode(BridgeStatus.self, from: Data(r.body.utf8)) : nil
+            }
             let view = TopView(previous: previous, current: current, seconds: now.timeIntervalSince(last),
-                               events: recent.split(separator: "\n").map(String.init))
+                               events: recent.split(separator: "\n").map(String.init), status: status)
             let text = view.render(url: url)
             writeOut(fancy ? "\u{1B}[H\u{1B}[2J" + text : text + "\n")
             if once { return }
@@ -56,6 +60,8 @@ struct TopView {
     var current: [MetricSample]
     var seconds: Double
     var events: [String]
+    /// The bridge's /status (nil from a bridge too old to serve it: the view falls back to /metrics alone).
+    var status: BridgeStatus? = nil
 
     func values(_ s: [MetricSample], _ name: String, _ match: [String: String] = [:]) -> [MetricSample] {
         s.filter { x in x.name == name && match.allSatisfy { k, v in x.labels[k] == v } }
@@ -100,20 +106,31 @@ struct TopView {
 
     func render(url: String) -> String {
         var out = "smpp-bridge top — \(url) — every \(String(format: "%.1f", seconds)) s\n"
-        let ready = sum(current, M.ready) == 1
-        out += "ready: \(ready ? "yes" : "NO")\n\n"
+        if let s = status {
+            out += "ready: \(s.ready ? "yes" : "NO") (\(s.readiness))\n"
+            out += "\(s.instance), version \(s.version), up \(Int(s.uptimeSeconds)) s, log \(s.logLevel)\n\n"
+        } else {
+            out += "ready: \(sum(current, M.ready) == 1 ? "yes" : "NO")\n\n"
+        }
         out += "BINDS\n"
         out += pad("carrier", 16) + pad("bind", 20) + pad("state", 12) + pad("msgs/s", 10) + pad("ack p50", 11) + pad("ack p99", 11) + pad("window", 8) + "unacked\n"
-        let binds = values(current, M.bindState).map { ($0.labels["carrier"] ?? "", $0.labels["bind"] ?? "") }.sorted { $0 < $1 }
-        for (c, b) in binds {
-            let l = ["carrier": c, "bind": b]
-            let state = values(current, M.bindStateInfo, l).first { $0.value == 1 }?.labels["state"] ?? "?"
+        // The binds and their state from /status; from /metrics when there is none.
+        let binds: [(carrier: String, bind: String, state: String, window: Int, unacked: Int)] = status.map { s in
+            s.carriers.flatMap { c in c.binds.map { (c.name, $0.name, $0.state, $0.windowInUse, $0.unackedInbound) } }
+        } ?? values(current, M.bindState).map { x in
+            let l = ["carrier": x.labels["carrier"] ?? "", "bind": x.labels["bind"] ?? ""]
+            return (l["carrier"]!, l["bind"]!, values(current, M.bindStateInfo, l).first { $0.value == 1 }?.labels["state"] ?? "?",
+                    Int(sum(current, M.window, l)), Int(sum(current, M.unacked, l)))
+        }.sorted { ($0.0, $0.1) < ($1.0, $1.1) }
+        for b in binds {
+            let l = ["carrier": b.carrier, "bind": b.bind]
             let rate = delta(M.deliverSM, l) / max(seconds, 0.001)
-            out += pad(c, 16) + pad(b, 20) + pad(state, 12) + pad(String(format: "%.0f", rate), 10)
+            out += pad(b.carrier, 16) + pad(b.bind, 20) + pad(b.state, 12) + pad(String(format: "%.0f", rate), 10)
             out += pad(ms(quantile(M.ackLatency, l, 0.5)), 11) + pad(ms(quantile(M.ackLatency, l, 0.99)), 11)
-            out += pad(String(Int(sum(current, M.window, l))), 8) + String(Int(sum(current, M.unacked, l))) + "\n"
+            out += pad(String(b.window), 8) + String(b.unacked) + "\n"
         }
-        if binds.isEmpty { out += "  (no carriers configured)\n" }
+        for c in status?.carriers ?? [] where c.state != "running" { out += pad(c.name, 16) + pad("-", 20) + "stopped by admin\n" }
+        if binds.isEmpty && (status?.carriers ?? []).isEmpty { out += "  (no carriers configured)\n" }
         out += "\nOUTCOMES (this interval / total)\n"
         let carriers = Set(values(current, M.outcomes).compactMap { $0.labels["carrier"] }).sorted()
         for c in carriers {
@@ -130,6 +147,9 @@ struct TopView {
         let batches = delta(M.batchSize + "_count"), rows = delta(M.batchSize + "_sum")
         out += "  batches/s \(String(format: "%.1f", batches / max(seconds, 0.001)))  mean batch \(batches > 0 ? String(format: "%.0f", rows / batches) : "-")"
         out += "  queue \(Int(sum(current, M.queueDepth)))  failures \(Int(sum(current, M.dbFailures)))\n"
+        if let w = status?.writer {
+            out += "  writer on \(w.server ?? "-") \(w.role ?? "")  last commit \(w.lastCommitSecondsAgo.map { String(format: "%.1f s ago", $0) } ?? "none")\n"
+        }
         out += "\nLEASES\n"
         out += "  entries \(Int(sum(current, M.leaseEntries)))  sync lag p99 \(ms(quantile(M.leaseLag, [:], 0.99)))  loaded \(sum(current, M.leaseLoaded) == 1 ? "yes" : "no")\n"
         out += "\nRECENT EVENTS (redacted)\n"

@@ -195,7 +195,10 @@ import Testing
     }
 
     @Test(arguments: [
-        ("POST /metrics HTTP/1.1\r\nContent-Length: 2\r\n\r\nhi", "405"),
+        ("POST /metrics HTTP/1.1\r\n\r\n", "405"),
+        ("PUT /metrics HTTP/1.1\r\n\r\n", "405"),
+        ("POST /admin/log-level?level=debug HTTP/1.1\r\nContent-Length: 2\r\n\r\nhi", "413"),
+        ("POST /admin/log-level?level=debug HTTP/1.1\r\n\r\n", "404"),
         ("GET /metrics HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n", "413"),
         ("GET /metrics HTTP/1.1\r\nContent-Length: 5\r\n\r\nhello", "413"),
         ("GARBAGE\r\n\r\n", "400"),

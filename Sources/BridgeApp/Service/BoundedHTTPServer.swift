@@ -28,6 +28,11 @@ final class BoundedHTTPServer: @unchecked Sendable {
         var method: String
         var path: String
         var query: [(String, String)]
+        /// The Authorization header as sent (admin actions), if any.
+        var authorization: String? = nil
+        /// The client's address ("127.0.0.1:40512"), and whether it is on loopback.
+        var peer: String = "-"
+        var peerIsLoopback = false
     }
 
     enum Response: Sendable {
@@ -97,7 +102,9 @@ final class BoundedHTTPServer: @unchecked Sendable {
 
     private func acceptAll() {
         while true {
-            let fd = accept(listener, nil, nil)
+            var addr = sockaddr_storage()
+            var len = socklen_t(MemoryLayout<sockaddr_storage>.size)
+            let fd = withUnsafeMutablePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { accept(listener, $0, &len) } }
             if fd < 0 { return }  // EAGAIN: all taken; anything else: the next event retries
             Socket.setNonBlocking(fd)
             _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
@@ -108,7 +115,7 @@ final class BoundedHTTPServer: @unchecked Sendable {
                 close(fd)
                 continue
             }
-            let c = HTTPConnection(fd: fd, server: self)
+            let c = HTTPConnection(fd: fd, server: self, peer: Self.describe(addr))
             connections[ObjectIdentifier(c)] = c
             onConnections(connections.count)
             c.start()
@@ -127,6 +134,23 @@ final class BoundedHTTPServer: @unchecked Sendable {
         }
     }
 
+    /// "host:port" and whether the address is loopback (127/8, ::1, or IPv4-mapped 127/8).
+    static func describe(_ addr: sockaddr_storage) -> (text: String, loopback: Bool) {
+        var a = addr
+        var host = [CChar](repeating: 0, count: Int(NI_MAXHOST)), serv = [CChar](repeating: 0, count: Int(NI_MAXSERV))
+        let len = socklen_t(a.ss_family == sa_family_t(AF_INET6) ? MemoryLayout<sockaddr_in6>.size : MemoryLayout<sockaddr_in>.size)
+        let rc = withUnsafePointer(to: &a) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                getnameinfo($0, len, &host, socklen_t(host.count), &serv, socklen_t(serv.count), NI_NUMERICHOST | NI_NUMERICSERV)
+            }
+        }
+        guard rc == 0 else { return ("-", false) }
+        let h = String(decoding: host.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        let p = String(decoding: serv.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        let loopback = h.hasPrefix("127.") || h == "::1" || h.hasPrefix("::ffff:127.")
+        return (h.contains(":") ? "[\(h)]:\(p)" : "\(h):\(p)", loopback)
+    }
+
     fileprivate func closed(_ c: HTTPConnection) {
         connections.removeValue(forKey: ObjectIdentifier(c))
         onConnections(connections.count)
@@ -143,6 +167,7 @@ private final class HTTPConnection: @unchecked Sendable {
     private var readSource: (any DispatchSourceRead)?
     private var writeSource: (any DispatchSourceWrite)?
     private var writePaused = true
+    private let fdUsers = DispatchGroup()
     private var input: [UInt8] = []
     private var output: [UInt8] = []
     private var outputHead = 0
@@ -154,9 +179,12 @@ private final class HTTPConnection: @unchecked Sendable {
     private var closeAfterFlush = false
     private var isClosed = false
 
-    init(fd: Int32, server: BoundedHTTPServer) {
+    let peer: (text: String, loopback: Bool)
+
+    init(fd: Int32, server: BoundedHTTPServer, peer: (text: String, loopback: Bool)) {
         self.fd = fd
         self.server = server
+        self.peer = peer
         idleSince = DispatchTime.now().uptimeNanoseconds
     }
 
@@ -164,19 +192,29 @@ private final class HTTPConnection: @unchecked Sendable {
         let q = server.serverQueue
         let r = DispatchSource.makeReadSource(fileDescriptor: fd, queue: q)
         r.setEventHandler { [self] in readable() }
+        let fd = fd
+        // The fd closes once every source made for it is cancelled (Dispatch requires it stay open until then).
+        fdUsers.enter()
+        r.setCancelHandler { [fdUsers] in fdUsers.leave() }
         r.resume()
         readSource = r
-        let w = DispatchSource.makeWriteSource(fileDescriptor: fd, queue: q)
+        fdUsers.notify(queue: q) { Glibc.close(fd) }
+    }
+
+    /// Watches for writability, the source made the first time output is pending: a
+    /// source resumed only to be cancelled at once races libdispatch's registration
+    /// against the cancel (the double free `make fuzz-session` found in the session's
+    /// Connection; Tests/FuzzSession/crashes/README.md).
+    private func armWrite() {
+        guard writePaused, !isClosed else { return }
+        writePaused = false
+        if let w = writeSource { w.resume(); return }
+        let w = DispatchSource.makeWriteSource(fileDescriptor: fd, queue: server.serverQueue)
         w.setEventHandler { [self] in flush() }
-        writeSource = w  // resumed only while output is pending
-        let fd = fd
-        // The fd closes once both sources are cancelled (Dispatch requires it stay open until then).
-        let group = DispatchGroup()
-        group.enter()
-        group.enter()
-        r.setCancelHandler { group.leave() }
-        w.setCancelHandler { group.leave() }
-        group.notify(queue: q) { Glibc.close(fd) }
+        fdUsers.enter()
+        w.setCancelHandler { [fdUsers] in fdUsers.leave() }
+        writeSource = w
+        w.resume()
     }
 
     func expired(now: UInt64, limits: BoundedHTTPServer.Limits) -> BoundedHTTPServer.Refusal? {
@@ -224,7 +262,8 @@ private final class HTTPConnection: @unchecked Sendable {
                 respond(status: problem.status, body: problem.message + "\n", close: true)
             case .success(let head):
                 idleSince = DispatchTime.now().uptimeNanoseconds
-                let response = server.handle(BoundedHTTPServer.Request(method: head.method, path: head.path, query: head.query))
+                let response = server.handle(BoundedHTTPServer.Request(method: head.method, path: head.path, query: head.query,
+                                                                       authorization: head.authorization, peer: peer.text, peerIsLoopback: peer.loopback))
                 switch response {
                 case .full(let status, let type, let body):
                     respond(status: status, contentType: type, body: head.method == "HEAD" ? "" : body, close: !head.keepAlive,
@@ -287,7 +326,7 @@ private final class HTTPConnection: @unchecked Sendable {
                 continue
             }
             if n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) {
-                if writePaused { writeSource?.resume(); writePaused = false }
+                armWrite()
                 return
             }
             if n < 0 && errno == EINTR { continue }
@@ -319,6 +358,7 @@ struct HTTPRequestHead: Sendable, Equatable {
     var path: String
     var query: [(String, String)]
     var keepAlive: Bool
+    var authorization: String? = nil
 
     struct Problem: Error, Equatable {
         var status: Int
@@ -334,8 +374,10 @@ struct HTTPRequestHead: Sendable, Equatable {
         let parts = lines.first?.split(separator: " ", omittingEmptySubsequences: false) ?? []
         guard parts.count == 3, parts[2].hasPrefix("HTTP/1.") else { return .failure(Problem(status: 400, message: "bad request line")) }
         let method = String(parts[0])
-        guard method == "GET" || method == "HEAD" else { return .failure(Problem(status: 405, message: "only GET and HEAD")) }
+        // POST only for admin actions, which take no body either (their arguments are in the path and query).
+        guard method == "GET" || method == "HEAD" || method == "POST" else { return .failure(Problem(status: 405, message: "only GET, HEAD and POST")) }
         var keepAlive = parts[2] == "HTTP/1.1"
+        var authorization: String?
         for line in lines.dropFirst() {
             guard let colon = line.firstIndex(of: ":") else { return .failure(Problem(status: 400, message: "bad header line")) }
             let name = line[..<colon].lowercased()
@@ -346,6 +388,8 @@ struct HTTPRequestHead: Sendable, Equatable {
             case "connection":
                 if value.contains("close") { keepAlive = false }
                 if value.contains("keep-alive") { keepAlive = true }
+            case "authorization":
+                authorization = line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
             default: break
             }
         }
@@ -364,14 +408,17 @@ struct HTTPRequestHead: Sendable, Equatable {
                 query.append((k, v))
             }
         }
-        return .success(HTTPRequestHead(method: method, path: path, query: query, keepAlive: keepAlive))
+        return .success(HTTPRequestHead(method: method, path: path, query: query, keepAlive: keepAlive, authorization: authorization))
     }
 
     static func reason(_ status: Int) -> String {
         switch status {
         case 200: "OK"
         case 400: "Bad Request"
+        case 401: "Unauthorized"
+        case 403: "Forbidden"
         case 404: "Not Found"
+        case 409: "Conflict"
         case 405: "Method Not Allowed"
         case 413: "Content Too Large"
         case 431: "Request Header Fields Too Large"

@@ -94,6 +94,9 @@ struct BridgeConfig: Equatable, Sendable {
     // [metrics]
     var metricsListen = "127.0.0.1:9464"
     var metricsAllowNonLoopback = false
+    // [admin]
+    /// The admin actions' token (`token_file` or `token_env`); admin actions are off without it.
+    var adminToken: SecretSource?
     // [routing]
     var reassemblyTimeoutSeconds: Double = 120
     var reassemblyMaxBytes = 64 << 20
@@ -133,7 +136,7 @@ enum ConfigLoader {
         let r = Reader(file: file, env: environment, fromEnvironment: fromEnvironment)
         var c = BridgeConfig()
         c.file = file
-        try r.keys(root, "", allowed: ["bridge", "database", "metrics", "routing", "carrier"])
+        try r.keys(root, "", allowed: ["bridge", "database", "metrics", "admin", "routing", "carrier"])
         if let t = try r.table(root, "bridge") {
             try r.keys(t, "bridge", allowed: ["instance", "log_level", "log_format", "reveal_sensitive", "shutdown_grace_s"])
             c.instance = try r.string(t, "bridge", "instance") ?? c.instance
@@ -162,6 +165,10 @@ enum ConfigLoader {
             c.metricsAllowNonLoopback = try r.bool(t, "metrics", "allow_non_loopback") ?? c.metricsAllowNonLoopback
         }
         try validateListen(&c, file: file)
+        if let t = try r.table(root, "admin") {
+            try r.keys(t, "admin", allowed: ["token_file", "token_env"])
+            c.adminToken = try r.secret(t, "admin", "token")
+        }
         if let t = try r.table(root, "routing") {
             try r.keys(t, "routing", allowed: ["reassembly_timeout_s", "reassembly_max_bytes", "reassembly_max_bytes_per_carrier", "lease_reconcile_s", "otp_rules_file",
                                               "dedup_window_s", "late_match_lookback_s"])
@@ -202,7 +209,7 @@ enum ConfigLoader {
     /// misspelt one is never silently ignored. `BRIDGE_DATABASE_URL` is the database
     /// URL's default place, not an override; `BRIDGE_CARRIER_…` are read per carrier.
     static func mergeEnvironment(into root: TOMLTable, environment: [String: String], file: String) throws -> Set<String> {
-        let sections = ["bridge", "database", "metrics", "routing"]
+        let sections = ["bridge", "database", "metrics", "admin", "routing"]
         var merged: Set<String> = []
         for (k, v) in environment.sorted(by: { $0.key < $1.key }) where k.hasPrefix("BRIDGE_") {
             if k == "BRIDGE_DATABASE_URL" || k.hasPrefix("BRIDGE_CARRIER_") { continue }

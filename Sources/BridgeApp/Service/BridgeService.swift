@@ -25,6 +25,9 @@ final class BridgeService: @unchecked Sendable {
     private let lock = NSLock()
     /// Each running carrier with the password it bound with (compared on reload, so a rotated secret restarts it).
     private var carriers: [String: (config: CarrierConfig, binds: CarrierBinds, pipeline: MessagePipeline, password: String)] = [:]
+    /// Carriers an operator stopped (`ctl carrier stop`): they stay stopped across SIGHUP
+    /// until `ctl carrier start` or a restart of the process, and do not count against readiness.
+    private var stoppedByAdmin: Set<String> = []
     private var rules: RoutingRules
     private var sweeper: (any DispatchSourceTimer)?
     private let sweepQueue = DispatchQueue(label: "smpp.bridge.sweep")
@@ -71,12 +74,14 @@ final class BridgeService: @unchecked Sendable {
             problems.append("carrier \(name): no bind up")
         }
         guard problems.isEmpty else { return (false, problems.joined(separator: "; ")) }
+        let stopped = lock.withLock { stoppedByAdmin.sorted() }
+        let note = stopped.isEmpty ? "" : "; stopped by admin: \(stopped.joined(separator: ", "))"
         // What a failover runbook asks first: which server, and is it committing.
         if let w = writer?.stats, let server = w.server {
             let since = w.lastCommitAt.map { String(format: "%.1f s ago", Double(monotonicNanos() &- $0) / 1e9) } ?? "none yet"
-            return (true, "ready (writer on \(server), \(w.serverInRecovery ? "standby" : "primary"); last commit \(since))")
+            return (true, "ready (writer on \(server), \(w.serverInRecovery ? "standby" : "primary"); last commit \(since)\(note))")
         }
-        return (true, "ready")
+        return (true, "ready" + note)
     }
     var stageName: String { lock.withLock { stage } }
     private func setStage(_ s: String) { lock.withLock { stage = s }; logger.info("stage", metadata: ["stage": "\(s)"]) }
@@ -212,7 +217,8 @@ final class BridgeService: @unchecked Sendable {
         let newByName = Dictionary(uniqueKeysWithValues: new.carriers.filter { failed[$0.name] == nil }.map { ($0.name, $0) })
         let wanted = Set(new.carriers.map(\.name))
         let removed = running.keys.filter { !wanted.contains($0) }.sorted()
-        let added = newByName.keys.filter { running[$0] == nil }.sorted()
+        let stopped = lock.withLock { stoppedByAdmin.formIntersection(wanted); return stoppedByAdmin }
+        let added = newByName.keys.filter { running[$0] == nil && !stopped.contains($0) }.sorted()
         let changed = newByName.keys.filter { name in
             guard let r = running[name] else { return false }
             return r.config != newByName[name] || r.password != passwords[name]
@@ -236,7 +242,7 @@ final class BridgeService: @unchecked Sendable {
         var keep = config
         // A carrier whose secret failed keeps its running config (it still runs as before).
         keep.carriers = new.carriers.map { c in failed[c.name] != nil ? (running[c.name]?.config ?? c) : c }
-            .filter { failed[$0.name] == nil || running[$0.name] != nil }
+            .filter { failed[$0.name] == nil || running[$0.name] != nil || stopped.contains($0.name) }
         keep.otpRulesFile = new.otpRulesFile
         keep.revealSensitive = new.revealSensitive
         config = keep
@@ -244,6 +250,78 @@ final class BridgeService: @unchecked Sendable {
         logger.notice("reloaded", metadata: ["added": "\(added)", "removed": "\(removed)", "restarted": "\(changed)",
                                             "failed": "\(failed.keys.sorted())", "rules_generation": "\(newRules.generation)"])
         return (added, removed, changed, failed)
+    }
+
+    // MARK: Admin actions (run on the runner's control queue, one at a time, like SIGHUP)
+
+    /// An unknown carrier is a 404 before anything runs.
+    func adminCheck(_ a: AdminAction) -> AdminError? {
+        switch a {
+        case .stopCarrier(let n), .startCarrier(let n), .restartCarrier(let n):
+            let known = lock.withLock { config.carriers.contains { $0.name == n } }
+            return known ? nil : AdminError(status: 404, message: "no carrier \(n) in the configuration")
+        case .setLogLevel: return nil
+        }
+    }
+
+    /// Drains the carrier's binds (in-flight messages are stored and acked) and keeps it stopped.
+    func adminStop(_ name: String) -> String {
+        let wasRunning = lock.withLock { () -> Bool in
+            stoppedByAdmin.insert(name)
+            return carriers[name] != nil
+        }
+        guard wasRunning else { return "already stopped" }
+        let done = DispatchSemaphore(value: 0)
+        removeCarrier(name) { done.signal() }
+        _ = done.wait(timeout: .now() + config.shutdownGraceSeconds + 2)
+        return "stopped"
+    }
+
+    /// Starts a stopped carrier with its configured settings, its secret read again.
+    func adminStart(_ name: String) -> String {
+        let (running, c) = lock.withLock { (carriers[name] != nil, config.carriers.first { $0.name == name }) }
+        guard !running else { return "already running" }
+        guard let c else { return "not configured" }
+        do { try addCarrier(c) } catch { return "failed: \(error)" }
+        lock.withLock { _ = stoppedByAdmin.remove(name) }
+        return "started"
+    }
+
+    func adminRestart(_ name: String) -> String {
+        _ = adminStop(name)
+        let r = adminStart(name)
+        return r == "started" ? "restarted" : r
+    }
+
+    /// The state `/status` serves.
+    func status(logLevel: Logger.Level, adminEnabled: Bool) -> BridgeStatus {
+        let (entries, stopped, cfg) = lock.withLock { (Array(carriers.values), stoppedByAdmin, config) }
+        let r = readiness
+        let monoNow = monotonicNanos()
+        var out: [BridgeStatus.Carrier] = entries.map { e in
+            var last = startedAtMonotonic
+            let binds = e.binds.sessions.map { s -> BridgeStatus.Bind in
+                let st = s.snapshot
+                if let t = st.lastDeliverSMAt { last = max(last, t) }
+                return BridgeStatus.Bind(name: s.config.name, state: st.state.rawValue, windowInUse: st.windowInUse, unackedInbound: st.unackedInbound,
+                                         pdusIn: UInt64(st.pdusIn), pdusOut: UInt64(st.pdusOut), reconnects: st.reconnectReasons.values.reduce(0, +))
+            }
+            return BridgeStatus.Carrier(name: e.config.name, state: "running", binds: binds, silentSeconds: Double(monoNow &- last) / 1e9)
+        }
+        for name in stopped where !out.contains(where: { $0.name == name }) {
+            out.append(BridgeStatus.Carrier(name: name, state: "stopped", binds: [], silentSeconds: 0))
+        }
+        let writerStatus = writer.map { w -> BridgeStatus.Writer in
+            let st = w.stats
+            return BridgeStatus.Writer(server: st.server, role: st.server == nil ? nil : (st.serverInRecovery ? "standby" : "primary"),
+                                       queueDepth: w.queueDepth, lastCommitSecondsAgo: st.lastCommitAt.map { Double(monoNow &- $0) / 1e9 },
+                                       rowsCommitted: Int(st.rowsCommitted), failing: st.failingSince != nil)
+        }
+        let leases = leaseSync.map { ls in BridgeStatus.Leases(entries: ls.stats.entries, loaded: ls.stats.loaded, listening: ls.isListening) }
+        return BridgeStatus(instance: cfg.instance, version: BuildStamp.version, commit: BuildStamp.commit,
+                            uptimeSeconds: Double(monoNow &- startedAtMonotonic) / 1e9, stage: stageName, ready: r.ready, readiness: r.detail,
+                            logLevel: logLevel.rawValue, adminEnabled: adminEnabled, carriers: out.sorted { $0.name < $1.name },
+                            writer: writerStatus, leases: leases, reassemblyPending: reassembler.pendingCount)
     }
 
     /// Stops taking messages, waits for in-flight acks, drains the writer.

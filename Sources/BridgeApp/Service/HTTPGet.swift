@@ -49,18 +49,26 @@ enum HTTPGet {
 
     /// Fetches a whole body.
     static func get(_ url: String, path: String, timeout: Double = 5) throws -> (status: Int, body: String) {
+        try request(url, path: path, timeout: timeout)
+    }
+
+    /// A request without a body (GET, or POST for admin actions) with extra headers; the whole response body.
+    static func request(_ url: String, method: String = "GET", path: String, headers: [String: String] = [:],
+                        timeout: Double = 5) throws -> (status: Int, body: String) {
         var body: [UInt8] = []
-        let status = try stream(url, path: path, timeout: timeout) { body += $0; return true }
+        let status = try stream(url, method: method, path: path, headers: headers, timeout: timeout) { body += $0; return true }
         return (status, String(decoding: body, as: UTF8.self))
     }
 
     /// Streams the body to `chunk` (return false to stop). Returns the status code.
     @discardableResult
-    static func stream(_ url: String, path: String, timeout: Double, _ chunk: ([UInt8]) -> Bool) throws -> Int {
+    static func stream(_ url: String, method: String = "GET", path: String, headers: [String: String] = [:], timeout: Double,
+                       _ chunk: ([UInt8]) -> Bool) throws -> Int {
         let t = try Target(url: url)
         let fd = try connect(t, timeout: timeout)
         defer { close(fd) }
-        let req = "GET \(t.basePath)\(path) HTTP/1.1\r\nHost: \(t.host):\(t.port)\r\nConnection: close\r\nAccept: */*\r\n\r\n"
+        let extra = headers.sorted { $0.key < $1.key }.map { "\($0.key): \($0.value)\r\n" }.joined()
+        let req = "\(method) \(t.basePath)\(path) HTTP/1.1\r\nHost: \(t.host):\(t.port)\r\nConnection: close\r\nAccept: */*\r\n\(extra)\r\n"
         _ = req.withCString { send(fd, $0, strlen($0), Int32(MSG_NOSIGNAL)) }
         var buf = [UInt8](repeating: 0, count: 65536)
         var data: [UInt8] = []

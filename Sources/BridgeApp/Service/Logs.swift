@@ -8,9 +8,26 @@ import SMPPWire
 struct LineLogHandler: LogHandler {
     var label: String
     var format: LogFormat
-    var logLevel: Logger.Level
+    /// Shared by every copy of the logger, so that `ctl log-level` changes them all.
+    let level: LogLevelBox
     var metadata: Logger.Metadata = [:]
     let sink: LogSink
+
+    init(label: String, format: LogFormat, level: LogLevelBox, sink: LogSink) {
+        self.label = label
+        self.format = format
+        self.level = level
+        self.sink = sink
+    }
+
+    init(label: String, format: LogFormat, logLevel: Logger.Level, sink: LogSink) {
+        self.init(label: label, format: format, level: LogLevelBox(logLevel), sink: sink)
+    }
+
+    var logLevel: Logger.Level {
+        get { level.level }
+        set { level.level = newValue }
+    }
 
     subscript(metadataKey key: String) -> Logger.Metadata.Value? {
         get { metadata[key] }

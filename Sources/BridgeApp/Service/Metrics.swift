@@ -206,6 +206,7 @@ enum M {
     static let httpConnections = "smpp_bridge_http_connections"
     static let httpRefused = "smpp_bridge_http_refused_total"
     static let buildInfo = "smpp_bridge_build_info"
+    static let adminRequests = "smpp_bridge_admin_requests_total"
 
     static func defineAll(_ r: MetricsRegistry) {
         r.define(bindState, .gauge, "1 when the bind is bound, else 0.")
@@ -252,6 +253,7 @@ enum M {
         r.define(httpConnections, .gauge, "Open connections to the metrics and events HTTP server.")
         r.define(httpRefused, .counter, "HTTP connections refused or closed at a limit, by reason (capacity, head_too_large, idle_timeout, write_stalled, bad_request, slow_subscriber).")
         r.define(invalidKept, .counter, "PDUs that framed but failed body validation, stored as evidence (outcome invalid) and acked, by reason.")
+        r.define(adminRequests, .counter, "Admin requests (smpp-bridge ctl), by action and result: ok, refused (admin off), forbidden (not loopback), unauthorized (token), invalid.")
         r.define(buildInfo, .gauge, "1, labelled with the version and commit this binary was built from.")
         r.set(buildInfo, [("version", BuildStamp.version), ("commit", BuildStamp.commit)], 1)
         ProcessMetrics.install(r)

@@ -13,17 +13,31 @@ final class MetricsServer: @unchecked Sendable {
     private let stopped = Locked(false)
 
     init(host: String, port: Int, metrics: MetricsRegistry, events: EventHub, logger: Logger? = nil,
-         limits: BoundedHTTPServer.Limits = .init(), health: @escaping @Sendable () -> (ready: Bool, detail: String)) throws {
+         limits: BoundedHTTPServer.Limits = .init(), admin: AdminHooks? = nil,
+         health: @escaping @Sendable () -> (ready: Bool, detail: String)) throws {
         self.host = host
         self.port = port
         let text = "text/plain; charset=utf-8"
         for reason in BoundedHTTPServer.Refusal.allCases { _ = metrics.counter(M.httpRefused, [("reason", reason.rawValue)]) }
+        for action in AdminAction.names + ["none"] {
+            for result in ["ok", "refused", "unauthorized", "forbidden", "invalid"] {
+                _ = metrics.counter(M.adminRequests, [("action", action), ("result", result)])
+            }
+        }
         server = BoundedHTTPServer(
             limits: limits,
             onRefusal: { reason in metrics.inc(M.httpRefused, [("reason", reason.rawValue)]) },
             onConnections: { n in metrics.set(M.httpConnections, [], Double(n)) }
         ) { req in
+            if req.path == "/admin" || req.path.hasPrefix("/admin/") {
+                return Self.admin(req, admin, metrics: metrics, logger: logger)
+            }
+            guard req.method != "POST" else { return .full(status: 405, contentType: text, body: "POST is for /admin/... only\n") }
             switch req.path {
+            case "/status":
+                guard let admin else { return .full(status: 404, contentType: text, body: "not found\n") }
+                let body = (try? BridgeStatus.encoder.encode(admin.status())).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
+                return .full(status: 200, contentType: "application/json", body: body + "\n")
             case "/metrics":
                 return .full(status: 200, contentType: "text/plain; version=0.0.4; charset=utf-8", body: metrics.render())
             case "/healthz":
@@ -50,7 +64,42 @@ final class MetricsServer: @unchecked Sendable {
                 return .full(status: 404, contentType: text, body: "not found\n")
             }
         }
-        _ = logger
+    }
+
+    /// An admin request, checked in this order: admin on (404), from loopback (403), the
+    /// token (401), an action that exists (404) and is valid now (400, 404, 409); then run
+    /// off the HTTP queue, its result streamed back as one JSON line when it is done.
+    /// Every request is logged with the peer's address and counted.
+    static func admin(_ req: BoundedHTTPServer.Request, _ hooks: AdminHooks?, metrics: MetricsRegistry, logger: Logger?) -> BoundedHTTPServer.Response {
+        let text = "text/plain; charset=utf-8"
+        let parsed = AdminAction.parse(path: req.path, query: req.query)
+        let name: String = (try? parsed?.get().name) ?? "none"
+        func refuse(_ status: Int, _ result: String, _ message: String) -> BoundedHTTPServer.Response {
+            metrics.inc(M.adminRequests, [("action", name), ("result", result)])
+            logger?.warning("admin request refused", metadata: ["peer": "\(req.peer)", "path": "\(req.path)", "status": "\(status)", "reason": "\(message)"])
+            return .full(status: status, contentType: text, body: message + "\n")
+        }
+        guard let hooks, let token = hooks.token() else { return refuse(404, "refused", "admin actions are off (set admin.token_file)") }
+        guard req.peerIsLoopback else { return refuse(403, "forbidden", "admin actions are answered on loopback only") }
+        guard AdminHooks.tokenMatches(req.authorization, token) else { return refuse(401, "unauthorized", "admin actions need Authorization: Bearer <token>") }
+        guard req.method == "POST" else { return refuse(405, "invalid", "admin actions are POST") }
+        guard let parsed else { return refuse(404, "invalid", "no such admin action: \(req.path)") }
+        let action: AdminAction
+        switch parsed {
+        case .success(let a): action = a
+        case .failure(let e): return refuse(e.status, "invalid", e.message)
+        }
+        if let e = hooks.check(action) { return refuse(e.status, "invalid", e.message) }
+        logger?.notice("admin action", metadata: ["peer": "\(req.peer)", "action": "\(action.name)", "path": "\(req.path)"])
+        let (lines, continuation) = AsyncStream.makeStream(of: String.self)
+        hooks.perform(action) { result in
+            metrics.inc(M.adminRequests, [("action", action.name), ("result", "ok")])
+            logger?.notice("admin action done", metadata: ["peer": "\(req.peer)", "action": "\(action.name)", "result": "\(result.result)"])
+            let body = (try? BridgeStatus.encoder.encode(result)).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
+            continuation.yield(body)  // the stream ends each line
+            continuation.finish()
+        }
+        return .stream(contentType: "application/json", lines: lines)
     }
 
     /// Starts serving; returns the port (the one picked, for port 0).
