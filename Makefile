@@ -6,7 +6,7 @@ FUZZ_SESSION_SECONDS ?= 600
 DEMO_COUNT ?= 50000
 DEMO_ARGS ?=
 
-.PHONY: all deps build test check-alerts tsan interop demo demo-ci soak ha fuzz fuzz-session bench bench-codec bench-routing bench-session bench-store bench-hostile clean
+.PHONY: all deps build test check-alerts tsan interop demo demo-ci soak ha deb fuzz fuzz-session bench bench-codec bench-routing bench-session bench-store bench-hostile clean
 
 all: build
 
@@ -39,6 +39,11 @@ test: deps
 	$(MAKE) demo-ci
 	python3 Tests/Support/check-deploy.py .build/debug/smpp-bridge
 	$(MAKE) check-alerts
+	$(MAKE) --no-print-directory deb > .build/deb.log && bash Tests/Support/check-deb.sh "$$(tail -1 .build/deb.log)"
+
+# The Debian package (dpkg-deb): binary, man pages, completions, systemd units, sysusers.d. Prints its path.
+deb: deps
+	@bash deploy/debian/build-deb.sh
 
 # The alert rules are valid PromQL and fire as their unit tests expect (Debian's prometheus package brings promtool).
 check-alerts:

@@ -24,11 +24,14 @@ let package = Package(
         // For the surface fuzzer (Tests/FuzzSurface), which imports it @testable from a debug build.
         .library(name: "BridgeApp", targets: ["BridgeApp"]),
     ],
+    // Exact versions: a build (the image, the .deb, CI) gets the code that was tested, not
+    // the newest release in range. Package.resolved cannot be the pin: the build machines
+    // resolve through a mirror whose commit ids are not upstream's (docs/decisions/005-exact-dependency-pins.md).
     dependencies: [
-        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
-        .package(url: "https://github.com/apple/swift-atomics", from: "1.3.0"),
-        .package(url: "https://github.com/apple/swift-collections", from: "1.6.0"),
-        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-argument-parser", exact: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-atomics", exact: "1.3.0"),
+        .package(url: "https://github.com/apple/swift-collections", exact: "1.6.0"),
+        .package(url: "https://github.com/apple/swift-log", exact: "1.16.2"),
         .package(url: "https://github.com/LebJe/TOMLKit", exact: "0.6.0"),
     ],
     targets: [
