@@ -9,28 +9,81 @@ import XCTest
 /// of issue 22) while a well-behaved one (the simulator) delivers on another. Each
 /// case asserts that the bridge's memory stays under a ceiling, that it recovers, and
 /// that the good carrier loses nothing and keeps its ack p99 within 20 ms. Short form
-/// in `make test`; `make soak` runs each for 60 s.
+/// in `make test`; `make soak` runs each for 60 s; `make bench-hostile` runs them on the
+/// release build and reports each p99 beside the same run's baseline.
+///
+/// The 20 ms line is a latency, and this 2-core machine's own noise reaches it now and
+/// then with no attack at all. So an attack past 20 ms is judged against a baseline
+/// measured right then (the same harness with a peer that binds and sends nothing): it
+/// passes only within twice that (docs/decisions/004-hostile-latency-baseline.md).
 final class HostileTests: XCTestCase {
     var dir = ""
     let seconds: Double = soak ? 60 : 8
     let ceilingMiB: Double = 300
+    static let goalMillis = 20.0
+    /// The last baseline's p99 in this process (ms).
+    nonisolated(unsafe) static var baselineMillis: Double?
 
     override func setUpWithError() throws {
         dir = NSTemporaryDirectory() + "hostile-\(getpid())-\(UInt32.random(in: 0...999_999))"
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
     }
 
-    override func tearDown() { try? FileManager.default.removeItem(atPath: dir) }
-
     struct Outcome {
         var maxRSS: Double
+        var p99Millis: Double
         var bridge: BridgeProcess
+        var hostile: Process
     }
 
     /// Runs one attack for `seconds` beside 250 msgs/s of good traffic; checks the good
     /// carrier's delivery and latency and the ceiling, then hands back the bridge (still running).
-    func attack(_ mode: String, rate: Double = 2000, tls: Bool = false, extra: String = "", p99CeilingMillis: Double = 50,
+    /// An attack's p99, judged in tearDown: once the attack's processes are gone, so that a
+    /// baseline measured then is not slowed by them.
+    struct Pending {
+        var mode: String
+        var p99Millis: Double
+        var file: StaticString
+        var line: UInt
+    }
+    var pending: Pending?
+
+    func attack(_ mode: String, rate: Double = 2000, tls: Bool = false, extra: String = "",
                 file: StaticString = #filePath, line: UInt = #line) throws -> Outcome {
+        let o = try measure(mode, rate: rate, tls: tls, extra: extra, file: file, line: line)
+        addTeardownBlock { o.hostile.terminate(); o.hostile.waitUntilExit() }
+        pending = Pending(mode: mode, p99Millis: o.p99Millis, file: file, line: line)
+        print("hostile \(mode): good carrier ack p99 \(o.p99Millis) ms, max RSS \(String(format: "%.1f", o.maxRSS)) MiB")
+        return o
+    }
+
+    override func tearDownWithError() throws {
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        if Self.bench, Self.baselineMillis == nil { _ = try measureBaseline() }  // make bench-hostile: one per round
+        guard let p = pending else { return }
+        pending = nil
+        guard p.p99Millis > Self.goalMillis else { return }
+        // Over 20 ms: is it the attack or the machine? The same harness without an attack, now.
+        let baseline = try measureBaseline()
+        print("hostile \(p.mode): good carrier ack p99 \(p.p99Millis) ms is over \(Self.goalMillis) ms; the baseline now: \(baseline) ms")
+        XCTAssertLessThanOrEqual(p.p99Millis, 2 * baseline, "good carrier's ack p99 during \(p.mode) (baseline \(baseline) ms)", file: p.file, line: p.line)
+    }
+
+    static let bench = ProcessInfo.processInfo.environment["SMPP_HOSTILE_BENCH"] == "1"
+
+    /// The same harness without an attack: the hostile carrier binds and sends nothing.
+    func measureBaseline() throws -> Double {
+        let o = try measure("quiet", rate: 1)
+        o.hostile.terminate()
+        o.hostile.waitUntilExit()
+        XCTAssertEqual(o.bridge.stop(), 0)
+        Self.baselineMillis = o.p99Millis
+        print("hostile baseline: good carrier ack p99 \(o.p99Millis) ms")
+        return o.p99Millis
+    }
+
+    func measure(_ mode: String, rate: Double, tls: Bool = false, extra: String = "",
+                 file: StaticString = #filePath, line: UInt = #line) throws -> Outcome {
         let url = try TestDatabase.fresh(leases: 2000)
         let hostilePort = try ThrowawayPostgres.freePort()
         let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
@@ -40,7 +93,6 @@ final class HostileTests: XCTestCase {
         hostile.arguments = ["python3", script, String(hostilePort), mode, String(rate)]
         hostile.standardOutput = FileHandle(forWritingAtPath: "/dev/null")
         try hostile.run()
-        addTeardownBlock { hostile.terminate(); hostile.waitUntilExit() }
         var c = SimulatorConfig()
         c.port = 0
         c.count = Int(250 * seconds)
@@ -75,22 +127,12 @@ final class HostileTests: XCTestCase {
         XCTAssertEqual(a.lost, 0, "good carrier lost messages during \(mode)", file: file, line: line)
         XCTAssertEqual(a.acked, a.sent, "good carrier: every message acked", file: file, line: line)
         let p99 = sim.currentSummary.ackLatencyMicros.sorted().dropLast(sim.currentSummary.ackLatencyMicros.count / 100).last ?? 0
-        // The writer takes carriers in turn and bounds a batch's bytes (WorkQueue), so a
-        // flood or large messages on one carrier queue behind themselves. The goal is 20 ms
-        // (met alone: 3.7-12.4 ms), but a clean-clone CI run on this 2-core machine measured
-        // 22-30 ms even beside the silent attack, which sends nothing: the machine's own noise.
-        // A latency ceiling in a test is a timing test, so it holds the line at 50 ms and prints
-        // the figure; the goal is tracked in docs/performance.md.
-        XCTAssertLessThanOrEqual(Double(p99) / 1000, p99CeilingMillis, "good carrier's ack p99 during \(mode)", file: file, line: line)
         XCTAssertLessThan(maxRSS, ceilingMiB, "bridge RSS during \(mode)", file: file, line: line)
         XCTAssertEqual(try HTTPGet.get(bridge.base, path: "/healthz").status, 200, "the bridge answers after \(mode)", file: file, line: line)
-        print("hostile \(mode): max RSS \(String(format: "%.1f", maxRSS)) MiB, good carrier ack p99 \(Double(p99) / 1000) ms, \(a.acked) acked, 0 lost")
-        return Outcome(maxRSS: maxRSS, bridge: bridge)
+        return Outcome(maxRSS: maxRSS, p99Millis: Double(p99) / 1000, bridge: bridge, hostile: hostile)
     }
 
     func testUDH255FirstPartsFlood() throws {
-        // The goal is 20 ms; measured 12.4 ms alone and 14.7-21.9 ms in the whole suite (each
-        // first part is a row, and the flood's rows fill most of each batch). See the ceiling above.
         let o = try attack("udh255", rate: 3000, extra: "[routing]\nreassembly_max_bytes = 33554432\nreassembly_max_bytes_per_carrier = 16777216\n")
         XCTAssertGreaterThan(o.bridge.metric("smpp_bridge_reassembly_evicted_total"), 0, "the flood evicts its own oldest")
         XCTAssertEqual(o.bridge.stop(), 0)

@@ -9,6 +9,7 @@ then attacks the ESME that bound to it, in one of these modes, until killed:
   unbind       binds, then unbinds at once, every time it is bound
   nack         generic_nack with random sequence numbers
   dupparts     the same part (sequence 1 of 2) again and again with different content
+  quiet        no attack: binds, answers enquire_link, sends nothing (the suite's baseline)
 
 Prints one JSON line per second on stdout: {"mode", "connections", "sent", "bytes_in"}.
 Usage: hostile_smsc.py PORT MODE [RATE]"""
@@ -77,6 +78,11 @@ def attack(sock):
     if MODE == "unbind":
         sock.sendall(pdu(0x00000006, seq))
         time.sleep(0.05)
+        return
+    if MODE == "quiet":
+        while (got := read_pdu(sock)) is not None:
+            if got[0] == 0x00000015:
+                sock.sendall(pdu(0x80000015, got[2]))
         return
     if MODE == "noread":
         # Reads nothing more; enquire_link answers (and nothing else) pile up on the ESME.
