@@ -5,11 +5,21 @@ import CCrypto
 public struct CarrierProfile: Hashable, Sendable {
     public var name: String
     public var plan: NumberPlan
+    /// What data_coding 0 means for this carrier, and other text quirks.
     public var text: TextOptions
-    public init(name: String, plan: NumberPlan, text: TextOptions = .default) {
+    /// Address prefixes rewritten before normalizing (Kannel's unified-prefix), if any.
+    public var unifiedPrefix: UnifiedPrefix?
+    public init(name: String, plan: NumberPlan, text: TextOptions = .default, unifiedPrefix: UnifiedPrefix? = nil) {
         self.name = name
         self.plan = plan
         self.text = text
+        self.unifiedPrefix = unifiedPrefix
+    }
+
+    /// An address as this carrier sends it, in canonical form: its prefixes rewritten, then its plan applied.
+    @inlinable
+    public func normalize(ton: TON, address: String) -> NormalizedAddress {
+        NumberNormalizer.normalize(ton: ton, npi: .isdn, address: unifiedPrefix.map { $0.apply(address) } ?? address, plan: plan)
     }
 }
 
@@ -187,8 +197,8 @@ public final class SessionRouter: @unchecked Sendable {
                                    payload: UnsafeRawBufferPointer(rebasing: raw[min(16, raw.count)...]), reference: nil)
         return RoutingDecision(
             outcome: .invalid, carrier: carrier.name, orderID: nil, service: nil, leaseVersion: nil, sourceRaw: src, destinationRaw: dst,
-            source: NumberNormalizer.normalize(ton: s.sourceTON, npi: .isdn, address: src, plan: carrier.plan),
-            destination: NumberNormalizer.normalize(ton: s.destTON, npi: .isdn, address: dst, plan: carrier.plan),
+            source: carrier.normalize(ton: s.sourceTON, address: src),
+            destination: carrier.normalize(ton: s.destTON, address: dst),
             dataCoding: s.dataCoding.rawValue, text: text.text, textInvalid: text.hadInvalidInput, code: nil, confidence: nil, rule: nil,
             serviceMismatch: false, dedupKey: key, partCount: 1, missingParts: [], receivedAt: receivedAt, invalidReason: reason)
     }
@@ -274,8 +284,8 @@ public final class SessionRouter: @unchecked Sendable {
 
     /// The routing decision for a whole message.
     public func decide(_ m: InboundMessage) -> RoutingDecision {
-        let dest = NumberNormalizer.normalize(ton: m.destTON, npi: .isdn, address: m.destinationAddr, plan: carrier.plan)
-        let src = NumberNormalizer.normalize(ton: m.sourceTON, npi: .isdn, address: m.sourceAddr, plan: carrier.plan)
+        let dest = carrier.normalize(ton: m.destTON, address: m.destinationAddr)
+        let src = carrier.normalize(ton: m.sourceTON, address: m.sourceAddr)
         var d = RoutingDecision(
             outcome: .invalid, carrier: carrier.name, orderID: nil, service: nil, leaseVersion: nil, sourceRaw: m.sourceAddr,
             destinationRaw: m.destinationAddr, source: src, destination: dest, dataCoding: m.dataCoding.rawValue,

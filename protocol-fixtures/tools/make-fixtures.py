@@ -326,6 +326,44 @@ add("malformed", "stream-good-bad-good", "a good PDU, a malformed one (framing i
     {"pdus": [{"command": "enquire_link"}, {"error": {"code": "sm_length_overrun", "command_status_name": "ESME_RINVMSGLEN"}},
               {"command": "enquire_link", "sequence_number": 3}], "end": "complete"})
 
+# ---------- carrier quirks: one carrier's settings, the PDU, what routing makes of it ----------
+# "carrier" holds [[carrier]] keys (BridgeAppTests reads them through the config loader);
+# "routing" is what the router must decide for the PDU on that carrier.
+def quirk(name, desc, data, carrier, routing, expect, options=None):
+    add("carrier-quirks", name, desc, data, expect, dict(options or {}, carrier=carrier, routing=routing))
+
+latin = "Código: 482915".encode("latin-1")
+quirk("default-alphabet-latin1", "data_coding 0 from a carrier whose SMSC default alphabet is Latin-1",
+      pdu(DELIVER, sm_body(src="Banco", dst="447700900123", msg=latin)),
+      {"default_alphabet": "latin1"}, {"text": "Código: 482915", "code": "482915", "text_invalid": False, "destination": "447700900123"},
+      ok("deliver_sm", text="Código: 482915", encoding="latin1"), {"default_alphabet": "latin1"})
+quirk("default-alphabet-latin1-read-as-gsm7", "the same PDU on a carrier left at the GSM default: the ó is not GSM 7-bit",
+      pdu(DELIVER, sm_body(src="Banco", dst="447700900123", msg=latin)),
+      {}, {"text_invalid": True, "destination": "447700900123"},
+      ok("deliver_sm", encoding="gsm7"))
+ia5 = "Code {739154} for Shop".encode("ascii")
+quirk("default-alphabet-ia5", "data_coding 0 from an IA5 (ASCII) SMSC: braces are ASCII, not GSM's a-umlaut and a-grave",
+      pdu(DELIVER, sm_body(src="Shop", dst="447700900124", msg=ia5)),
+      {"default_alphabet": "ia5"}, {"text": "Code {739154} for Shop", "code": "739154", "destination": "447700900124"},
+      ok("deliver_sm", text="Code {739154} for Shop", encoding="ia5"), {"default_alphabet": "ia5"})
+packed = pack7(list(gsm7("Your code is 918273")))
+quirk("default-alphabet-gsm7-packed", "data_coding 0 from an SMSC that passes GSM 7-bit packed, as on the air",
+      pdu(DELIVER, sm_body(src="Bank", dst="447700900125", msg=packed)),
+      {"default_alphabet": "gsm7-packed"}, {"text": "Your code is 918273", "code": "918273", "destination": "447700900125"},
+      ok("deliver_sm", encoding="gsm7_packed"), {"default_alphabet": "gsm7-packed"})
+quirk("unified-prefix-stray-trunk-zero", "a gateway that puts a trunk 0 before the country code (0447...), TON unknown: rewritten to 447...",
+      pdu(DELIVER, sm_body(src="Google", dst="0447700900126", dst_ton=0, msg=gsm7("G-118822 is your code"))),
+      {"unified_prefix": "44,0044,044"}, {"destination": "447700900126", "code": "G-118822"},
+      ok("deliver_sm", destination_addr="0447700900126"))
+quirk("unified-prefix-stray-trunk-zero-without-rule", "the same PDU on a carrier without the rule: the address is invalid (a leading zero)",
+      pdu(DELIVER, sm_body(src="Google", dst="0447700900126", dst_ton=0, msg=gsm7("G-118822 is your code"))),
+      {}, {"destination_invalid": "leading_zero"},
+      ok("deliver_sm", destination_addr="0447700900126"))
+quirk("unified-prefix-kannel-form", "Kannel's form on a German carrier: 0049 and 0 become +49, 00 becomes +; national TON digits with a 9 escape",
+      pdu(DELIVER, sm_body(src="PayPal", dst="90151 12345678", dst_ton=0, msg=gsm7("PayPal: Your security code is 552211"))),
+      {"number_plan": "DE", "unified_prefix": "+49,0049,90;+,900"}, {"destination": "4915112345678", "code": "552211"},
+      ok("deliver_sm", destination_addr="90151 12345678"))
+
 # ---------- tshark as an oracle ----------
 def flatten(node, out):
     if isinstance(node, dict):
@@ -378,7 +416,7 @@ def tshark_decode(data):
 
 def main():
     use_tshark = "--no-tshark" not in sys.argv
-    for folder in ("handmade", "malformed"):
+    for folder in ("handmade", "malformed", "carrier-quirks"):
         d = os.path.join(ROOT, folder)
         os.makedirs(d, exist_ok=True)
         for f in os.listdir(d):

@@ -32,12 +32,19 @@ struct CarrierConfig: Equatable, Sendable {
     var maxUnacked = 256
     var addressRange = ""
     var numberPlan = "UK"
+    /// What data_coding 0 means on this carrier's link (SMPP 3.4 leaves it to the SMSC).
+    var defaultAlphabet: SMSCDefaultAlphabet = .gsm7
+    /// Address prefixes rewritten before the number plan applies (Kannel's unified-prefix form).
+    var unifiedPrefix: UnifiedPrefix?
     var tls: TLSConfig?
 
     static let plans: [String: NumberPlan] = [
         "UK": .uk, "DE": .germany, "RU": .russia, "US": .usa, "BR": .brazil, "IN": .india, "AE": .uae, "CN": .china,
     ]
     var plan: NumberPlan { Self.plans[numberPlan] ?? .uk }
+    var profile: CarrierProfile {
+        CarrierProfile(name: name, plan: plan, text: TextOptions(smscDefaultAlphabet: defaultAlphabet), unifiedPrefix: unifiedPrefix)
+    }
 }
 
 enum SecretSource: Equatable, Sendable {
@@ -316,6 +323,7 @@ enum ConfigLoader {
         static let carrierKeys: Set<String> = [
             "name", "host", "port", "system_id", "password_env", "password_file", "system_type", "bind_type", "binds",
             "enquire_link_s", "response_timeout_s", "window", "max_unacked", "address_range", "number_plan", "tls",
+            "default_alphabet", "unified_prefix",
         ]
 
         func carrier(_ t: TOMLTable, index i: Int) throws -> CarrierConfig {
@@ -379,6 +387,18 @@ enum ConfigLoader {
                     throw fail("\(sec).number_plan", "\"\(p)\" is not one of \(CarrierConfig.plans.keys.sorted().joined(separator: ", "))")
                 }
                 c.numberPlan = p
+            }
+            if let a = try str("default_alphabet") {
+                guard let alphabet = SMSCDefaultAlphabet(rawValue: a) else {
+                    throw fail("\(sec).default_alphabet", "\"\(a)\" is not one of \(SMSCDefaultAlphabet.allCases.map(\.rawValue).joined(separator: ", "))")
+                }
+                c.defaultAlphabet = alphabet
+            }
+            if let u = try str("unified_prefix") {
+                guard let rule = UnifiedPrefix(u) else {
+                    throw fail("\(sec).unified_prefix", "expected groups of replacement,prefix[,prefix...] separated by ; (e.g. \"+44,0044,0;+,00\"), got \"\(u)\"")
+                }
+                c.unifiedPrefix = rule
             }
             if let v = t["tls"] {
                 guard let tt = v.table else { throw fail("\(sec).tls", "expected a table [carrier.tls]") }

@@ -94,7 +94,7 @@ final class MessagePipeline: InboundHandler, @unchecked Sendable {
         _ = metrics.counter(M.lateMatches, [("carrier", carrier.name)])
     }
 
-    var profile: CarrierProfile { CarrierProfile(name: carrier.name, plan: carrier.plan) }
+    var profile: CarrierProfile { carrier.profile }
 
     /// New OTP rules: each session builds a new router on its next message.
     func swap(rules r: RoutingRules) { rulesLock.withLock { rules = r; routers = [:] } }
