@@ -6,7 +6,7 @@ FUZZ_SESSION_SECONDS ?= 600
 DEMO_COUNT ?= 50000
 DEMO_ARGS ?=
 
-.PHONY: all deps build test check-alerts tsan interop demo demo-ci soak ha deb fuzz fuzz-session bench bench-codec bench-routing bench-session bench-store bench-hostile clean
+.PHONY: all deps build test check-alerts tsan interop demo demo-ci soak ha deb fuzz fuzz-session bench bench-codec bench-routing bench-session bench-store bench-hostile bench-metrics clean
 
 all: build
 
@@ -81,9 +81,14 @@ clean:
 	rm -rf .build .build-* Tests/Benchmarks/.build
 
 # The hostile-peer suite on the release build, 3 rounds: the good carrier's ack p99 per attack, median (range), against the same run's baseline.
+# Its own build folder: tests in release need -enable-testing, which must not flip .build/release (make demo's).
 bench-hostile: deps
-	$(SWIFT) build -c release --build-tests
+	$(SWIFT) build -c release --build-tests -Xswiftc -enable-testing --scratch-path .build-release-tests
 	python3 Tests/Benchmarks/bench-hostile.py 3
+
+# The metrics registry on the hot path: ours vs swift-prometheus (directly and through swift-metrics), same run.
+bench-metrics: deps
+	cd Tests/Benchmarks && $(SWIFT) build -c release -Xswiftc -enable-testing --scratch-path .build-testable --product MetricsSpeed && .build-testable/release/MetricsSpeed
 
 # Routing benchmarks: lock-free table vs Mutex<Dictionary>, routing decisions, memory per entry.
 bench-routing: deps

@@ -9,6 +9,9 @@ let package = Package(
     dependencies: [
         .package(path: "../.."),
         .package(url: "https://github.com/ordo-one/benchmark", exact: "1.38.1", traits: ["MallocInterposer"]),
+        // Weighed against the bridge's own registry (make bench-metrics; docs/decisions/006-metrics-registry.md).
+        .package(url: "https://github.com/swift-server/swift-prometheus", exact: "2.4.1"),
+        .package(url: "https://github.com/apple/swift-metrics", exact: "2.13.0"),
     ],
     targets: [
         .target(name: "BenchSamples", dependencies: [.product(name: "SMPPWire", package: "main")], path: "Sources/BenchSamples"),
@@ -27,6 +30,13 @@ let package = Package(
             name: "RoutingSpeed",
             dependencies: ["BenchSamples", .product(name: "SMPPWire", package: "main"), .product(name: "Routing", package: "main")],
             path: "Sources/RoutingSpeed"),
+        // The bridge's metrics registry vs swift-prometheus (and through swift-metrics). Needs the
+        // main package built with -enable-testing (its registry is internal): make bench-metrics does it.
+        .executableTarget(
+            name: "MetricsSpeed",
+            dependencies: [.product(name: "BridgeApp", package: "main"), .product(name: "Prometheus", package: "swift-prometheus"),
+                           .product(name: "CoreMetrics", package: "swift-metrics")],
+            path: "Sources/MetricsSpeed"),
         // The store's writer against a real PostgreSQL (fsync on): messages/s and submit-to-ack latency.
         .executableTarget(
             name: "StoreSpeed",

@@ -8,7 +8,8 @@ import os, re, statistics, subprocess, sys
 rounds = int(sys.argv[1]) if len(sys.argv) > 1 else 3
 figures, baselines, failed = {}, [], 0
 for r in range(rounds):
-    out = subprocess.run(["swift", "test", "-c", "release", "--skip-build", "--filter", "HostileTests"],
+    out = subprocess.run(["swift", "test", "-c", "release", "--skip-build", "--scratch-path", ".build-release-tests",
+                          "-Xswiftc", "-enable-testing", "--filter", "HostileTests"],
                          capture_output=True, text=True, env=dict(os.environ, SMPP_HOSTILE_BENCH="1")).stdout
     for mode, p99 in re.findall(r"^hostile (\w+): good carrier ack p99 ([0-9.]+) ms, max RSS", out, re.M):
         figures.setdefault(mode, []).append(float(p99))

@@ -1,21 +1,52 @@
 import Foundation
 import SMPPWire
-import XCTest
+import Testing
 
-/// One table-driven test over every file in protocol-fixtures/: the hex, the
-/// expected decoded fields, and (where recorded) Wireshark's decode as an
-/// independent oracle.
-final class FixtureTests: XCTestCase {
+/// Every file in protocol-fixtures/ is a named test case: the hex, the expected decoded
+/// fields, and (where recorded) Wireshark's decode as an independent oracle.
+@Suite struct FixtureTests {
+    static let fixtures: [Fixture] = (try? loadFixtures()) ?? []
+
+    @Test(arguments: fixtures.map(\.path))
+    func fixture(_ path: String) throws {
+        let fx = try #require(Self.fixtures.first { $0.path == path })
+        Self.check(fx)
+    }
+
+    /// Over all of them: none went missing, and the malformed and Wireshark-checked cases are still many.
+    @Test func theFixturesStillCoverWhatTheyShould() {
+        #expect(Self.fixtures.count >= 200, "fixtures went missing")
+        var malformed = 0, tsharkChecked = 0
+        for fx in Self.fixtures {
+            let (m, t) = Self.counts(fx)
+            malformed += m
+            tsharkChecked += t
+        }
+        #expect(malformed >= 15)
+        #expect(tsharkChecked > 100, "the Wireshark cross-check covered too few PDUs")
+    }
+
+    /// How many error PDUs a fixture has and how many PDUs Wireshark's decode covers (no checks).
+    static func counts(_ fx: Fixture) -> (malformed: Int, tsharkChecked: Int) {
+        let (pdus, end, _) = run(fx.bytes, chunks: [fx.bytes.count], options: fx.options)
+        let malformed = pdus.filter { $0["error"] != nil }.count
+        let expectedEnd = (fx.json["expect"] as? [String: Any])?["end"] as? String ?? "complete"
+        guard let t = fx.json["tshark"] as? [String: Any], (t["malformed"] as? Bool) == false, expectedEnd == "complete", end == "complete",
+              let tp = t["pdus"] as? [[String: Any]], tp.count == pdus.count else { return (malformed, 0) }
+        return (malformed, pdus.filter { $0["error"] == nil }.count)
+    }
     static let root = URL(fileURLWithPath: #filePath)
         .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
         .appendingPathComponent("protocol-fixtures")
 
-    struct Fixture {
+    struct Fixture: @unchecked Sendable {
         var path: String
         var json: [String: Any]
         var bytes: [UInt8]
         var options: Inspection.Options
     }
+
+    struct FixtureError: Error, CustomStringConvertible { var description: String }
 
     static func loadFixtures() throws -> [Fixture] {
         var out: [Fixture] = []
@@ -25,8 +56,7 @@ final class FixtureTests: XCTestCase {
             let data = try Data(contentsOf: url)
             let json = try JSONSerialization.jsonObject(with: data) as! [String: Any]
             guard let hex = json["hex"] as? String, let bytes = bytesFromHex(hex) else {
-                XCTFail("\(url.lastPathComponent): bad hex")
-                continue
+                throw FixtureError(description: "\(url.lastPathComponent): bad hex")
             }
             var options = Inspection.Options()
             if let o = json["options"] as? [String: Any], let a = o["default_alphabet"] as? String {
@@ -71,65 +101,54 @@ final class FixtureTests: XCTestCase {
         return (described, end ?? (framer.bufferedByteCount == 0 ? "complete" : "incomplete"), raw)
     }
 
-    func testEveryFixture() throws {
-        let fixtures = try Self.loadFixtures()
-        XCTAssertGreaterThanOrEqual(fixtures.count, 200, "fixtures went missing")
-        var malformed = 0
-        var tsharkChecked = 0
-        for fx in fixtures {
-            let expect = fx.json["expect"] as? [String: Any] ?? [:]
-            let whole = Self.run(fx.bytes, chunks: [fx.bytes.count], options: fx.options)
-            let byteByByte = Self.run(fx.bytes, chunks: [1], options: fx.options)
-            let ragged = Self.run(fx.bytes, chunks: [3, 7, 1, 16, 5], options: fx.options)
-            // Framing must not depend on how the bytes arrive.
-            XCTAssertEqual(whole.1, byteByByte.1, "\(fx.path): end differs byte by byte")
-            XCTAssertEqual(whole.1, ragged.1, "\(fx.path): end differs in ragged chunks")
-            XCTAssertEqual(whole.2, byteByByte.2, "\(fx.path): frames differ byte by byte")
-            XCTAssertEqual(whole.2, ragged.2, "\(fx.path): frames differ in ragged chunks")
+    /// One fixture, checked whole, byte by byte and in ragged chunks, and against Wireshark's decode.
+    static func check(_ fx: Fixture) {
+        let expect = fx.json["expect"] as? [String: Any] ?? [:]
+        let whole = Self.run(fx.bytes, chunks: [fx.bytes.count], options: fx.options)
+        let byteByByte = Self.run(fx.bytes, chunks: [1], options: fx.options)
+        let ragged = Self.run(fx.bytes, chunks: [3, 7, 1, 16, 5], options: fx.options)
+        // Framing must not depend on how the bytes arrive.
+        #expect(whole.1 == byteByByte.1, "end differs byte by byte")
+        #expect(whole.1 == ragged.1, "end differs in ragged chunks")
+        #expect(whole.2 == byteByByte.2, "frames differ byte by byte")
+        #expect(whole.2 == ragged.2, "frames differ in ragged chunks")
 
-            let (pdus, end, raw) = whole
-            // "valid" means: every frame decodes and the stream ends on a PDU boundary.
-            let isValid = end == "complete" && pdus.allSatisfy { $0["error"] == nil }
-            XCTAssertEqual(fx.json["valid"] as? Bool, isValid, "\(fx.path): valid flag")
-            let expectedEnd = expect["end"] as? String ?? "complete"
-            XCTAssertEqual(end, expectedEnd, "\(fx.path): stream end")
-            let expectedPDUs = expect["pdus"] as? [[String: Any]] ?? []
-            XCTAssertEqual(pdus.count, expectedPDUs.count, "\(fx.path): frame count")
-            for (i, (want, got)) in zip(expectedPDUs, pdus).enumerated() {
-                for (k, v) in want {
-                    if k == "tlv_tags" {
-                        let tags = (got["tlvs"] as? [[String: Any]] ?? []).map { $0["tag"] as! String }
-                        XCTAssertEqual(tags, v as? [String], "\(fx.path) pdu \(i): tlv tags")
-                        continue
-                    }
-                    XCTAssertTrue(Self.matches(v, got[k]), "\(fx.path) pdu \(i): \(k) expected \(v), got \(String(describing: got[k]))")
+        let (pdus, end, raw) = whole
+        // "valid" means: every frame decodes and the stream ends on a PDU boundary.
+        let isValid = end == "complete" && pdus.allSatisfy { $0["error"] == nil }
+        #expect(fx.json["valid"] as? Bool == isValid, "valid flag")
+        let expectedEnd = expect["end"] as? String ?? "complete"
+        #expect(end == expectedEnd, "stream end")
+        let expectedPDUs = expect["pdus"] as? [[String: Any]] ?? []
+        #expect(pdus.count == expectedPDUs.count, "frame count")
+        for (i, (want, got)) in zip(expectedPDUs, pdus).enumerated() {
+            for (k, v) in want {
+                if k == "tlv_tags" {
+                    let tags = (got["tlvs"] as? [[String: Any]] ?? []).map { $0["tag"] as! String }
+                    #expect(tags == v as? [String], "pdu \(i): tlv tags")
+                    continue
                 }
-                let isError = got["error"] != nil
-                if isError { malformed += 1 }
-                if (fx.json["valid"] as? Bool) == true || fx.path.hasPrefix("handmade") {
-                    XCTAssertFalse(isError && expectedEnd == "complete" && want["error"] == nil, "\(fx.path): unexpected error \(got["error"] ?? "")")
-                }
-                // Round trip: encode(decode(x)) == x for every PDU that decodes.
-                if !isError {
-                    do {
-                        let pdu = try PDU.decode(raw[i])
-                        XCTAssertEqual(pdu.encode(), raw[i], "\(fx.path) pdu \(i): round trip")
-                    } catch {
-                        XCTFail("\(fx.path): \(error)")
-                    }
-                }
+                #expect(Self.matches(v, got[k]), "pdu \(i): \(k) expected \(v), got \(String(describing: got[k]))")
             }
-            if let t = fx.json["tshark"] as? [String: Any], (t["malformed"] as? Bool) == false, expectedEnd == "complete",
-                let tp = t["pdus"] as? [[String: Any]], tp.count == pdus.count
-            {
-                for (ts, got) in zip(tp, pdus) where got["error"] == nil {
-                    Self.crossCheck(ts, got, fx.path)
-                    tsharkChecked += 1
+            let isError = got["error"] != nil
+            if (fx.json["valid"] as? Bool) == true || fx.path.hasPrefix("handmade") {
+                #expect(!(isError && expectedEnd == "complete" && want["error"] == nil), "unexpected error \(got["error"] ?? "")")
+            }
+            // Round trip: encode(decode(x)) == x for every PDU that decodes.
+            if !isError {
+                do {
+                    let pdu = try PDU.decode(raw[i])
+                    #expect(pdu.encode() == raw[i], "pdu \(i): round trip")
+                } catch {
+                    Issue.record("pdu \(i): \(error)")
                 }
             }
         }
-        XCTAssertGreaterThanOrEqual(malformed, 15)
-        XCTAssertGreaterThan(tsharkChecked, 100, "the Wireshark cross-check covered too few PDUs")
+        if let t = fx.json["tshark"] as? [String: Any], (t["malformed"] as? Bool) == false, expectedEnd == "complete",
+            let tp = t["pdus"] as? [[String: Any]], tp.count == pdus.count
+        {
+            for (ts, got) in zip(tp, pdus) where got["error"] == nil { Self.crossCheck(ts, got, fx.path) }
+        }
     }
 
     /// Our decode against Wireshark's, for the fields both name the same way.
@@ -144,23 +163,23 @@ final class FixtureTests: XCTestCase {
             guard let want = int(ts[k]) else { continue }
             // submit_multi lists its destinations; tshark flattens them (compared via the list below).
             if k.hasPrefix("dest_addr"), let list = (got["dest_address"] ?? got["unsuccess_sme"]) as? [[String: Any]] {
-                XCTAssertEqual(list.first?[k] as? Int, want, "\(path): tshark \(k) (first destination)")
+                #expect(list.first?[k] as? Int == want, "\(path): tshark \(k) (first destination)")
                 continue
             }
-            XCTAssertEqual(got[k] as? Int, want, "\(path): tshark \(k)")
+            #expect(got[k] as? Int == want, "\(path): tshark \(k)")
         }
-        if let id = ts["command_id"] as? String { XCTAssertEqual(got["command_id"] as? String, id.lowercased(), "\(path): tshark command_id") }
+        if let id = ts["command_id"] as? String { #expect(got["command_id"] as? String == id.lowercased(), "\(path): tshark command_id") }
         for k in ["source_addr", "destination_addr", "system_id", "system_type", "address_range", "esme_addr"] {
             guard let want = ts[k] as? String, got[k] != nil else { continue }
-            XCTAssertEqual(got[k] as? String, want, "\(path): tshark \(k)")
+            #expect(got[k] as? String == want, "\(path): tshark \(k)")
         }
         if let m = ts["message"] as? String, let sm = got["short_message"] as? String, (got["sm_length"] as? Int ?? 0) > 0 {
-            XCTAssertEqual(sm, m.replacingOccurrences(of: ":", with: ""), "\(path): tshark message")
+            #expect(sm == m.replacingOccurrences(of: ":", with: ""), "\(path): tshark message")
         }
         if let tags = ts["opt_param_tag"] {
             let want = (tags as? [String] ?? [tags as! String]).map { $0.lowercased() }
             let have = (got["tlvs"] as? [[String: Any]] ?? []).map { $0["tag"] as! String }
-            XCTAssertEqual(have, want, "\(path): tshark TLV tags")
+            #expect(have == want, "\(path): tshark TLV tags")
         }
     }
 
