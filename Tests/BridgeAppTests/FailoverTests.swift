@@ -73,15 +73,16 @@ final class ReplicatedPostgres {
 /// acked before, during and after is stored once on the new primary. Also: two bridges
 /// on one database, one SIGKILLed mid-stream.
 final class FailoverTests: BridgeProcessCase {
-    /// The longest time without an ack at the SMSC, from its log (the outage as the carrier sees it).
-    static func longestAckGapMillis(_ logPath: String) throws -> Int {
+    /// The longest time without an ack at the SMSC, from its log (the outage as the carrier
+    /// sees it), among the gaps that overlap [from, to] (the simulator's clock, ms).
+    static func longestAckGapMillis(_ logPath: String, from: Int = 0, to: Int = .max) throws -> Int {
         let times = try String(contentsOfFile: logPath, encoding: .utf8).split(separator: "\n")
             .filter { $0.contains("\"event\":\"acked\"") }
             .compactMap { line -> Int? in
                 guard let r = line.range(of: "\"t_ms\":") else { return nil }
                 return Int(line[r.upperBound...].prefix { $0.isNumber })
             }.sorted()
-        return zip(times, times.dropFirst()).map { $1 - $0 }.max() ?? 0
+        return zip(times, times.dropFirst()).filter { $1 >= from && $0 <= to }.map { $1 - $0 }.max() ?? 0
     }
 
     func testThePrimaryDiesAndTheStandbyIsPromotedNothingAckedIsLost() throws {

@@ -36,8 +36,6 @@ final class HostileTests: XCTestCase {
         var hostile: Process
     }
 
-    /// Runs one attack for `seconds` beside 250 msgs/s of good traffic; checks the good
-    /// carrier's delivery and latency and the ceiling, then hands back the bridge (still running).
     /// An attack's p99, judged in tearDown: once the attack's processes are gone, so that a
     /// baseline measured then is not slowed by them.
     struct Pending {
@@ -48,6 +46,9 @@ final class HostileTests: XCTestCase {
     }
     var pending: Pending?
 
+    /// Runs one attack for `seconds` beside 250 msgs/s of good traffic; checks the good
+    /// carrier's delivery and the memory ceiling, then hands back the bridge (still running).
+    /// Its latency is judged in tearDown.
     func attack(_ mode: String, rate: Double = 2000, tls: Bool = false, extra: String = "",
                 file: StaticString = #filePath, line: UInt = #line) throws -> Outcome {
         let o = try measure(mode, rate: rate, tls: tls, extra: extra, file: file, line: line)
@@ -82,6 +83,8 @@ final class HostileTests: XCTestCase {
         return o.p99Millis
     }
 
+    /// The harness: `hostile_smsc.py` in `mode` on one carrier, the simulator at 250 msgs/s on
+    /// the other, for `seconds`; the good carrier's p99, the bridge's largest RSS, both peers still running.
     func measure(_ mode: String, rate: Double, tls: Bool = false, extra: String = "",
                  file: StaticString = #filePath, line: UInt = #line) throws -> Outcome {
         let url = try TestDatabase.fresh(leases: 2000)

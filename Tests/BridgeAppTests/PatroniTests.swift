@@ -173,17 +173,6 @@ final class PatroniCluster {
 /// moves the leadership back. Skipped unless SMPP_HA=1 (it needs patroni and etcd and
 /// takes minutes); the short form, FailoverTests, runs in `make test`.
 final class PatroniTests: BridgeProcessCase {
-    /// The longest time without an ack at the SMSC that overlaps [from, to] (the sim's clock, ms).
-    static func longestAckGapMillis(_ logPath: String, from: Int, to: Int) throws -> Int {
-        let times = try String(contentsOfFile: logPath, encoding: .utf8).split(separator: "\n")
-            .filter { $0.contains("\"event\":\"acked\"") }
-            .compactMap { line -> Int? in
-                guard let r = line.range(of: "\"t_ms\":") else { return nil }
-                return Int(line[r.upperBound...].prefix { $0.isNumber })
-            }.sorted()
-        return zip(times, times.dropFirst()).filter { $1 >= from && $0 <= to }.map { $1 - $0 }.max() ?? 0
-    }
-
     func testLeaderCrashThenSwitchoverNothingAckedIsLost() throws {
         guard ProcessInfo.processInfo.environment["SMPP_HA"] == "1" else { throw XCTSkip("the Patroni long form runs in `make ha`") }
         let t0 = Date()
@@ -220,8 +209,8 @@ final class PatroniTests: BridgeProcessCase {
 
         // 3. Audit: every message the SMSC saw acked is stored exactly once.
         let audit = try assertDelivered(sim, url: cluster.url, timeout: 600)
-        let failoverGap = try Self.longestAckGapMillis(sim.config.logPath!, from: crashedAt, to: crashedAt + 60_000)
-        let switchoverGap = try Self.longestAckGapMillis(sim.config.logPath!, from: switchedAt, to: switchedAt + 30_000)
+        let failoverGap = try FailoverTests.longestAckGapMillis(sim.config.logPath!, from: crashedAt, to: crashedAt + 60_000)
+        let switchoverGap = try FailoverTests.longestAckGapMillis(sim.config.logPath!, from: switchedAt, to: switchedAt + 30_000)
         print("ha: \(audit.sent) sent, \(audit.acked) acked, \(audit.lost) lost, \(audit.duplicated) duplicated; "
             + "longest time without an ack: \(failoverGap) ms at the leader's crash (goal 15000), \(switchoverGap) ms at the switchover (goal 3000)")
         XCTAssertLessThan(failoverGap, 15_000, "the unplanned failover's outage as the SMSC saw it")
