@@ -5,6 +5,7 @@
 //   SMPPWire ← SMPPSession ←────────────── BridgeApp ← smpp-bridge
 //   SMPPWire ← Routing ← Store ←────────── BridgeApp
 // Routing and Store never import SMPPSession; only BridgeApp joins the two sides.
+// Locking (one pthread mutex box) sits under SMPPSession, Routing, Store and BridgeApp.
 import PackageDescription
 
 let strict: [SwiftSetting] = [
@@ -37,10 +38,12 @@ let package = Package(
     targets: [
         // Wire codec: framing, PDUs, TLVs, text. No I/O, no Foundation.
         .target(name: "SMPPWire", swiftSettings: strict),
+        // A pthread mutex box the layers above share (`Locked`); nothing else.
+        .target(name: "Locking", swiftSettings: strict),
         // OpenSSL (libssl) for TLS to carriers: a systemLibrary with the thinnest shim.
         .systemLibrary(name: "COpenSSL", pkgConfig: "openssl", providers: [.apt(["libssl-dev"])]),
         // Sessions: non-blocking sockets on Dispatch sources, TLS, the ESME state machine.
-        .target(name: "SMPPSession", dependencies: ["SMPPWire", "COpenSSL"], swiftSettings: strict),
+        .target(name: "SMPPSession", dependencies: ["SMPPWire", "Locking", "COpenSSL"], swiftSettings: strict),
         // The SMSC simulator: for the demo, the tests and the benchmarks. Its release build
         // skips the runtime exclusivity checks (debug builds and the tests keep them): every
         // access to its state is on its one serial queue, and in `make bench` the checks
@@ -56,20 +59,20 @@ let package = Package(
         // The store: libpq wrapper, migrations, writer, lease sync.
         .target(
             name: "Store",
-            dependencies: ["CLibPQ", "Routing", "SMPPWire", .product(name: "DequeModule", package: "swift-collections")],
+            dependencies: ["CLibPQ", "Routing", "SMPPWire", "Locking", .product(name: "DequeModule", package: "swift-collections")],
             swiftSettings: strict),
         // Routing core: number normalization, the lock-free lease table, reassembly,
         // OTP extraction and the routing decision. No I/O.
         .target(
             name: "Routing",
-            dependencies: ["SMPPWire", "CCrypto", .product(name: "Atomics", package: "swift-atomics")],
+            dependencies: ["SMPPWire", "Locking", "CCrypto", .product(name: "Atomics", package: "swift-atomics")],
             swiftSettings: strict
         ),
         // Application layer: the operator commands. May use Foundation.
         .target(
             name: "BridgeApp",
             dependencies: [
-                "SMPPWire", "Routing", "SMPPSession", "SMPPSimulator", "Store",
+                "SMPPWire", "Locking", "Routing", "SMPPSession", "SMPPSimulator", "Store",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "TOMLKit", package: "TOMLKit"),
@@ -83,13 +86,13 @@ let package = Package(
         .testTarget(name: "SMPPWireTests", dependencies: ["SMPPWire"], swiftSettings: strict),
         .testTarget(
             name: "RoutingTests",
-            dependencies: ["Routing", "SMPPWire", .product(name: "Atomics", package: "swift-atomics")],
+            dependencies: ["Routing", "SMPPWire", "Locking", .product(name: "Atomics", package: "swift-atomics")],
             exclude: ["otp-corpus.jsonl"],
             swiftSettings: strict),
         .testTarget(
             name: "SMPPSessionTests", dependencies: ["SMPPSession", "SMPPSimulator", "SMPPWire"],
             exclude: ["make-certs.py"], swiftSettings: strict),
-        .testTarget(name: "StoreTests", dependencies: ["Store", "Routing", "SMPPWire", "BridgeApp"], swiftSettings: strict),
+        .testTarget(name: "StoreTests", dependencies: ["Store", "Routing", "SMPPWire", "Locking", "BridgeApp"], swiftSettings: strict),
         .testTarget(name: "BridgeAppTests", dependencies: ["BridgeApp", "SMPPWire", "Routing"], swiftSettings: strict),
     ],
     swiftLanguageModes: [.v6]

@@ -1,4 +1,5 @@
 import Atomics
+import Locking
 import SMPPWire
 
 #if canImport(Glibc)

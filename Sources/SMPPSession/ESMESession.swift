@@ -3,6 +3,7 @@
 #endif
 public import Dispatch
 public import SMPPWire
+import Locking
 
 /// How to bind.
 public enum BindType: String, Sendable, Hashable, CaseIterable {

@@ -1,5 +1,6 @@
 import Dispatch
 public import Routing
+import Locking
 import Synchronization
 @_spi(CommitProof) public import SMPPWire
 #if canImport(Glibc)

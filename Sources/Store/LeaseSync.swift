@@ -1,4 +1,5 @@
 import Dispatch
+import Locking
 import SMPPWire
 public import Routing
 #if canImport(Glibc)

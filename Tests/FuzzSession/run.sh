@@ -23,10 +23,12 @@ FLAGS="-O -sanitize=fuzzer,address -enable-upcoming-feature ExistentialAny -swif
 quiet() { grep -v "Cannot export local symbol" || true; }
 swiftc $FLAGS -emit-module -emit-library -static -module-name SMPPWire -emit-module-path "$B/SMPPWire.swiftmodule" \
   -o "$B/libSMPPWire.a" $(find Sources/SMPPWire -name '*.swift') 2>&1 | quiet
+swiftc $FLAGS -emit-module -emit-library -static -module-name Locking -emit-module-path "$B/Locking.swiftmodule" \
+  -o "$B/libLocking.a" $(find Sources/Locking -name '*.swift') 2>&1 | quiet
 swiftc $FLAGS -emit-module -emit-library -static -module-name SMPPSession -I "$B" -I Sources/COpenSSL \
   -emit-module-path "$B/SMPPSession.swiftmodule" -o "$B/libSMPPSession.a" $(find Sources/SMPPSession -name '*.swift') 2>&1 | quiet
 swiftc $FLAGS -I "$B" -I Sources/COpenSSL Tests/FuzzSession/Sources/FuzzSession/FuzzSession.swift \
-  "$B/libSMPPSession.a" "$B/libSMPPWire.a" -lssl -lcrypto -o "$B/fuzz-session" 2>&1 | quiet
+  "$B/libSMPPSession.a" "$B/libLocking.a" "$B/libSMPPWire.a" -lssl -lcrypto -o "$B/fuzz-session" 2>&1 | quiet
 BIN="$B/fuzz-session"
 [ -x "$BIN" ] || { echo "the session fuzzer did not build"; exit 1; }
 # The surface fuzzer is a SwiftPM package over the bridge's debug build (@testable), instrumented whole.

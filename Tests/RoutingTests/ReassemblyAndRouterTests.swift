@@ -1,4 +1,5 @@
 import Foundation
+import Locking
 import Routing
 import SMPPWire
 import XCTest

@@ -5,8 +5,8 @@
 #endif
 
 /// A pthread mutex around a value, for state off the lookup paths (the lease table's
-/// writer side, reassembly, the writer's stats, a session's ack inbox). Here, in the
-/// lowest module, so that every layer shares one (package access); it touches no I/O.
+/// writer side, reassembly, the writer's stats, a session's ack inbox). Its own module,
+/// below the layers that share it (package access), not inside the wire codec.
 /// pthread rather than `Synchronization.Mutex` because ThreadSanitizer understands
 /// pthread mutexes and reports false races through the stdlib's futex-based one, and
 /// `make tsan` runs the table's stress test and the session tests under it.
