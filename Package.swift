@@ -83,6 +83,8 @@ let package = Package(
         // The version and commit a binary reports (`--version`, smpp_bridge_build_info).
         .plugin(name: "BuildStamp", capability: .buildTool()),
         .executableTarget(name: "smpp-bridge", dependencies: ["BridgeApp"], swiftSettings: strict),
+        // What the test targets share: the throwaway PostgreSQL, polling, simulator builders.
+        .target(name: "TestSupport", dependencies: ["BridgeApp", "Store", "SMPPSimulator"], path: "Tests/TestSupport", swiftSettings: strict),
         .testTarget(name: "SMPPWireTests", dependencies: ["SMPPWire"], swiftSettings: strict),
         .testTarget(
             name: "RoutingTests",
@@ -90,10 +92,10 @@ let package = Package(
             exclude: ["otp-corpus.jsonl"],
             swiftSettings: strict),
         .testTarget(
-            name: "SMPPSessionTests", dependencies: ["SMPPSession", "SMPPSimulator", "SMPPWire"],
+            name: "SMPPSessionTests", dependencies: ["SMPPSession", "SMPPSimulator", "SMPPWire", "TestSupport"],
             exclude: ["make-certs.py"], swiftSettings: strict),
-        .testTarget(name: "StoreTests", dependencies: ["Store", "Routing", "SMPPWire", "Locking", "BridgeApp"], swiftSettings: strict),
-        .testTarget(name: "BridgeAppTests", dependencies: ["BridgeApp", "SMPPWire", "Routing"], swiftSettings: strict),
+        .testTarget(name: "StoreTests", dependencies: ["Store", "Routing", "SMPPWire", "Locking", "BridgeApp", "TestSupport"], swiftSettings: strict),
+        .testTarget(name: "BridgeAppTests", dependencies: ["BridgeApp", "SMPPWire", "Routing", "TestSupport"], swiftSettings: strict),
     ],
     swiftLanguageModes: [.v6]
 )

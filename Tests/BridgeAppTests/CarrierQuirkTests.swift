@@ -1,6 +1,7 @@
 import Foundation
 import Routing
 import SMPPWire
+import TestSupport
 import Testing
 
 @testable import BridgeApp

@@ -2,6 +2,7 @@ import Foundation
 import Routing
 import SMPPSimulator
 import Store
+import TestSupport
 import XCTest
 
 @testable import BridgeApp
@@ -127,7 +128,7 @@ class BridgeProcessCase: XCTestCase {
                                       db: PostgresConnection(url), faults: sim.config.faults)
         XCTAssertEqual(a.lost, 0, "acked but missing: \(a.lostIDs)", file: file, line: line)
         XCTAssertEqual(a.duplicated, 0, "stored twice", file: file, line: line)
-        XCTAssertEqual(a.acked, a.sent, "every message eventually acked", file: file, line: line)
+        XCTAssertEqual(a.acked, a.sent, "every message waitUntil acked", file: file, line: line)
         XCTAssertEqual(a.stored, a.sent, "every message stored", file: file, line: line)
         XCTAssertEqual(a.unexpected, 0, "stored messages the SMSC never sent (phantoms)", file: file, line: line)
         return a

@@ -1,6 +1,7 @@
 import Foundation
 import SMPPSimulator
 import Store
+import TestSupport
 import XCTest
 
 @testable import BridgeApp

@@ -1,5 +1,6 @@
 import Foundation
 import SMPPSimulator
+import TestSupport
 import XCTest
 
 @testable import BridgeApp

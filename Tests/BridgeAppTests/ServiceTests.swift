@@ -2,67 +2,17 @@ import Foundation
 import Routing
 import SMPPSimulator
 import Store
+import TestSupport
 import XCTest
 
 @testable import BridgeApp
-
-/// One throwaway PostgreSQL for this test process (fsync off: tests, not benchmarks).
-enum TestDatabase {
-    static let server: Result<ThrowawayPostgres, any Error> = Result { try ThrowawayPostgres(fsync: false) }
-    nonisolated(unsafe) static var counter = 0
-    static let lock = NSLock()
-    static let cleanup: Void = { atexit { if case .success(let pg) = TestDatabase.server { pg.destroy() } } }()
-
-    /// A fresh, migrated database with leases for 447700900000 + 0..<leases (every tenth expired).
-    static func fresh(leases: Int = 8000) throws -> String {
-        _ = cleanup
-        let pg = try server.get()
-        let name: String = lock.withLock { counter += 1; return "svc\(getpid())_\(counter)" }
-        try PostgresConnection(pg.url).execute("CREATE DATABASE \(name)")
-        let url = pg.url(database: name)
-        let db = try PostgresConnection(url)
-        try Migrator.migrate(db)
-        try seedLeases(db, count: leases)
-        return url
-    }
-
-    /// Leases for 447700900000 + 0..<count to orders 500000 + i, every tenth expired 5 minutes ago.
-    static func seedLeases(_ db: PostgresConnection, count: Int) throws {
-        try db.execute("""
-            INSERT INTO leases (order_id, msisdn, service, starts_at, expires_at)
-            SELECT 500000 + g, (447700900000 + g)::text, 'whatsapp', now() - interval '1 hour',
-                   CASE WHEN g % 10 = 0 THEN now() - interval '5 minutes' ELSE now() + interval '2 hours' END
-            FROM generate_series(0, $1::int - 1) g
-            """, [.text(String(count))])
-    }
-}
-
-func waitUntil(_ timeout: Double = 20, _ cond: () -> Bool) -> Bool {
-    let end = Date().addingTimeInterval(timeout)
-    while Date() < end { if cond() { return true }; usleep(20_000) }
-    return cond()
-}
-
-func simulator(count: Int, rate: Double = 0, password: String = "simpass", log: String? = nil, seed: UInt64 = 3) throws -> SMSCSimulator {
-    var c = SimulatorConfig()
-    c.port = 0
-    c.count = count
-    c.rate = rate
-    c.window = 32
-    c.password = password
-    c.logPath = log
-    c.mix = TrafficMix(multipartRatio: 0.2, seed: seed)
-    let s = SMSCSimulator(config: c)
-    try s.start()
-    return s
-}
 
 final class ServiceTests: XCTestCase {
     /// The demo's whole path in-process, short: nothing acked is missing, nothing twice.
     func testDemoEndToEndShort() throws {
         let s = try EndToEndDemo(count: 1500, multipart: 0.2, binds: 2, window: 32, timeout: 120, showText: false).run()
         XCTAssertEqual(s.sent, 1500)
-        XCTAssertEqual(s.acked, 1500, "every message eventually acked")
+        XCTAssertEqual(s.acked, 1500, "every message waitUntil acked")
         XCTAssertEqual(s.lost, 0)
         XCTAssertEqual(s.duplicated, 0)
         XCTAssertEqual(s.stored, 1500)

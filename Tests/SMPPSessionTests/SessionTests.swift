@@ -3,6 +3,7 @@ import Foundation
 import SMPPSession
 import SMPPSimulator
 @_spi(CommitProof) import SMPPWire
+import TestSupport
 import XCTest
 
 /// Collects deliveries; acks them itself (after a random delay, so acks go out of order) unless told to hold.
@@ -45,15 +46,6 @@ final class Collector: InboundHandler, @unchecked Sendable {
     var count: Int { lock.withLock { tokens.count } }
 }
 
-/// Polls `cond` until it holds or `timeout` passes. Every wait in these tests is bounded.
-func eventually(_ timeout: Double = 10, _ cond: () -> Bool) -> Bool {
-    let end = Date().addingTimeInterval(timeout)
-    while Date() < end {
-        if cond() { return true }
-        usleep(2000)
-    }
-    return cond()
-}
 
 func sessionConfig(port: Int, password: String = "secret") -> SessionConfig {
     var c = SessionConfig(name: "test", host: "127.0.0.1", port: port, systemID: "trueotp", password: password)
@@ -130,7 +122,7 @@ final class SessionTests: XCTestCase {
         defer { sim.stop() }
         let s = ESMESession(config: sessionConfig(port: port, password: "wrong"), handler: Collector.retained())
         s.start()
-        XCTAssertTrue(eventually { s.snapshot.lastBindError == .invalidPassword && s.snapshot.state == .backoff })
+        XCTAssertTrue(waitUntil { s.snapshot.lastBindError == .invalidPassword && s.snapshot.state == .backoff })
         // 30 s of backoff: no second bind attempt within the test.
         usleep(200_000)
         XCTAssertEqual(sim.currentSummary.bindsRefused, 1)
@@ -146,7 +138,7 @@ final class SessionTests: XCTestCase {
         cfg.maxUnackedInbound = 8
         let s = ESMESession(config: cfg, handler: h)
         s.start()
-        XCTAssertTrue(eventually { s.snapshot.unackedInbound == 8 && s.snapshot.backpressurePauses >= 1 })
+        XCTAssertTrue(waitUntil { s.snapshot.unackedInbound == 8 && s.snapshot.backpressurePauses >= 1 })
         usleep(100_000)
         // Nothing more was read while paused, though the SMSC has 50 in flight.
         XCTAssertEqual(h.count, 8)
@@ -189,7 +181,7 @@ final class SessionTests: XCTestCase {
         cfg.responseTimeout = 0.3
         let s = ESMESession(config: cfg, handler: Collector.retained())
         s.start()
-        XCTAssertTrue(eventually { s.snapshot.reconnects >= 1 }, "a stalled peer must be detected")
+        XCTAssertTrue(waitUntil { s.snapshot.reconnects >= 1 }, "a stalled peer must be detected")
         XCTAssertGreaterThanOrEqual(s.snapshot.enquireLinksSent, 1)
         XCTAssertTrue(sim.waitUntilDone(timeout: 20), sim.currentSummary.json)
         s.shutdown(deadline: 0)
@@ -256,7 +248,7 @@ final class SessionCornerCaseTests: XCTestCase {
         let peer = try ScriptedPeer()
         let s = ESMESession(config: sessionConfig(port: peer.port), handler: Collector.retained())
         s.start()
-        XCTAssertTrue(eventually { s.snapshot.state == .bound })
+        XCTAssertTrue(waitUntil { s.snapshot.state == .bound })
         return (peer, s)
     }
 
@@ -264,7 +256,7 @@ final class SessionCornerCaseTests: XCTestCase {
         let (peer, s) = try bound()
         defer { peer.stop(); s.shutdown(deadline: 0) }
         peer.send(PDU(CommandID(0x0000_0099), sequenceNumber: 77).encode())
-        XCTAssertTrue(eventually { peer.pdus.contains { $0.commandID == .genericNack && $0.sequenceNumber == 77 } })
+        XCTAssertTrue(waitUntil { peer.pdus.contains { $0.commandID == .genericNack && $0.sequenceNumber == 77 } })
         XCTAssertEqual(peer.pdus.first { $0.commandID == .genericNack }?.commandStatus, .invalidCommandID)
         XCTAssertEqual(s.snapshot.state, .bound)
     }
@@ -273,23 +265,23 @@ final class SessionCornerCaseTests: XCTestCase {
         let (peer, s) = try bound()
         defer { peer.stop(); s.shutdown(deadline: 0) }
         peer.send(PDU(.enquireLink, sequenceNumber: 5).encode())
-        XCTAssertTrue(eventually { peer.pdus.contains { $0.commandID == .enquireLinkResp && $0.sequenceNumber == 5 } })
+        XCTAssertTrue(waitUntil { peer.pdus.contains { $0.commandID == .enquireLinkResp && $0.sequenceNumber == 5 } })
     }
 
     func testInsaneCommandLengthClosesAndReconnects() throws {
         let (peer, s) = try bound()
         defer { peer.stop(); s.shutdown(deadline: 0) }
         peer.send([0x7F, 0xFF, 0xFF, 0xFF, 0, 0, 0, 5, 0, 0, 0, 0, 0, 0, 0, 1])
-        XCTAssertTrue(eventually { s.snapshot.reconnectReasons["framing"] == 1 })
-        XCTAssertTrue(eventually { peer.connections == 2 && s.snapshot.state == .bound }, "rebinds by itself")
+        XCTAssertTrue(waitUntil { s.snapshot.reconnectReasons["framing"] == 1 })
+        XCTAssertTrue(waitUntil { peer.connections == 2 && s.snapshot.state == .bound }, "rebinds by itself")
     }
 
     func testPeerUnbindGetsUnbindRespAndAReconnect() throws {
         let (peer, s) = try bound()
         defer { peer.stop(); s.shutdown(deadline: 0) }
         peer.send(PDU(.unbind, sequenceNumber: 9).encode())
-        XCTAssertTrue(eventually { peer.pdus.contains { $0.commandID == .unbindResp && $0.sequenceNumber == 9 } })
-        XCTAssertTrue(eventually { peer.connections == 2 && s.snapshot.state == .bound })
+        XCTAssertTrue(waitUntil { peer.pdus.contains { $0.commandID == .unbindResp && $0.sequenceNumber == 9 } })
+        XCTAssertTrue(waitUntil { peer.connections == 2 && s.snapshot.state == .bound })
     }
 
     func testAlertNotificationIsCounted() throws {
@@ -299,7 +291,7 @@ final class SessionCornerCaseTests: XCTestCase {
         a.sourceAddr = "447700900123"
         a.esmeAddr = "4477"
         peer.send(PDU(.alertNotification, sequenceNumber: 3, body: .alertNotification(a), tlvs: [TLV(.msAvailabilityStatus, uint8: 0)]).encode())
-        XCTAssertTrue(eventually { s.snapshot.alertNotifications == 1 })
+        XCTAssertTrue(waitUntil { s.snapshot.alertNotifications == 1 })
         XCTAssertEqual(s.snapshot.state, .bound)
     }
 
@@ -320,10 +312,10 @@ final class SessionCornerCaseTests: XCTestCase {
             let seq: UInt32 = bytes.count >= 16 ? UInt32(bytes[12]) << 24 | UInt32(bytes[13]) << 16 | UInt32(bytes[14]) << 8 | UInt32(bytes[15]) : 0
             peer.send(bytes)
             if end == "command_length_too_small" || end == "command_length_too_large" {
-                XCTAssertTrue(eventually { s.snapshot.reconnectReasons["framing"] == 1 }, file)
-                XCTAssertTrue(eventually { peer.connections == 2 && s.snapshot.state == .bound }, "\(file): rebinds")
+                XCTAssertTrue(waitUntil { s.snapshot.reconnectReasons["framing"] == 1 }, file)
+                XCTAssertTrue(waitUntil { peer.connections == 2 && s.snapshot.state == .bound }, "\(file): rebinds")
             } else if let want = ((expect["pdus"] as? [[String: Any]])?.first?["error"] as? [String: Any])?["command_status_name"] as? String, end == "complete" {
-                XCTAssertTrue(eventually { peer.pdus.contains { $0.sequenceNumber == seq && $0.commandID.isResponse && $0.commandID != .bindReceiverResp } }, "\(file): answered")
+                XCTAssertTrue(waitUntil { peer.pdus.contains { $0.sequenceNumber == seq && $0.commandID.isResponse && $0.commandID != .bindReceiverResp } }, "\(file): answered")
                 let resp = peer.pdus.first { $0.sequenceNumber == seq && $0.commandID.isResponse && $0.commandID != .bindReceiverResp }
                 XCTAssertEqual(resp?.commandStatus.description, want, file)
                 XCTAssertEqual(s.snapshot.state, .bound, "\(file): the bind stays up")
@@ -338,7 +330,7 @@ final class SessionCornerCaseTests: XCTestCase {
         let (peer, s) = try bound()
         defer { peer.stop(); s.shutdown(deadline: 0) }
         peer.send(PDU(.submitSMResp, sequenceNumber: 4242, body: .messageIDResp(MessageIDResp(messageID: "x"))).encode())
-        XCTAssertTrue(eventually { s.snapshot.unmatchedResponses == 1 })
+        XCTAssertTrue(waitUntil { s.snapshot.unmatchedResponses == 1 })
         XCTAssertEqual(s.snapshot.state, .bound)
     }
 
@@ -349,7 +341,7 @@ final class SessionCornerCaseTests: XCTestCase {
         let s = ESMESession(config: cfg, handler: Collector.retained())
         s.start()
         defer { peer.stop(); s.shutdown(deadline: 0) }
-        XCTAssertTrue(eventually { s.snapshot.state == .bound })
+        XCTAssertTrue(waitUntil { s.snapshot.state == .bound })
         let done = DispatchSemaphore(value: 0)
         for _ in 0..<3 { s.request(PDU(.enquireLink, sequenceNumber: 0)) { _ in done.signal() } }
         for _ in 0..<3 { XCTAssertEqual(done.wait(timeout: .now() + 5), .success) }

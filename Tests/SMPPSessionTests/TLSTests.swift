@@ -3,6 +3,7 @@ import Foundation
 import SMPPSession
 import SMPPSimulator
 import SMPPWire
+import TestSupport
 import XCTest
 
 final class TLSTests: XCTestCase {
@@ -64,7 +65,7 @@ final class TLSTests: XCTestCase {
         defer { sim.stop() }
         let s = session(port: port, serverName: serverName)
         s.start()
-        XCTAssertTrue(eventually { (s.snapshot.lastError ?? "").contains(text) }, "\(s.snapshot.lastError ?? "nil")")
+        XCTAssertTrue(waitUntil { (s.snapshot.lastError ?? "").contains(text) }, "\(s.snapshot.lastError ?? "nil")")
         XCTAssertNil(s.snapshot.boundSince)
         XCTAssertEqual(sim.currentSummary.binds, 0)
         XCTAssertGreaterThanOrEqual(s.snapshot.reconnectReasons["tls"] ?? 0, 1)
@@ -104,7 +105,7 @@ final class TLSTests: XCTestCase {
         // Without a client certificate the SMSC refuses the handshake.
         let anonymous = session(port: port)
         anonymous.start()
-        XCTAssertTrue(eventually { anonymous.snapshot.reconnectReasons["tls"] ?? 0 >= 1 || anonymous.snapshot.reconnectReasons["peer_closed"] ?? 0 >= 1 })
+        XCTAssertTrue(waitUntil { anonymous.snapshot.reconnectReasons["tls"] ?? 0 >= 1 || anonymous.snapshot.reconnectReasons["peer_closed"] ?? 0 >= 1 })
         XCTAssertNil(anonymous.snapshot.boundSince)
         anonymous.shutdown(deadline: 0)
         // With one signed by the CA it binds and receives.
@@ -135,7 +136,7 @@ final class TLSTests: XCTestCase {
         defer { src.cancel() }
         let s = session(port: port)
         s.start()
-        XCTAssertTrue(eventually { (s.snapshot.lastError ?? "").contains("TLS") || (s.snapshot.lastError ?? "").contains("handshake") },
+        XCTAssertTrue(waitUntil { (s.snapshot.lastError ?? "").contains("TLS") || (s.snapshot.lastError ?? "").contains("handshake") },
                       "\(s.snapshot.lastError ?? "nil")")
         XCTAssertNil(s.snapshot.boundSince)
         s.shutdown(deadline: 0)

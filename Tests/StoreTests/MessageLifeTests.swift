@@ -6,6 +6,7 @@ import Routing
 import SMPPWire
 @testable import BridgeApp
 @testable import Store
+import TestSupport
 import XCTest
 
 /// A number's whole life against the real PostgreSQL: redeliveries inside and past
@@ -23,7 +24,7 @@ final class MessageLifeTests: XCTestCase {
                                     extractor: OTPExtractor())
 
     func migrated() throws -> (String, PostgresConnection) {
-        let url = try PostgresHarness.database()
+        let url = try TestDatabase.empty()
         let db = try PostgresConnection(url)
         try Migrator.migrate(db)
         return (url, db)
@@ -74,7 +75,7 @@ final class MessageLifeTests: XCTestCase {
     func store(_ w: BatchWriter, _ items: [StoredMessage]) -> [BatchWriter.Result] {
         let results = Locked<[BatchWriter.Result]>([])
         for m in items { w.submit(.message(m)) { r in results.withLock { $0.append(r) } } }
-        XCTAssertTrue(waitFor { results.withLock { $0.count } == items.count })
+        XCTAssertTrue(waitUntil { results.withLock { $0.count } == items.count })
         return results.withLock { $0 }
     }
 
@@ -148,7 +149,7 @@ final class MessageLifeTests: XCTestCase {
     /// over by migration 7: a redelivery of such a message is still found; one past the
     /// window keeps its old key and matters no more.
     func testTheKeyUpgradeKeepsTheWindowsKeysFindable() throws {
-        let url = try PostgresHarness.database()
+        let url = try TestDatabase.empty()
         let db = try PostgresConnection(url)
         try db.execute("CREATE TABLE bridge_schema_migrations (version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())")
         for m in Migrations.all where m.version <= 6 {
@@ -260,7 +261,7 @@ final class MessageLifeTests: XCTestCase {
             try db.execute("INSERT INTO leases (order_id, msisdn, service, starts_at, expires_at) VALUES ($1::bigint, $2, 'microsoft', now() - interval '5 minutes', now() + interval '15 minutes')",
                            [.text(String(500 + i)), .text(n)])
         }
-        XCTAssertTrue(waitFor { (try? db.execute("SELECT count(*) FROM otp_codes").rows.first?.first) == "3" }, "late matched")
+        XCTAssertTrue(waitUntil { (try? db.execute("SELECT count(*) FROM otp_codes").rows.first?.first) == "3" }, "late matched")
         usleep(600_000)  // the settle pass has run too
         late.drain()
         XCTAssertEqual(try db.execute("SELECT order_id, otp_code, late_matched_at IS NOT NULL FROM messages ORDER BY order_id").rows,
@@ -291,7 +292,7 @@ final class MessageLifeTests: XCTestCase {
         late.leasesApplied([Self.number])
         usleep(300_000)
         store(writer(url), [m])
-        XCTAssertTrue(waitFor(5) { (try? db.execute("SELECT order_id FROM otp_codes").rows.first?.first) == "9" })
+        XCTAssertTrue(waitUntil(5) { (try? db.execute("SELECT order_id FROM otp_codes").rows.first?.first) == "9" })
     }
 
     /// `smpp-bridge reroute --dry-run` lists without routing; without it, routes.

@@ -2,13 +2,14 @@ import Dispatch
 import Foundation
 import Routing
 @testable import Store
+import TestSupport
 import XCTest
 
 @testable import BridgeApp
 
 final class MigrationTests: XCTestCase {
     func testMigrateFromEmptyAndAgain() throws {
-        let db = try PostgresConnection(try PostgresHarness.database())
+        let db = try PostgresConnection(try TestDatabase.empty())
         XCTAssertEqual(try Migrator.pending(db), Migrations.all.map(\.version))
         XCTAssertEqual(try Migrator.migrate(db), Migrations.all.map(\.version))
         XCTAssertEqual(try db.execute("SELECT format_type(atttypid, atttypmod) FROM pg_attribute WHERE attrelid = 'message_dedup'::regclass AND attname = 'dedup_key'").rows.first?.first, "uuid")
@@ -23,7 +24,7 @@ final class MigrationTests: XCTestCase {
     /// A fresh database with the migrations up to `version` applied, as an older
     /// bridge left it.
     private func database(at version: Int) throws -> PostgresConnection {
-        let db = try PostgresConnection(try PostgresHarness.database())
+        let db = try PostgresConnection(try TestDatabase.empty())
         try db.execute("CREATE TABLE bridge_schema_migrations (version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())")
         for m in Migrations.all where m.version <= version {
             try db.executeScript(m.sql)
@@ -80,7 +81,7 @@ final class MigrationTests: XCTestCase {
     }
 
     func testTwoInstancesMigratingAtOnceDoNotRace() throws {
-        let url = try PostgresHarness.database()
+        let url = try TestDatabase.empty()
         let box = Box()
         DispatchQueue.concurrentPerform(iterations: 3) { _ in
             do {
@@ -95,7 +96,7 @@ final class MigrationTests: XCTestCase {
     }
 
     func testRetentionDropsOnlyOldPartitions() throws {
-        let db = try PostgresConnection(try PostgresHarness.database())
+        let db = try PostgresConnection(try TestDatabase.empty())
         try Migrator.migrate(db)
         try db.execute("SELECT bridge_ensure_month('2024-01-15'::timestamptz)")
         let insert = """
@@ -148,7 +149,7 @@ final class MigrationTests: XCTestCase {
 
 final class PostgresConnectionTests: XCTestCase {
     func testParametersPipelineAndStreaming() throws {
-        let db = try PostgresConnection(try PostgresHarness.database(), statementTimeoutMillis: 5000)
+        let db = try PostgresConnection(try TestDatabase.empty(), statementTimeoutMillis: 5000)
         XCTAssertEqual(try db.execute("SELECT $1::int + 41, upper($2), $3::text IS NULL", [.text("1"), .text("smpp'; DROP TABLE x; --"), .null]).rows.first!,
                        ["42", "SMPP'; DROP TABLE X; --", "t"])
         try db.execute("CREATE TABLE t (k int PRIMARY KEY, v bytea)")
@@ -169,14 +170,14 @@ final class PostgresConnectionTests: XCTestCase {
     }
 
     func testStatementTimeout() throws {
-        let db = try PostgresConnection(try PostgresHarness.database(), statementTimeoutMillis: 100)
+        let db = try PostgresConnection(try TestDatabase.empty(), statementTimeoutMillis: 100)
         XCTAssertThrowsError(try db.execute("SELECT pg_sleep(2)")) { e in
             XCTAssertEqual((e as? PostgresError)?.sqlState, "57014", "\(e)")  // query_canceled
         }
     }
 
     func testBadPasswordErrorDoesNotEchoTheConnectionString() throws {
-        guard case .success(let h) = PostgresHarness.shared else { return XCTFail("no PostgreSQL") }
+        let h = try TestDatabase.server.get()
         XCTAssertThrowsError(try PostgresConnection("host=127.0.0.1 port=\(h.port) user=postgres dbname=nosuchdb password=hunter2")) { e in
             XCTAssertFalse("\(e)".contains("hunter2"), "\(e)")
         }
@@ -184,7 +185,7 @@ final class PostgresConnectionTests: XCTestCase {
 
     /// The same server through a postgres:// URL (with sslmode): libpq parses both forms.
     func testPostgresURLForm() throws {
-        guard case .success(let h) = PostgresHarness.shared else { return XCTFail("no PostgreSQL") }
+        let h = try TestDatabase.server.get()
         let db = try PostgresConnection("postgresql://postgres@127.0.0.1:\(h.port)/postgres?sslmode=disable&connect_timeout=5")
         XCTAssertEqual(try db.execute("SELECT current_user, ssl FROM pg_stat_ssl JOIN pg_stat_activity USING (pid) WHERE pid = pg_backend_pid()").rows.first, ["postgres", "f"])
         XCTAssertThrowsError(try PostgresConnection("postgresql://postgres:s3cret@127.0.0.1:\(h.port)/postgres?sslmode=require")) { e in
@@ -193,7 +194,7 @@ final class PostgresConnectionTests: XCTestCase {
     }
 
     func testLeaseChangesArriveThroughNotify() throws {
-        let url = try PostgresHarness.database()
+        let url = try TestDatabase.empty()
         let db = try PostgresConnection(url)
         try Migrator.migrate(db)
         let listener = try PostgresConnection(url)
@@ -223,8 +224,8 @@ final class Box: @unchecked Sendable {
 /// bridge's writer and lease sync, and the bridge role cannot touch leases.
 final class LeastPrivilegeTests: XCTestCase {
     func testTheDocumentedGrantsAreEnoughAndNoMore() throws {
-        guard case .success(let h) = PostgresHarness.shared else { return XCTFail("no PostgreSQL") }
-        let url = try PostgresHarness.database()
+        let h = try TestDatabase.server.get()
+        let url = try TestDatabase.empty()
         let owner = try PostgresConnection(url)
         try Migrator.migrate(owner)
         let dbName = String(url.split(separator: "=").last!)
@@ -255,18 +256,18 @@ final class LeastPrivilegeTests: XCTestCase {
         let part = Part(key: PartKey(carrier: "c1", source: "Google", destination: "447700900123", reference: 9, referenceBits: 8, total: 2),
                         sequence: 1, dataCoding: 0, body: [0x41], rawPDU: [1], receivedAt: 1_800_000_000_000)
         writer.submit(.part(part, dedupKey: DedupKey.part(part))) { acks.add($0) }
-        XCTAssertTrue(waitFor { acks.count == 3 })
+        XCTAssertTrue(waitUntil { acks.count == 3 })
         XCTAssertEqual(acks.all, [.ok, .ok, .ok], "\(writer.stats)")
         XCTAssertEqual(try owner.execute("SELECT count(*) FROM messages").rows.first?.first, "2")
         // A redelivery (recorded on the stored row) and a late match (routing a stored row) as the bridge role.
         writer.submit(.message(Traffic().message(2))) { acks.add($0) }
-        XCTAssertTrue(waitFor { acks.count == 4 })
+        XCTAssertTrue(waitUntil { acks.count == 4 })
         XCTAssertEqual(acks.all.last, .ok, "\(writer.stats)")
         XCTAssertEqual(try owner.execute("SELECT sum(redelivery_count) FROM messages").rows.first?.first, "1")
         var unmatched = Traffic().message(3, to: "447700900999")
         unmatched.decision.receivedAt = UInt64(Date().timeIntervalSince1970 * 1000)
         writer.submit(.message(unmatched)) { acks.add($0) }
-        XCTAssertTrue(waitFor { acks.count == 5 })
+        XCTAssertTrue(waitUntil { acks.count == 5 })
         try owner.execute("INSERT INTO leases (order_id, msisdn, service, starts_at, expires_at) VALUES (1002, '447700900999', 'whatsapp', now() - interval '1 minute', now() + interval '1 hour')")
         XCTAssertEqual(try LateMatcher.run(PostgresConnection(asBridge), lookbackSeconds: 600, extractor: OTPExtractor()).map(\.orderID), [1002])
         let bridge = try PostgresConnection(asBridge)

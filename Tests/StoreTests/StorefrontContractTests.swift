@@ -1,6 +1,7 @@
 import Foundation
 import Routing
 @testable import Store
+import TestSupport
 import XCTest
 
 /// docs/storefront-contract.md against a migrated database: every SQL block runs, the
@@ -17,7 +18,7 @@ final class StorefrontContractTests: XCTestCase {
     /// Each block runs as written (roles renamed so as not to touch the cluster's, in a
     /// transaction that is rolled back); `$1` placeholders are bound to NULL.
     func testEverySQLStatementInTheContractRuns() throws {
-        let url = try PostgresHarness.database()
+        let url = try TestDatabase.empty()
         let db = try PostgresConnection(url)
         try Migrator.migrate(db)
         let dbName = String(url.split(separator: "=").last!)
@@ -50,7 +51,7 @@ final class StorefrontContractTests: XCTestCase {
     /// reader polling by id skips the slow one's row; the documented cursor waits for it
     /// and then reads every row once.
     func testTheCatchUpCursorNeverSkipsACommittedRow() throws {
-        let url = try PostgresHarness.database()
+        let url = try TestDatabase.empty()
         let db = try PostgresConnection(url)
         try Migrator.migrate(db)
         let slow = try PostgresConnection(url), fast = try PostgresConnection(url), reader = try PostgresConnection(url)
@@ -105,8 +106,8 @@ final class StorefrontContractTests: XCTestCase {
 
     /// The reader role reads the views, not the tables (no raw_pdus).
     func testTheStorefrontRoleReadsTheViewsOnly() throws {
-        guard case .success(let h) = PostgresHarness.shared else { return XCTFail("no PostgreSQL") }
-        let url = try PostgresHarness.database()
+        let h = try TestDatabase.server.get()
+        let url = try TestDatabase.empty()
         let owner = try PostgresConnection(url)
         try Migrator.migrate(owner)
         let dbName = String(url.split(separator: "=").last!)

@@ -3,6 +3,7 @@ import Foundation
 import Routing
 import SMPPWire
 @testable import Store
+import TestSupport
 import XCTest
 
 /// Builds real routing decisions: PDUs through a SessionRouter against a lease table.
@@ -44,11 +45,6 @@ final class Acks: @unchecked Sendable {
     var all: [CommandStatus] { lock.withLock { statuses } }
 }
 
-func waitFor(_ timeout: Double = 10, _ cond: () -> Bool) -> Bool {
-    let end = Date().addingTimeInterval(timeout)
-    while Date() < end { if cond() { return true }; usleep(2000) }
-    return cond()
-}
 
 final class WriterTests: XCTestCase {
     /// A writer that waits up to 0.2 s for a batch to fill, so that what a test submits
@@ -62,7 +58,7 @@ final class WriterTests: XCTestCase {
     }
 
     func migrated() throws -> (String, PostgresConnection) {
-        let url = try PostgresHarness.database()
+        let url = try TestDatabase.empty()
         let db = try PostgresConnection(url)
         try Migrator.migrate(db)
         return (url, db)
@@ -77,7 +73,7 @@ final class WriterTests: XCTestCase {
         let t = Traffic()
         let acks = Acks()
         for i in 0..<300 { writer.submit(.message(t.message(i))) { acks.add($0) } }
-        XCTAssertTrue(waitFor { acks.count == 300 })
+        XCTAssertTrue(waitUntil { acks.count == 300 })
         XCTAssertEqual(Set(acks.all), [.ok])
         XCTAssertEqual(try db.execute("SELECT count(*) FROM messages").rows.first?.first, "300")
         XCTAssertEqual(try db.execute("SELECT count(*) FROM otp_codes WHERE order_id = 1001").rows.first?.first, "300")
@@ -87,7 +83,7 @@ final class WriterTests: XCTestCase {
         XCTAssertLessThan(writer.stats.batches, 300, "group commit: several rows per transaction")
         // Every routed message is announced once, with its id and order, in batched payloads.
         var announced: [[String: Any]] = []
-        XCTAssertTrue(waitFor {
+        XCTAssertTrue(waitUntil {
             for (channel, payload) in (try? listener.notifications()) ?? [] where channel == "sms_received" {
                 announced += (try? JSONSerialization.jsonObject(with: Data(payload.utf8))) as? [[String: Any]] ?? []
                 XCTAssertLessThan(payload.utf8.count, 8000, "NOTIFY payload limit")
@@ -116,7 +112,7 @@ final class WriterTests: XCTestCase {
         XCTAssertEqual(acks.count, 0, "acked before commit")
         XCTAssertEqual(try db.execute("SELECT count(*) FROM messages").rows.first?.first, "0")
         try locker.execute("COMMIT")
-        XCTAssertTrue(waitFor { acks.count == 5 })
+        XCTAssertTrue(waitUntil { acks.count == 5 })
         XCTAssertEqual(Set(acks.all), [.ok])
     }
 
@@ -128,9 +124,9 @@ final class WriterTests: XCTestCase {
         let m = t.message(7)
         let acks = Acks()
         writer.submit(.message(m)) { acks.add($0) }
-        XCTAssertTrue(waitFor { acks.count == 1 })
+        XCTAssertTrue(waitUntil { acks.count == 1 })
         writer.submit(.message(m)) { acks.add($0) }  // the SMSC redelivers
-        XCTAssertTrue(waitFor { acks.count == 2 })
+        XCTAssertTrue(waitUntil { acks.count == 2 })
         XCTAssertEqual(acks.all, [.ok, .ok])
         XCTAssertEqual(try db.execute("SELECT count(*) FROM messages").rows.first?.first, "1")
         XCTAssertEqual(writer.stats.duplicates, 1)
@@ -155,12 +151,12 @@ final class WriterTests: XCTestCase {
         let t = Traffic()
         let acks = Acks()
         for i in 0..<10 { writer.submit(.message(t.message(i))) { acks.add($0) } }
-        XCTAssertTrue(waitFor { acks.count == 10 })
+        XCTAssertTrue(waitUntil { acks.count == 10 })
         XCTAssertEqual(writer.stats.dedupRetries, 0)
         XCTAssertEqual(writer.stats.batches, 1)
         let redelivery = Acks()
         for i in [3] + Array(10..<20) { writer.submit(.message(t.message(i))) { redelivery.add($0) } }
-        XCTAssertTrue(waitFor { redelivery.count == 11 })
+        XCTAssertTrue(waitUntil { redelivery.count == 11 })
         XCTAssertEqual(redelivery.all, Array(repeating: .ok, count: 11))
         XCTAssertEqual(writer.stats.dedupRetries, 1)
         XCTAssertEqual(writer.stats.duplicates, 1)
@@ -170,7 +166,7 @@ final class WriterTests: XCTestCase {
         // The next batch with a redelivery is written with ON CONFLICT straight away.
         let again = Acks()
         for i in [5, 20, 21] { writer.submit(.message(t.message(i))) { again.add($0) } }
-        XCTAssertTrue(waitFor { again.count == 3 })
+        XCTAssertTrue(waitUntil { again.count == 3 })
         XCTAssertEqual(again.all, [.ok, .ok, .ok])
         XCTAssertEqual(writer.stats.dedupRetries, 1)
         XCTAssertEqual(writer.stats.duplicates, 2)
@@ -187,7 +183,7 @@ final class WriterTests: XCTestCase {
         m.rawPDUs = [[0x00, 0x5C, 0x22, 0x7B, 0xFF], [0x01]]
         let acks = Acks()
         for _ in 0..<3 { writer.submit(.message(m)) { acks.add($0) } }
-        XCTAssertTrue(waitFor { acks.count == 3 })
+        XCTAssertTrue(waitUntil { acks.count == 3 })
         XCTAssertEqual(acks.all, [.ok, .ok, .ok])
         let rows = try db.execute("SELECT text, encode(raw_pdus[1], 'hex'), encode(raw_pdus[2], 'hex'), missing_parts::text FROM messages").rows
         XCTAssertEqual(rows.count, 1)
@@ -224,7 +220,7 @@ final class WriterTests: XCTestCase {
         bare.decision.text = ""
         let acks = Acks()
         for m in [routed, bare] { writer.submit(.message(m)) { acks.add($0) } }
-        XCTAssertTrue(waitFor { acks.count == 2 })
+        XCTAssertTrue(waitUntil { acks.count == 2 })
         XCTAssertEqual(acks.all, [.ok, .ok])
         let cols = """
             to_char(received_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS'), carrier, bind, source_addr, source_ton,
@@ -265,7 +261,7 @@ final class WriterTests: XCTestCase {
             sent.append((m.decision.dedupKey, pdus))
             writer.submit(.message(m)) { acks.add($0) }
         }
-        XCTAssertTrue(waitFor { acks.count == shapes.count })
+        XCTAssertTrue(waitUntil { acks.count == shapes.count })
         XCTAssertEqual(acks.all, Array(repeating: .ok, count: shapes.count))
         XCTAssertEqual(writer.stats.batches, 1)
         for (key, pdus) in sent {
@@ -285,7 +281,7 @@ final class WriterTests: XCTestCase {
         defer { writer.stop(timeout: 2) }
         let acks = Acks()
         writer.submit(.message(Traffic().message(1))) { acks.add($0) }
-        XCTAssertTrue(waitFor { acks.count == 1 })
+        XCTAssertTrue(waitUntil { acks.count == 1 })
         XCTAssertEqual(acks.all, [.temporaryAppError], "never ESME_ROK for something not committed")
     }
 
@@ -293,7 +289,7 @@ final class WriterTests: XCTestCase {
     /// table exactly once, the writer recovers by itself, and what could not be
     /// committed in time was answered with a temporary error (the SMSC retries those).
     func testDatabaseRestartMidStreamLosesNothing() throws {
-        guard case .success(let harness) = PostgresHarness.shared else { return XCTFail("no PostgreSQL") }
+        _ = try TestDatabase.server.get()  // PostgreSQL is up: the test restarts it
         let (url, _) = try migrated()
         var cfg = BatchWriter.Config(url: url)
         cfg.commitDeadline = 30
@@ -309,9 +305,9 @@ final class WriterTests: XCTestCase {
                 acks.add(s)
                 if s == .ok { okKeys.add([m.decision.dedupKey.hex]) }
             }
-            if i == 700 { try harness.restart(downFor: 1) }
+            if i == 700 { try TestDatabase.restart(downFor: 1) }
         }
-        XCTAssertTrue(waitFor(60) { acks.count == 2000 }, "\(acks.count) of 2000 answered")
+        XCTAssertTrue(waitUntil(60) { acks.count == 2000 }, "\(acks.count) of 2000 answered")
         let db = try PostgresConnection(url)
         let stored = try db.execute("SELECT replace(dedup_key::text, '-', '') FROM messages").rows.compactMap { $0[0] }
         XCTAssertEqual(stored.count, Set(stored).count, "no duplicates")
@@ -330,7 +326,7 @@ final class WriterTests: XCTestCase {
         let acks = Acks()
         writer.submit(.part(part, dedupKey: DedupKey.part(part))) { acks.add($0) }
         writer.submit(.part(part, dedupKey: DedupKey.part(part))) { acks.add($0) }  // redelivered part
-        XCTAssertTrue(waitFor { acks.count == 2 })
+        XCTAssertTrue(waitUntil { acks.count == 2 })
         XCTAssertEqual(try db.execute("SELECT count(*) FROM message_parts").rows.first?.first, "1")
         // After a restart: the stored part rebuilds the reassembler; the next part completes the message.
         let restored = try PartStore.pending(db)
@@ -339,7 +335,7 @@ final class WriterTests: XCTestCase {
         let other = Part(key: PartKey(carrier: "c1", source: "Google", destination: "447700900124", reference: 43, referenceBits: 8, total: 2),
                          sequence: 1, dataCoding: 0, body: [0x41], rawPDU: [5], receivedAt: 1_800_000_000_500)
         writer.submit(.part(other, dedupKey: DedupKey.part(other))) { acks.add($0) }
-        XCTAssertTrue(waitFor { acks.count == 3 })
+        XCTAssertTrue(waitUntil { acks.count == 3 })
         var chunks: [[Part]] = []
         try PartStore.pending(db, chunk: 1) { chunks.append($0) }
         XCTAssertEqual(chunks, [[part], [other]])
@@ -355,7 +351,7 @@ final class WriterTests: XCTestCase {
         var stored = Traffic().message(1)
         stored.parts = [part]
         writer.submit(.message(stored)) { acks.add($0) }
-        XCTAssertTrue(waitFor { acks.count == 3 })
+        XCTAssertTrue(waitUntil { acks.count == 3 })
         XCTAssertEqual(try PartStore.pending(db), [])
     }
 
@@ -380,7 +376,7 @@ final class WriterTests: XCTestCase {
         let acks = Acks()
         writer.submit(.message(stored)) { acks.add($0) }
         writer.submit(.part(theirs, dedupKey: DedupKey.part(theirs))) { acks.add($0) }
-        XCTAssertTrue(waitFor { acks.count == 2 })
+        XCTAssertTrue(waitUntil { acks.count == 2 })
         XCTAssertEqual(acks.all, [.ok, .ok])
         // This bridge holds a redelivery of the old message's part 1 and a new part 3.
         let mine = [old[0], part(3, "code.", at: 1_800_000_100_001)]
@@ -409,7 +405,7 @@ final class WriterTests: XCTestCase {
         let acks = Acks()
         writer.submit(.part(p1, dedupKey: DedupKey.part(p1))) { acks.add($0) }
         writer.submit(.message(message)) { acks.add($0) }
-        XCTAssertTrue(waitFor { acks.count == 2 })
+        XCTAssertTrue(waitUntil { acks.count == 2 })
         XCTAssertEqual(acks.all, [.ok, .ok])
         XCTAssertEqual(writer.stats.batches, 1)
         let rows = try db.execute("SELECT dedup_key::text, message_dedup_key::text, ctid::text FROM message_parts ORDER BY ctid").rows
@@ -426,7 +422,7 @@ final class WriterTests: XCTestCase {
         // The SMSC redelivers the completing part: the message is a duplicate, and its
         // parts, already consumed by it, are not rewritten.
         writer.submit(.message(message)) { acks.add($0) }
-        XCTAssertTrue(waitFor { acks.count == 3 })
+        XCTAssertTrue(waitUntil { acks.count == 3 })
         XCTAssertEqual(acks.all, [.ok, .ok, .ok])
         XCTAssertEqual(try db.execute("SELECT ctid::text FROM message_parts ORDER BY ctid").rows.map { $0[0] }, ["(0,1)", "(0,2)"])
         XCTAssertEqual(try db.execute("SELECT count(*) FROM messages").rows.first?.first, "1")
@@ -455,11 +451,11 @@ final class WriterTests: XCTestCase {
         second.rawPDUs = [[1], [2]]
         let acks = Acks()
         writer.submit(.message(first)) { acks.add($0) }
-        XCTAssertTrue(waitFor { acks.count == 1 })
+        XCTAssertTrue(waitUntil { acks.count == 1 })
         writer.submit(.part(repeated, dedupKey: DedupKey.part(repeated))) { acks.add($0) }
-        XCTAssertTrue(waitFor { acks.count == 2 })
+        XCTAssertTrue(waitUntil { acks.count == 2 })
         writer.submit(.message(second)) { acks.add($0) }
-        XCTAssertTrue(waitFor { acks.count == 3 })
+        XCTAssertTrue(waitUntil { acks.count == 3 })
         XCTAssertEqual(acks.all, [.ok, .ok, .ok])
         XCTAssertEqual(try db.execute("SELECT count(*) FROM messages").rows.first?.first, "2")
         XCTAssertEqual(try db.execute("SELECT count(*) FROM message_parts").rows.first?.first, "3")
@@ -497,9 +493,9 @@ final class WriterTests: XCTestCase {
         // The writer's own deadlock check (1 s) aborts its statement; once it rolls back,
         // the locker gets `first`, and then gives both keys up.
         XCTAssertEqual(blocked.wait(timeout: .now() + 20), .success, "the writer kept its aborted transaction open")
-        XCTAssertTrue(waitFor { writer.stats.failures >= 1 }, "no deadlock was reported")
+        XCTAssertTrue(waitUntil { writer.stats.failures >= 1 }, "no deadlock was reported")
         try locker.execute("ROLLBACK")
-        XCTAssertTrue(waitFor { acks.count == 2 })
+        XCTAssertTrue(waitUntil { acks.count == 2 })
         XCTAssertEqual(acks.all, [.ok, .ok], "the retry after the rollback commits: \(writer.stats.lastError ?? "")")
         XCTAssertEqual(writer.stats.temporaryErrors, 0)
         XCTAssertEqual(try db.execute("SELECT count(*) FROM messages").rows.first?.first, "2")
@@ -533,7 +529,7 @@ final class WriterTests: XCTestCase {
             w2.submit(.part(q[0], dedupKey: DedupKey.part(q[0]))) { acks.add($0) }
             w1.submit(.message(n)) { acks.add($0) }
             w2.submit(.message(m)) { acks.add($0) }
-            XCTAssertTrue(waitFor(30) { acks.count == 4 * (r + 1) })
+            XCTAssertTrue(waitUntil(30) { acks.count == 4 * (r + 1) })
         }
         XCTAssertEqual(Set(acks.all), [.ok])
         XCTAssertEqual(w1.stats.failures + w2.stats.failures, 0, "\(w1.stats.lastError ?? w2.stats.lastError ?? "")")
@@ -546,7 +542,7 @@ final class LeaseSyncTests: XCTestCase {
     /// A fresh migrated database holding `count` active whatsapp leases, order ids
     /// 1...count on the numbers 447700000001 onwards.
     private func migratedWithLeases(_ count: Int) throws -> (String, PostgresConnection) {
-        let url = try PostgresHarness.database()
+        let url = try TestDatabase.empty()
         let db = try PostgresConnection(url)
         try Migrator.migrate(db)
         try db.execute("""
@@ -584,17 +580,17 @@ final class LeaseSyncTests: XCTestCase {
 
         // A new lease reaches the table through NOTIFY within a bounded time.
         try db.execute("INSERT INTO leases (order_id, msisdn, service, starts_at, expires_at) VALUES (7777, '447711111111', 'google', now(), now() + interval '20 minutes')")
-        XCTAssertTrue(waitFor(5) { if case .active(let l) = r.lookup(MSISDNKey("447711111111")!, at: now + 1), l.orderID == 7777 { return true }; return false })
+        XCTAssertTrue(waitUntil(5) { if case .active(let l) = r.lookup(MSISDNKey("447711111111")!, at: now + 1), l.orderID == 7777 { return true }; return false })
         // Ending it early reaches the table too.
         try db.execute("UPDATE leases SET status = 'ended', updated_at = now(), version = version + 1 WHERE order_id = 7777")
-        XCTAssertTrue(waitFor(5) { if case .expired(let l) = r.lookup(MSISDNKey("447711111111")!, at: now + 2), l.orderID == 7777 { return true }; return false })
+        XCTAssertTrue(waitUntil(5) { if case .expired(let l) = r.lookup(MSISDNKey("447711111111")!, at: now + 2), l.orderID == 7777 { return true }; return false })
         XCTAssertGreaterThanOrEqual(sync.stats.changesApplied, 2)
 
         // The listener's connection dies; a change made meanwhile is picked up by the reload.
         try db.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'smpp-bridge-leases'")
         try db.execute("INSERT INTO leases (order_id, msisdn, service, starts_at, expires_at) VALUES (8888, '447722222222', 'uber', now(), now() + interval '20 minutes')")
-        XCTAssertTrue(waitFor(10) { if case .active(let l) = r.lookup(MSISDNKey("447722222222")!, at: now + 1), l.orderID == 8888 { return true }; return false })
-        XCTAssertTrue(waitFor(5) { sync.stats.reconnects >= 1 && sync.stats.fullLoads >= 2 })
+        XCTAssertTrue(waitUntil(10) { if case .active(let l) = r.lookup(MSISDNKey("447722222222")!, at: now + 1), l.orderID == 8888 { return true }; return false })
+        XCTAssertTrue(waitUntil(5) { sync.stats.reconnects >= 1 && sync.stats.fullLoads >= 2 })
     }
 
     /// Changes whose notifications never came (the trigger disabled) are found by the
@@ -609,7 +605,7 @@ final class LeaseSyncTests: XCTestCase {
         try db.execute("INSERT INTO leases (order_id, msisdn, service, status, starts_at, expires_at) VALUES (6666, '447700000008', 'uber', 'ended', now() - interval '3 hours', now() - interval '2 hours')")
         let r = table.makeReader()
         let now = UInt32(Date().timeIntervalSince1970)
-        XCTAssertTrue(waitFor(10) { sync.stats.reconcileCorrections >= 3 }, "\(sync.stats)")
+        XCTAssertTrue(waitUntil(10) { sync.stats.reconcileCorrections >= 3 }, "\(sync.stats)")
         guard case .active(let five) = r.lookup(MSISDNKey("447700000005")!, at: now) else { return XCTFail("not active") }
         XCTAssertEqual(five.orderID, 50000)
         if case .active = r.lookup(MSISDNKey("447700000006")!, at: now + 2) { XCTFail("a deleted lease must end") }
@@ -617,12 +613,12 @@ final class LeaseSyncTests: XCTestCase {
         XCTAssertEqual(new.orderID, 7777)
         guard case .active(let eight) = r.lookup(MSISDNKey("447700000008")!, at: now) else { return XCTFail("the later lease must stay") }
         XCTAssertEqual(eight.orderID, 8)
-        XCTAssertTrue(waitFor(5) { sync.stats.reconciles >= 2 })
+        XCTAssertTrue(waitUntil(5) { sync.stats.reconciles >= 2 })
         let st = sync.stats
         XCTAssertEqual(st.fullLoads, 1, "corrected in place, not reloaded")
         XCTAssertEqual(st.reconcileCorrections, 3, "unchanged leases are not counted, and a later pass finds nothing new")
         XCTAssertEqual(table.count, 1001)
-        XCTAssertTrue(waitFor(2) { table.retiredGenerations == 0 })
+        XCTAssertTrue(waitUntil(2) { table.retiredGenerations == 0 })
     }
 
     /// Numbers no longer leased at all (nothing for them in the last day) keep their
@@ -632,7 +628,7 @@ final class LeaseSyncTests: XCTestCase {
         let (db, table, sync) = try syncing(1000, reconcileInterval: 1)
         try db.execute("ALTER TABLE leases DISABLE TRIGGER leases_changed")
         try db.execute("UPDATE leases SET starts_at = now() - interval '3 days', expires_at = now() - interval '2 days' WHERE order_id <= 300")
-        XCTAssertTrue(waitFor(10) { sync.stats.fullLoads >= 2 }, "\(sync.stats)")
+        XCTAssertTrue(waitUntil(10) { sync.stats.fullLoads >= 2 }, "\(sync.stats)")
         XCTAssertEqual(table.count, 700, "the dead numbers are gone")
         XCTAssertGreaterThanOrEqual(sync.stats.reconciles, 1)
         let now = UInt32(Date().timeIntervalSince1970)
@@ -654,11 +650,11 @@ final class LeaseSyncTests: XCTestCase {
         holding.wait()
         // A reconnect reloads the table while the reader holds the generation in use.
         try db.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'smpp-bridge-leases'")
-        XCTAssertTrue(waitFor(10) { sync.stats.fullLoads >= 2 })
+        XCTAssertTrue(waitUntil(10) { sync.stats.fullLoads >= 2 })
         XCTAssertEqual(table.retiredGenerations, 1, "the replaced generation is still held by the reader")
         release.signal()
         released.wait()
-        XCTAssertTrue(waitFor(2) { table.retiredGenerations == 0 }, "freed with no other write to the table")
+        XCTAssertTrue(waitUntil(2) { table.retiredGenerations == 0 }, "freed with no other write to the table")
         XCTAssertEqual(table.count, 1000)
     }
 }

@@ -7,16 +7,19 @@ import Store
 /// A throwaway PostgreSQL server for the demo and the tests: initdb in a temp
 /// folder, a free port on 127.0.0.1, a private socket directory; as the `postgres`
 /// user when run as root (postgres refuses root). Durable by default (fsync on).
-final class ThrowawayPostgres: @unchecked Sendable {
-    struct Failure: Error, CustomStringConvertible { var description: String }
+package final class ThrowawayPostgres: @unchecked Sendable {
+    package struct Failure: Error, CustomStringConvertible {
+        package var description: String
+        package init(description: String) { self.description = description }
+    }
 
-    let dir: String
-    let port: Int
-    let bin: String
-    let asRoot: Bool
-    let options: String
+    package let dir: String
+    package let port: Int
+    package let bin: String
+    package let asRoot: Bool
+    package let options: String
 
-    init(fsync: Bool = true) throws {
+    package init(fsync: Bool = true) throws {
         let versions = (try? FileManager.default.contentsOfDirectory(atPath: "/usr/lib/postgresql")) ?? []
         guard let v = versions.compactMap(Int.init).max() else {
             throw Failure(description: "PostgreSQL server not installed (apt-get install postgresql; make demo and make test do it)")
@@ -33,26 +36,26 @@ final class ThrowawayPostgres: @unchecked Sendable {
         try start()
     }
 
-    var url: String { "host=127.0.0.1 port=\(port) user=postgres dbname=postgres" }
+    package var url: String { "host=127.0.0.1 port=\(port) user=postgres dbname=postgres" }
 
-    func url(database: String) -> String { "host=127.0.0.1 port=\(port) user=postgres dbname=\(database)" }
+    package func url(database: String) -> String { "host=127.0.0.1 port=\(port) user=postgres dbname=\(database)" }
 
-    func start() throws {
+    package func start() throws {
         try Self.run([bin + "/pg_ctl", "-D", dir + "/data", "-l", dir + "/pg.log", "-w", "-t", "60", "-o", options, "start"], asPostgres: asRoot)
     }
 
     /// Stops abruptly (like a crash) when `immediate`, else cleanly.
-    func stop(immediate: Bool = false) throws {
+    package func stop(immediate: Bool = false) throws {
         try Self.run([bin + "/pg_ctl", "-D", dir + "/data", "-m", immediate ? "immediate" : "fast", "-w", "stop"], asPostgres: asRoot)
     }
 
     /// Stops the server and removes its folder.
-    func destroy() {
+    package func destroy() {
         try? stop()
         try? FileManager.default.removeItem(atPath: dir)
     }
 
-    static func freePort() throws -> Int {
+    package static func freePort() throws -> Int {
         let s = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         defer { close(s) }
         var addr = sockaddr_in(sin_family: sa_family_t(AF_INET), sin_port: 0, sin_addr: in_addr(s_addr: inet_addr("127.0.0.1")), sin_zero: (0, 0, 0, 0, 0, 0, 0, 0))
@@ -65,7 +68,7 @@ final class ThrowawayPostgres: @unchecked Sendable {
 
     /// Runs a command through /bin/sh with output to a file (a forked postmaster must
     /// not hold a pipe of ours open); fails with that output.
-    static func run(_ args: [String], asPostgres: Bool) throws {
+    package static func run(_ args: [String], asPostgres: Bool) throws {
         let quoted = ((asPostgres ? ["runuser", "-u", "postgres", "--"] : []) + args).map { "'" + $0.replacingOccurrences(of: "'", with: "'\\''") + "'" }
         let out = "/tmp/smpp-pg-cmd-\(getpid())-\(UInt32.random(in: 0...UInt32.max)).log"
         let rc = system(quoted.joined(separator: " ") + " > \(out) 2>&1 < /dev/null")
