@@ -198,11 +198,16 @@ struct CheckConfigCommand: ParsableCommand {
         }
         for k in c.carriers where k.tls?.insecure == true { warnings.append("carrier \(k.name): TLS certificate verification is OFF (tls.insecure = true)") }
         if c.revealSensitive { warnings.append("bridge.reveal_sensitive = true: numbers and codes appear unmasked in logs and tail") }
+        if c.adminToken != nil, case .failure(let e) = Result(catching: { try BridgeRunner.readAdminToken(c) }) {
+            warnings.append("\(e) (needed at run time)")
+        }
         print("\(config): ok")
-        print("  instance \(c.instance), log \(c.logLevel)/\(c.logFormat.rawValue), metrics on \(c.metricsListen)")
+        print("  instance \(c.instance), log \(c.logLevel)/\(c.logFormat.rawValue), metrics on \(c.metricsListen)"
+            + ", admin actions \(c.adminToken.map { "on (token from \($0.describe), loopback only)" } ?? "off")")
         print("  database: url from \(c.databaseURL.describe), batches go at \(min(c.batchTargetRows, c.batchMaxRows)) rows or \(c.batchMaxWaitMillis) ms, ≤ \(c.batchMaxRows) rows, \(c.writerConnections) connections, deadline \(Int(c.commitDeadlineMillis)) ms")
         for k in c.carriers {
-            print("  carrier \(k.name): \(k.host):\(k.port) as \(k.systemID), \(k.binds)× \(k.bindType.rawValue), window \(k.window), tls \(k.tls == nil ? "off" : (k.tls!.insecure ? "on (NOT verified)" : "on (verified)")), password from \(k.passwordSource.describe), plan \(k.numberPlan)")
+            print("  carrier \(k.name): \(k.host):\(k.port) as \(k.systemID), \(k.binds)× \(k.bindType.rawValue), window \(k.window), tls \(k.tls == nil ? "off" : (k.tls!.insecure ? "on (NOT verified)" : "on (verified)")), password from \(k.passwordSource.describe), plan \(k.numberPlan)"
+                + (k.unifiedPrefix.map { ", unified_prefix \($0)" } ?? "") + (k.defaultAlphabet == .gsm7 ? "" : ", data_coding 0 is \(k.defaultAlphabet.rawValue)"))
         }
         for w in warnings { print("warning: \(w)") }
     }

@@ -140,6 +140,13 @@ final class ServiceTests: XCTestCase {
         try config(withB: nil).write(toFile: cfgPath, atomically: true, encoding: .utf8)
         kill(bridge.processIdentifier, SIGHUP)
         XCTAssertTrue(waitUntil(20) { (try? self.metrics(base))?.contains("smpp_bridge_bind_up{carrier=\"sim-b\"") == false }, "sim-b still there")
+        // The removed carrier drains and unbinds (its sessions are kept alive until they have: once they
+        // were freed mid-drain, the unbind never finished and the socket stayed open), then its series go.
+        let stopped = { ((try? String(contentsOfFile: logFile, encoding: .utf8)) ?? "").split(separator: "\n")
+            .contains { $0.contains("\"msg\":\"carrier stopped\"") && $0.contains("\"carrier\":\"sim-b\"") } }
+        XCTAssertTrue(waitUntil(10, stopped), "sim-b drained and unbound")
+        XCTAssertTrue(waitUntil(10) { (try? self.metrics(base))?.contains("carrier=\"sim-b\"") == false },
+                      "every series of a removed carrier goes, counters and histograms too")
         // A broken config on SIGHUP is refused and the running one stays.
         try "[[carrier]]\nname = 1\n".write(toFile: cfgPath, atomically: true, encoding: .utf8)
         kill(bridge.processIdentifier, SIGHUP)

@@ -181,6 +181,7 @@ final class BridgeService: @unchecked Sendable {
                 logger.log(level: level, "session", metadata: ["carrier": "\(c.name)", "bind": "\(name)", "event": "\(event)", "detail": "\(detail)"])
             }
         }
+        pipeline.prepareSeries(binds: binds.sessions.map(\.config.name))
         lock.withLock { carriers[c.name] = (c, binds, pipeline, password) }
         binds.start()
         logger.info("carrier started", metadata: ["carrier": "\(c.name)", "host": "\(c.host)", "port": "\(c.port)", "binds": "\(c.binds)",
@@ -190,11 +191,19 @@ final class BridgeService: @unchecked Sendable {
     private func removeCarrier(_ name: String, done: @escaping @Sendable () -> Void) {
         guard let entry = lock.withLock({ carriers.removeValue(forKey: name) }) else { return done() }
         logger.info("carrier stopping", metadata: ["carrier": "\(name)"])
-        // The pipeline (the sessions' handler, held weakly by them) lives until the binds
-        // have drained: a PDU read meanwhile is stored and acked, never answered without a handler.
-        let pipeline = entry.pipeline
-        entry.binds.shutdown(deadline: config.shutdownGraceSeconds) {
-            withExtendedLifetime(pipeline) {}
+        // The pipeline (the sessions' handler, held weakly by them) and the sessions themselves
+        // live until the binds have drained and unbound: a PDU read meanwhile is stored and acked,
+        // never answered without a handler, and a session nobody held would be freed mid-drain,
+        // its unbind never finished and its socket left open (the SMSC would keep seeing the bind).
+        let pipeline = entry.pipeline, binds = entry.binds
+        binds.shutdown(deadline: config.shutdownGraceSeconds) { [weak self] in
+            withExtendedLifetime((pipeline, binds)) {}
+            // Its series go with it (a restarted carrier starts again at 0, which rate() reads as a
+            // reset), unless it was started again meanwhile (a drain that outlasted its wait).
+            if let self, self.lock.withLock({ self.carriers[name] == nil }) {
+                self.metrics.removeSeries(carrier: name)
+                self.logger.info("carrier stopped", metadata: ["carrier": "\(name)"])
+            }
             done()
         }
     }
@@ -273,8 +282,8 @@ final class BridgeService: @unchecked Sendable {
         guard wasRunning else { return "already stopped" }
         let done = DispatchSemaphore(value: 0)
         removeCarrier(name) { done.signal() }
-        _ = done.wait(timeout: .now() + config.shutdownGraceSeconds + 2)
-        return "stopped"
+        let drained = done.wait(timeout: .now() + config.shutdownGraceSeconds + 2) == .success
+        return drained ? "stopped" : "stopped taking messages; still unbinding after \(Int(config.shutdownGraceSeconds + 2)) s"
     }
 
     /// Starts a stopped carrier with its configured settings, its secret read again.

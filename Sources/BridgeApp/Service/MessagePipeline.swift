@@ -54,6 +54,9 @@ final class MessagePipeline: InboundHandler, @unchecked Sendable {
     private let outcomeSeries: [String: CounterSeries]
     private let otpYes: CounterSeries, otpNo: CounterSeries, timedOut: CounterSeries, redelivered: CounterSeries
 
+    /// Each bind's series, made when the carrier starts: at 0 from then on, not from its first message.
+    func prepareSeries(binds: [String]) { for b in binds { _ = series(b) } }
+
     private func series(_ bind: String) -> BindSeries {
         seriesLock.withLock {
             if let s = bindSeries[bind] { return s }

@@ -114,6 +114,22 @@ final class MetricsRegistry: @unchecked Sendable {
     /// a removed bind disappears).
     func reset(_ name: String) { lock.withLock { families[name]?.values = [:] } }
 
+    /// Drops every series labelled with this carrier, of every family (a removed carrier's
+    /// counters and histograms would otherwise be exported for ever).
+    func removeSeries(carrier: String) {
+        let label = "carrier=\"\(Self.escape(carrier))\""
+        func matches(_ key: String) -> Bool { key.hasPrefix("{" + label) || key.contains("," + label) }
+        lock.withLock {
+            for name in order {
+                guard var f = families[name] else { continue }
+                f.counters = f.counters.filter { !matches($0.key) }
+                f.histograms = f.histograms.filter { !matches($0.key) }
+                f.values = f.values.filter { !matches($0.key) }
+                families[name] = f
+            }
+        }
+    }
+
     func observe(_ name: String, _ labels: [(String, String)] = [], _ v: Double) {
         histogram(name, labels).observe(v)
     }
