@@ -18,11 +18,12 @@ for line in "Type=notify" "RestartPreventExitStatus=2" "ExecStart=/usr/bin/smpp-
   grep -q "^$line" "$unit" 2>/dev/null || problems+=("smpp-bridge.service: no $line")
 done
 grep -q "^u smpp-bridge " "$SCRATCH/usr/lib/sysusers.d/smpp-bridge.conf" 2>/dev/null || problems+=("sysusers.d: no smpp-bridge user")
-zcat "$SCRATCH/usr/share/man/man1/smpp-bridge.1.gz" 2>/dev/null | grep -q "smpp-bridge" || problems+=("the man page does not name the command")
+# grep -c reads its input to the end: grep -q would stop early and, under pipefail, fail the pipe on SIGPIPE.
+zcat "$SCRATCH/usr/share/man/man1/smpp-bridge.1.gz" 2>/dev/null | grep -c "smpp-bridge" >/dev/null || problems+=("the man page does not name the command")
 grep -q "ctl" "$SCRATCH/usr/share/bash-completion/completions/smpp-bridge" 2>/dev/null || problems+=("bash completion lacks the ctl command")
 control=$(dpkg-deb -f "$DEB" Package Version Architecture Depends)
 for field in "Package: smpp-bridge" "Depends: .*libpq5" "Depends: .*libssl3"; do
-  echo "$control" | grep -q "^$field" || problems+=("control: no $field")
+  grep -q "^$field" <<< "$control" || problems+=("control: no $field")
 done
 grep -q "^/etc/smpp-bridge/bridge.toml$" <(dpkg-deb -I "$DEB" conffiles) || problems+=("bridge.toml is not a conffile")
 bin="$SCRATCH/usr/bin/smpp-bridge"
@@ -32,6 +33,6 @@ case "$version" in smpp-bridge\ *) ;; *) problems+=("--version says: $version");
 [[ "$deb_version" == *".$(git rev-parse --short=7 HEAD)" ]] || problems+=("the package version $deb_version does not name the commit")
 "$bin" check-config --config "$SCRATCH/etc/smpp-bridge/bridge.toml" >/dev/null || problems+=("check-config refuses the packaged example config")
 # The Swift runtime is linked in: the binary needs nothing from a Swift toolchain.
-if ldd "$bin" | grep -qi swift; then problems+=("the binary links a Swift library dynamically: $(ldd "$bin" | grep -i swift | head -1)"); fi
+if ldd "$bin" | grep -ci swift >/dev/null; then problems+=("the binary links a Swift library dynamically: $(ldd "$bin" | grep -i swift | tr '\n' ' ')"); fi
 if [ ${#problems[@]} -gt 0 ]; then printf 'check-deb FAILED:\n'; printf '  %s\n' "${problems[@]}"; exit 1; fi
 echo "check-deb: $(basename "$DEB"): $(dpkg-deb -c "$DEB" | wc -l) entries; $version; check-config ok"

@@ -47,13 +47,15 @@ echo /etc/smpp-bridge/bridge.toml > "$ROOT/DEBIAN/conffiles"
 owner() {  # the package owning a library, whichever of /lib and /usr/lib dpkg recorded it under (merged /usr)
   local path=$1
   for p in "$path" "$(realpath "$path")" "/usr$path" "${path#/usr}"; do
-    dpkg -S "$p" 2>/dev/null | head -1 | cut -d: -f1 && return 0
+    local o
+    o=$(dpkg -S "$p" 2>/dev/null | awk -F: 'NR == 1 {print $1}') || true  # reads to the end: no SIGPIPE under pipefail
+    [ -n "$o" ] && { echo "$o"; return 0; }
   done
   return 1
 }
 DEPENDS=""
 for lib in $(objdump -p "$ROOT/usr/bin/smpp-bridge" | awk '/NEEDED/{print $2}'); do
-  path=$(ldconfig -p | awk -v l="$lib" '$1 == l && /x86-64|AArch64|64bit/ {print $NF; exit}')
+  path=$(ldconfig -p | awk -v l="$lib" '$1 == l && /x86-64|AArch64|64bit/ && !found {print $NF; found = 1}')
   [ -n "$path" ] || { echo "build-deb: cannot find $lib" >&2; exit 1; }
   pkg=$(owner "$path") || { echo "build-deb: no package ships $path" >&2; exit 1; }
   v=$(dpkg-query -W -f='${Version}' "$pkg" | sed 's/-[^-]*$//; s/+.*//')
