@@ -28,7 +28,7 @@ final class PatroniCluster {
 
     init() throws {
         guard FileManager.default.isExecutableFile(atPath: "/usr/bin/patroni"), FileManager.default.isExecutableFile(atPath: "/usr/bin/etcd") else {
-            throw XCTSkip("patroni and etcd are not installed: `make ha` installs them")
+            throw ThrowawayPostgres.Failure(description: "patroni and etcd are not installed: `make ha` installs them")
         }
         let versions = (try? FileManager.default.contentsOfDirectory(atPath: "/usr/lib/postgresql")) ?? []
         guard let v = versions.compactMap(Int.init).max() else { throw ThrowawayPostgres.Failure(description: "PostgreSQL not installed") }

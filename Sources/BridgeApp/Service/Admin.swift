@@ -19,7 +19,8 @@ enum AdminAction: Sendable, Equatable {
         }
     }
 
-    static let names = ["carrier_stop", "carrier_start", "carrier_restart", "log_level"]
+    /// Every `name`, one action of each kind (their metric series exist at 0 from the start).
+    static let names = [AdminAction.stopCarrier(""), .startCarrier(""), .restartCarrier(""), .setLogLevel(.info)].map(\.name)
 
     /// The action a `POST` path names: `/admin/carriers/<name>/stop|start|restart` or
     /// `/admin/log-level?level=<level>`. Nil: no such action (404); a bad level is a 400.
