@@ -15,8 +15,9 @@ import XCTest
 ///
 /// The 20 ms line is a latency, and this 2-core machine's own noise reaches it now and
 /// then with no attack at all. So an attack past 20 ms is judged against a baseline
-/// measured right then (the same harness with a peer that binds and sends nothing): it
-/// passes only within twice that (docs/decisions/004-hostile-latency-baseline.md).
+/// measured right then (the same harness with a peer that binds and sends nothing): within
+/// twice that it passes; past it, the attack runs once more and must be within the lines
+/// the second time (docs/decisions/004-hostile-latency-baseline.md).
 final class HostileTests: XCTestCase {
     var dir = ""
     let seconds: Double = soak ? 60 : 8
@@ -41,6 +42,9 @@ final class HostileTests: XCTestCase {
     /// baseline measured then is not slowed by them.
     struct Pending {
         var mode: String
+        var rate: Double
+        var tls: Bool
+        var extra: String
         var p99Millis: Double
         var file: StaticString
         var line: UInt
@@ -54,7 +58,7 @@ final class HostileTests: XCTestCase {
                 file: StaticString = #filePath, line: UInt = #line) throws -> Outcome {
         let o = try measure(mode, rate: rate, tls: tls, extra: extra, file: file, line: line)
         addTeardownBlock { o.hostile.terminate(); o.hostile.waitUntilExit() }
-        pending = Pending(mode: mode, p99Millis: o.p99Millis, file: file, line: line)
+        pending = Pending(mode: mode, rate: rate, tls: tls, extra: extra, p99Millis: o.p99Millis, file: file, line: line)
         print("hostile \(mode): good carrier ack p99 \(o.p99Millis) ms, max RSS \(String(format: "%.1f", o.maxRSS)) MiB")
         return o
     }
@@ -68,7 +72,17 @@ final class HostileTests: XCTestCase {
         // Over 20 ms: is it the attack or the machine? The same harness without an attack, now.
         let baseline = try measureBaseline()
         print("hostile \(p.mode): good carrier ack p99 \(p.p99Millis) ms is over \(Self.goalMillis) ms; the baseline now: \(baseline) ms")
-        XCTAssertLessThanOrEqual(p.p99Millis, 2 * baseline, "good carrier's ack p99 during \(p.mode) (baseline \(baseline) ms)", file: p.file, line: p.line)
+        guard p.p99Millis > 2 * baseline else { return }
+        // Still over: the noise may have been during the attack. Once more; an attack that really
+        // slows the good carrier is over both lines again.
+        let again = try measure(p.mode, rate: p.rate, tls: p.tls, extra: p.extra, file: p.file, line: p.line)
+        again.hostile.terminate()
+        again.hostile.waitUntilExit()
+        _ = again.bridge.stop()
+        print("hostile \(p.mode): measured again: good carrier ack p99 \(again.p99Millis) ms")
+        XCTAssertLessThanOrEqual(again.p99Millis, max(Self.goalMillis, 2 * baseline),
+                                 "good carrier's ack p99 during \(p.mode), twice (\(p.p99Millis) ms, then \(again.p99Millis) ms; baseline \(baseline) ms)",
+                                 file: p.file, line: p.line)
     }
 
     static let bench = ProcessInfo.processInfo.environment["SMPP_HOSTILE_BENCH"] == "1"
