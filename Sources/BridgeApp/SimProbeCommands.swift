@@ -144,16 +144,17 @@ final class ProbeStats: InboundHandler, @unchecked Sendable {
 
     var reachedLimit: Bool { lock.withLock { limit.map { received >= $0 } ?? false } }
 
-    func session(_ session: ESMESession, received frame: PDUFrame, token: AckToken) {
+    func session(_ session: ESMESession, received message: Inbound, token: AckToken) {
         var dc = "binary", concat = "none", sample: String?
-        if frame.commandID == .deliverSM, let v = try? ShortMessageView(frame) {
+        switch message {
+        case .deliverSM(let v):
             dc = v.dataCoding.alphabetName
             concat = v.userData.concatenation?.kind.rawValue ?? (v.tlvs.sar != nil ? "sar" : (v.smLength == 0 && v.tlvs.hasMessagePayload ? "payload" : "none"))
             if lock.withLock({ samples.count < 5 }) {  // text only for the few samples shown
                 let t = v.decodeText().text
                 sample = showText ? t : Redact.text(t)
             }
-        } else if let v = try? DataSMView(frame) {
+        case .dataSM(let v):
             dc = v.dataCoding.alphabetName
             concat = "payload"
         }

@@ -43,11 +43,17 @@ public struct Part: Hashable, Sendable, Codable {
     public var rawPDU: [UInt8]
     /// Milliseconds since the Unix epoch.
     public var receivedAt: UInt64
+    /// The addresses' types of number (raw TON values), which the message stored from
+    /// its parts keeps: evicted or restored, it needs nothing but its parts.
+    public var sourceTON: UInt8
+    public var destTON: UInt8
 
     public init(
         key: PartKey, sequence: UInt8, dataCoding: UInt8, body: [UInt8], lockingShift: UInt8? = nil,
-        singleShift: UInt8? = nil, rawPDU: [UInt8] = [], receivedAt: UInt64
+        singleShift: UInt8? = nil, rawPDU: [UInt8] = [], receivedAt: UInt64, sourceTON: UInt8 = 0, destTON: UInt8 = 0
     ) {
+        self.sourceTON = sourceTON
+        self.destTON = destTON
         self.key = key
         self.sequence = sequence
         self.dataCoding = dataCoding

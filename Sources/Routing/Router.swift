@@ -150,15 +150,16 @@ public final class SessionRouter: @unchecked Sendable {
     ) -> Accepted {
         let src = Self.addressString(source)
         let dst = Self.addressString(destination)
-        if let part = part(userData: ud, tlvs: tlvs, dataCoding: dataCoding, source: src, destination: dst, raw: raw, receivedAt: receivedAt) {
+        if let part = part(userData: ud, tlvs: tlvs, dataCoding: dataCoding, sourceTON: sourceTON, source: src, destTON: destTON,
+                           destination: dst, raw: raw, receivedAt: receivedAt) {
             let partKey = DedupKey.part(part)
             var out: [AssembledMessage] = []
             let r = reassembler.add(part, key: partKey, evicted: &out)
-            evicted += out.map { message(from: $0, sourceTON: sourceTON, destTON: destTON) }
+            evicted += out.map { message(from: $0) }
             switch r {
             case .duplicate: return .duplicatePart(part, dedupKey: partKey)
             case .pending: return .part(part, dedupKey: partKey, completed: nil)
-            case .complete(let m): return .part(part, dedupKey: partKey, completed: message(from: m, sourceTON: sourceTON, destTON: destTON))
+            case .complete(let m): return .part(part, dedupKey: partKey, completed: message(from: m))
             }
         }
         let text = TextDecoder.decode(userData: ud, dataCoding: dataCoding, options: carrier.text)
@@ -204,8 +205,8 @@ public final class SessionRouter: @unchecked Sendable {
     }
 
     /// The PDU as one part of a longer message (UDH or SAR concatenation), or nil for a whole message.
-    func part(userData ud: UserData, tlvs: TLVList, dataCoding: DataCoding, source src: String, destination dst: String,
-              raw: UnsafeRawBufferPointer, receivedAt: UInt64) -> Part? {
+    func part(userData ud: UserData, tlvs: TLVList, dataCoding: DataCoding, sourceTON: TON = .unknown, source src: String,
+              destTON: TON = .unknown, destination dst: String, raw: UnsafeRawBufferPointer, receivedAt: UInt64) -> Part? {
         let concat = ud.concatenation
             ?? tlvs.sar.map { Concatenation(kind: .sar, reference: $0.msgRefNum, total: $0.totalSegments, sequence: $0.segmentSeqnum) }
         guard let c = concat, c.total > 1 else { return nil }
@@ -213,7 +214,7 @@ public final class SessionRouter: @unchecked Sendable {
                           referenceBits: UInt8(c.referenceBits), total: c.total)
         return Part(key: key, sequence: c.sequence, dataCoding: dataCoding.rawValue, body: Array(ud.body),
                     lockingShift: ud.lockingShift?.rawValue, singleShift: ud.singleShift?.rawValue,
-                    rawPDU: Array(raw), receivedAt: receivedAt)
+                    rawPDU: Array(raw), receivedAt: receivedAt, sourceTON: sourceTON.rawValue, destTON: destTON.rawValue)
     }
 
     func wholeKey(_ ud: UserData, dataCoding: DataCoding, source: String, destination: String) -> DedupKey {
@@ -252,8 +253,7 @@ public final class SessionRouter: @unchecked Sendable {
         guard let first = parts.first else { return nil }
         var slots = [Part?](repeating: nil, count: Int(first.key.total))
         for p in parts where p.key == first.key && (1...slots.count).contains(Int(p.sequence)) { slots[Int(p.sequence) - 1] = p }
-        let m = message(from: AssembledMessage(key: first.key, parts: slots, missing: AssembledMessage.gaps(slots)),
-                        sourceTON: .unknown, destTON: .unknown)
+        let m = message(from: AssembledMessage(key: first.key, parts: slots, missing: AssembledMessage.gaps(slots)))
         return (m.dedupKey, slots.compactMap { $0 })
     }
 
@@ -267,17 +267,19 @@ public final class SessionRouter: @unchecked Sendable {
 
     /// An assembled (or given-up) multi-part message as an inbound message.
     /// TON is not part of the key; the completing part's TONs are used.
-    public func message(from m: AssembledMessage, sourceTON: TON, destTON: TON) -> InboundMessage {
+    /// The message of assembled parts; its types of number are its first part's.
+    public func message(from m: AssembledMessage) -> InboundMessage {
+        let first = m.parts.compactMap { $0 }.first
         let text = m.decodeText(options: carrier.text)
         var joined: [UInt8] = []
         for p in m.parts { joined += p?.body ?? [] }
-        let dc = m.parts.compactMap { $0 }.first?.dataCoding ?? 0
+        let dc = first?.dataCoding ?? 0
         let key = joined.withUnsafeBytes {
             DedupKey.message(carrier: m.key.carrier, source: m.key.source, destination: m.key.destination, dataCoding: dc,
                              payload: $0, reference: (m.key.reference, m.key.referenceBits, m.key.total))
         }
         return InboundMessage(
-            sourceTON: sourceTON, sourceAddr: m.key.source, destTON: destTON, destinationAddr: m.key.destination,
+            sourceTON: TON(first?.sourceTON ?? 0), sourceAddr: m.key.source, destTON: TON(first?.destTON ?? 0), destinationAddr: m.key.destination,
             dataCoding: DataCoding(dc), text: text, dedupKey: key, partCount: Int(m.key.total), missingParts: m.missing,
             receivedAt: m.firstReceivedAt, parts: m.parts.compactMap { $0 })
     }

@@ -88,12 +88,12 @@ public struct AckToken: Hashable, Sendable {
     public let receivedAt: UInt64
 }
 
-/// Receives deliver_sm and data_sm on the session's queue. The frame is a view
-/// into the receive buffer, valid only during the call; the handler routes it
-/// and later answers `token` from any thread: `session.ack(token, committed:)` once it
-/// is stored, `session.refuse(token, status:)` otherwise.
+/// Receives deliver_sm and data_sm on the session's queue, as the view the session
+/// validated (valid only during the call). The handler routes it and later answers
+/// `token` from any thread: `session.ack(token, committed:)` once it is stored,
+/// `session.refuse(token, status:)` otherwise.
 public protocol InboundHandler: AnyObject, Sendable {
-    func session(_ session: ESMESession, received frame: PDUFrame, token: AckToken)
+    func session(_ session: ESMESession, received message: Inbound, token: AckToken)
     /// A PDU that failed to decode; the session has already answered it.
     func session(_ session: ESMESession, rejected frame: PDUFrame, error: DecodeError)
     /// A deliver_sm or data_sm that frames correctly but fails body validation, on a
@@ -135,57 +135,31 @@ public struct SessionStats: Sendable, Hashable {
     public var lastDeliverSMAt: UInt64?
 }
 
-/// An ESME (client) session: connects, binds, keeps the bind alive, answers the
-/// SMSC, hands deliveries to a handler, acks when told, and reconnects by itself.
+/// An ESME (client) session: the Dispatch driver around `ESMEStateMachine`. It owns
+/// the connection, the timer and the handler, feeds the machine its events and
+/// performs the actions it returns.
 ///
 /// All state is confined to `queue` (one serial queue per connection); public
 /// methods hop onto it.
 public final class ESMESession: @unchecked Sendable {
+    public typealias RequestError = ESMEStateMachine.RequestError
     public let config: SessionConfig
     public let queue: DispatchQueue
     private weak var handler: (any InboundHandler)?
+    private var machine: ESMEStateMachine
     private var connection: Connection?
-    private var generation: UInt64 = 0
-    private var state: SessionState = .idle
-    private var stats = SessionStats()
-    private var nextSequence: UInt32 = 1
-    private var outstanding: [UInt32: Outstanding] = [:]
-    private var waiting: [(PDU, (@Sendable (Result<PDU, RequestError>) -> Void)?)] = []
-    private var unacked: Set<UInt32> = []
-    private var lastActivity: UInt64 = 0
-    private var attempt = 0
-    private var authFailures = 0
     private var timer: (any DispatchSourceTimer)?
-    private var reconnectWork: DispatchWorkItem?
-    private var stopping = false
     private var shutdownDone: [@Sendable () -> Void] = []
-    private var shutdownDeadline: UInt64 = 0
     /// Hooks for logs and tests: (event, detail). Never given passwords.
     public var onEvent: (@Sendable (String, String) -> Void)?
     private var tlsContext: TLSContext?
     private var tlsSetupError: String?
-    /// Set for a session the SMSC opened with outbind: it binds on that connection
-    /// and does not reconnect by itself (the SMSC will outbind again).
-    public let viaOutbind: Bool
-    private var awaitingOutbind = false
-
-    struct Outstanding {
-        var commandID: CommandID
-        var deadline: UInt64
-        var completion: (@Sendable (Result<PDU, RequestError>) -> Void)?
-    }
-
-    public enum RequestError: Error, Hashable, Sendable {
-        case timeout
-        case disconnected
-        case notBound
-    }
+    public var viaOutbind: Bool { machine.viaOutbind }
 
     public init(config: SessionConfig, handler: (any InboundHandler)?, viaOutbind: Bool = false) {
         self.config = config
         self.handler = handler
-        self.viaOutbind = viaOutbind
-        nextSequence = max(1, min(config.firstSequenceNumber, 0x7FFF_FFFF))
+        machine = ESMEStateMachine(config: config, viaOutbind: viaOutbind)
         queue = DispatchQueue(label: "smpp.session.\(config.name)", target: SessionQueues.next())
         queue.setSpecific(key: Self.queueKey, value: ObjectIdentifier(self))
         if let t = config.tls {
@@ -195,11 +169,11 @@ public final class ESMESession: @unchecked Sendable {
 
     // MARK: Public API (any thread)
 
-    public func start() { queue.async { self.connect() } }
+    public func start() { queue.async { self.perform(self.machine.connectRequested()) } }
 
     /// A copy of the counters and state.
-    public var snapshot: SessionStats { queue.sync { var s = stats; s.state = state; s.unackedInbound = unacked.count; s.windowInUse = outstanding.count; return s } }
-    public var currentState: SessionState { queue.sync { state } }
+    public var snapshot: SessionStats { queue.sync { machine.snapshot } }
+    public var currentState: SessionState { queue.sync { machine.state.phase } }
 
     /// Acknowledges an inbound message (deliver_sm_resp / data_sm_resp) with ESME_ROK.
     /// Only a stored message has a `CommitProof` (see there).
@@ -217,7 +191,7 @@ public final class ESMESession: @unchecked Sendable {
     /// out with the rest of the read batch; from elsewhere it hops onto the queue.
     private func answer(_ token: AckToken, _ status: CommandStatus) {
         if DispatchQueue.getSpecific(key: Self.queueKey) == ObjectIdentifier(self) {
-            sendAck(token, status)
+            perform(machine.ackReady(token, status: status, now: now()))
         } else if ackInbox.withLock({ $0.append((token, status)); return $0.count == 1 }) {
             // The first since the last drain schedules the next one.
             queue.async { self.drainAcks() }
@@ -235,39 +209,24 @@ public final class ESMESession: @unchecked Sendable {
             swap(&out, &a)
             return out
         }
-        guard let c = connection, !c.isClosed else {
-            for (t, s) in acks { sendAck(t, s) }  // each one only drops its entry: the SMSC redelivers
-            return
-        }
-        c.batch { for (t, s) in acks { sendAck(t, s) } }
+        let t = now()
+        let ackAll = { for (token, status) in acks { self.perform(self.machine.ackReady(token, status: status, now: t)) } }
+        if let c = connection, !c.isClosed { c.batch(ackAll) } else { ackAll() }
     }
 
     private static let queueKey = DispatchSpecificKey<ObjectIdentifier>()
 
     /// Sends a request through the window; `completion` gets its response.
-    public func request(_ pdu: PDU, completion: (@Sendable (Result<PDU, RequestError>) -> Void)? = nil) {
-        queue.async {
-            guard self.state == .bound else { completion?(.failure(.notBound)); return }
-            self.waiting.append((pdu, completion))
-            self.pump()
-        }
+    public func request(_ pdu: PDU, completion: ESMEStateMachine.Completion? = nil) {
+        queue.async { self.perform(self.machine.request(pdu, completion: completion, now: now())) }
     }
 
     /// Graceful shutdown: stop reading; wait (until `deadline` seconds) for in-flight
     /// acks; unbind; wait for unbind_resp; close. `done` runs when finished.
     public func shutdown(deadline: Double = 5, done: (@Sendable () -> Void)? = nil) {
         queue.async {
-            self.stopping = true
-            self.reconnectWork?.cancel()
             if let done { self.shutdownDone.append(done) }
-            self.shutdownDeadline = now() + UInt64(deadline * 1e9)
-            guard let c = self.connection, self.state == .bound || self.state == .binding else {
-                self.finishStop()
-                return
-            }
-            c.pauseReading()
-            self.event("shutdown", "waiting for \(self.unacked.count) acks")
-            self.drainThenUnbind()
+            self.perform(self.machine.stop(deadline: deadline, now: now()))
         }
     }
 
@@ -275,419 +234,129 @@ public final class ESMESession: @unchecked Sendable {
     /// outbind, checks its credentials, then binds as receiver on it.
     public func adopt(fd: Int32) {
         queue.async { [self] in
-            generation &+= 1
-            let gen = generation
-            let c = Connection(fd: fd, queue: queue, limits: config.limits)
-            connection = c
-            c.onFrame = { [unowned self] f in self.received(f) }
-            c.onClose = { [unowned self] reason in self.closed(reason, gen: gen) }
-            awaitingOutbind = true
-            set(.connecting)
-            c.start()
-            // An SMSC that connects but never sends outbind is dropped.
-            queue.asyncAfter(deadline: .now() + config.responseTimeout) { [weak self] in
-                guard let self, gen == self.generation, self.awaitingOutbind else { return }
-                self.connection?.close(.local("no outbind received"))
+            let actions = machine.adopted(now: now())
+            install(Connection(fd: fd, queue: queue, limits: config.limits)).start()
+            perform(actions)
+        }
+    }
+
+    // MARK: Performing the machine's actions
+
+    private func perform(_ actions: ESMEStateMachine.Actions) {
+        for action in actions {
+            switch action {
+            case .connect: connect()
+            case .startTLS:
+                guard let c = connection, let ctx = tlsContext else { break }
+                c.startTLS(ctx, host: config.tls?.serverName ?? config.host)
+            case .startTimer(let interval):
+                timer?.cancel()
+                let t = DispatchSource.makeTimerSource(queue: queue)
+                t.schedule(deadline: .now() + interval, repeating: interval)
+                t.setEventHandler { [weak self] in self?.tick() }
+                timer = t
+                t.resume()
+            case .cancelTimer:
+                timer?.cancel()
+                timer = nil
+            case .wake(let seconds):
+                queue.asyncAfter(deadline: .now() + seconds) { [weak self] in self?.tick() }
+            case .send(let pdu):
+                if let c = connection, !c.isClosed { c.send(pdu) }
+            case .respond(let id, let status, let seq):
+                guard let c = connection, !c.isClosed else { break }
+                var buf = (UInt64(0), UInt64(0), UInt64(0))
+                withUnsafeMutableBytes(of: &buf) { out in
+                    let n = id == .deliverSMResp || id == .dataSMResp
+                        ? ResponseEncoder.writeMessageIDResp(into: out, commandID: id, status: status, sequenceNumber: seq)
+                        : ResponseEncoder.writeHeaderOnly(into: out, commandID: id, status: status, sequenceNumber: seq)
+                    c.send(UnsafeRawBufferPointer(rebasing: out[0..<n]))
+                }
+            case .deliver(let message, let token):
+                if let handler {
+                    handler.session(self, received: message, token: token)
+                } else {
+                    // No handler (its carrier was removed or changed by a reload): nothing can
+                    // store this, so it is never acked OK; the SMSC delivers it again later.
+                    perform(machine.ackReady(token, status: .temporaryAppError, now: now()))
+                }
+            case .deliverInvalid(let frame, let error, let token):
+                if handler?.session(self, invalid: frame, error: error, token: token) != true {
+                    perform(machine.invalidDeclined(frame, error: error, token: token, now: now()))
+                }
+            case .rejected(let frame, let error):
+                handler?.session(self, rejected: frame, error: error)
+            case .pauseReading: connection?.pauseReading()
+            case .resumeReading: connection?.resumeReading()
+            case .close(let reason): connection?.close(reason)
+            case .reconnect(let seconds):
+                queue.asyncAfter(deadline: .now() + seconds) { [weak self] in
+                    guard let self else { return }
+                    perform(machine.connectRequested())
+                }
+            case .complete(let completion, let result): completion(result)
+            case .event(let name, let detail): onEvent?(name, "[\(config.name)] \(detail)")
+            case .stopped:
+                timer?.cancel()
+                timer = nil
+                connection?.close(.local("stopped"))
+                connection = nil
+                let done = shutdownDone
+                shutdownDone = []
+                for d in done { d() }
             }
         }
     }
 
-    private func outbind(_ frame: PDUFrame) {
-        guard awaitingOutbind else { return }
-        awaitingOutbind = false
-        guard case .outbind(let o)? = try? PDU.decode(frame).body,
-            o.systemID.string == config.systemID, o.password.string == config.password
-        else {
-            event("outbind_refused", "credentials do not match")
-            connection?.close(.local("outbind refused"))
-            return
-        }
-        event("outbind", "binding as receiver")
-        bind()
-    }
-
-    // MARK: Connecting and binding
-
     private func connect() {
-        guard !stopping else { return }
-        set(.connecting)
-        generation &+= 1
-        let gen = generation
+        let id = machine.connectionID
         Socket.connect(host: config.host, port: config.port, timeout: config.connectTimeout, queue: queue) { [self] r in
-            guard gen == generation, !stopping else {
+            guard id == machine.connectionID, machine.state == .connecting else {
                 if case .success(let fd) = r { Glibc.close(fd) }
                 return
             }
             switch r {
             case .failure(let e):
-                event("connect_failed", e.description)
-                stats.lastError = e.description
-                scheduleReconnect(reason: "connect_failed", auth: false)
+                perform(machine.connectFailed(e.description))
             case .success(let fd):
-                let c = Connection(fd: fd, queue: queue, limits: config.limits)
-                connection = c
-                c.onFrame = { [unowned self] f in self.received(f) }
-                c.onClose = { [unowned self] reason in self.closed(reason, gen: gen) }
+                let c = install(Connection(fd: fd, queue: queue, limits: config.limits))
                 if config.tls != nil {
-                    guard let ctx = tlsContext else {
+                    guard tlsContext != nil else {
                         c.start()
                         c.close(.tls(tlsSetupError ?? "TLS setup failed"))
                         return
                     }
-                    if ctx.config.insecure {
-                        event("tls_insecure", "WARNING: TLS certificate verification is OFF for \(config.host):\(config.port) (insecure = true)")
+                    if tlsContext?.config.insecure == true {
+                        onEvent?("tls_insecure", "[\(config.name)] WARNING: TLS certificate verification is OFF for \(config.host):\(config.port) (insecure = true)")
                     }
-                    set(.connecting)
-                    c.onEstablished = { [unowned self] version in
-                        event("tls_established", version)
-                        bind()
-                    }
-                    c.startTLS(ctx, host: config.tls?.serverName ?? config.host)
-                    // A peer that accepts TCP and then says nothing must not hold the bind in `connecting`.
-                    queue.asyncAfter(deadline: .now() + config.connectTimeout) { [weak self, weak c] in
-                        guard let self, let c, gen == self.generation, self.state == .connecting, !c.isClosed else { return }
-                        self.event("tls_handshake_timeout", "no TLS handshake in \(self.config.connectTimeout) s")
-                        c.close(.tls("TLS handshake timeout"))
-                    }
+                    c.onEstablished = { [unowned self] version in perform(machine.tlsEstablished(version: version, now: now())) }
                 } else {
                     c.start()
-                    bind()
                 }
+                perform(machine.connected(now: now()))
             }
         }
     }
 
-    private func bind() {
-        set(.binding)
-        let bindID = viaOutbind ? CommandID.bindReceiver : config.bindType.commandID
-        let b = Bind(systemID: COctetString(config.systemID), password: COctetString(config.password),
-                     systemType: COctetString(config.systemType), interfaceVersion: 0x34,
-                     addrTON: config.addrTON, addrNPI: config.addrNPI, addressRange: COctetString(config.addressRange))
-        let seq = sequence()
-        outstanding[seq] = Outstanding(commandID: bindID, deadline: now() + nanos(config.responseTimeout), completion: nil)
-        write(PDU(bindID, sequenceNumber: seq, body: .bind(b)))
-        startTimer()
-    }
-
-    private func bindResponse(_ frame: PDUFrame) {
-        let status = frame.commandStatus
-        if status.isOK {
-            attempt = 0
-            authFailures = 0
-            stats.boundSince = now()
-            stats.lastBindError = nil
-            set(.bound)
-            event("bound", "system_id \(config.systemID)")
-            pump()
-            return
+    /// Makes `c` the current connection; its frames and its close go to the machine.
+    @discardableResult
+    private func install(_ c: Connection) -> Connection {
+        let id = machine.connectionID
+        connection = c
+        c.onFrame = { [unowned self] frame in perform(machine.frameReceived(frame, now: now())) }
+        c.onClose = { [unowned self] reason in
+            guard id == machine.connectionID else { return }
+            connection = nil
+            perform(machine.closed(reason))
         }
-        stats.lastBindError = status
-        let auth = status == .invalidPassword || status == .invalidSystemID
-        event(auth ? "bind_refused_credentials" : "bind_refused", status.description)
-        connection?.close(.local("bind refused \(status)"))
-    }
-
-    // MARK: Receiving
-
-    private func received(_ frame: PDUFrame) {
-        stats.pdusIn += 1
-        lastActivity = now()
-        stats.lastReceivedAt = lastActivity
-        let id = frame.commandID
-        if id.isResponse {
-            response(frame)
-            return
-        }
-        // Every other request is decoded (they are rare) so a malformed one is
-        // answered with the codec's status before anything else.
-        if id != .deliverSM, id != .dataSM, id.isKnown {
-            do {
-                _ = try PDU.decode(frame)
-            } catch {
-                stats.malformed += 1
-                if id.expectsResponse {
-                    write(PDU(id.response, status: error.commandStatus, sequenceNumber: frame.sequenceNumber))
-                } else {
-                    write(PDU.genericNack(sequenceNumber: frame.sequenceNumber, status: error.commandStatus))
-                    stats.genericNacksSent += 1
-                }
-                handler?.session(self, rejected: frame, error: error)
-                return
-            }
-        }
-        switch id {
-        case .deliverSM, .dataSM:
-            stats.deliverSM += 1
-            stats.lastDeliverSMAt = lastActivity
-            // Validate before handing over. A malformed one is kept as evidence when the
-            // handler takes it (acked after it is stored), otherwise answered here.
-            var invalid: DecodeError?
-            do {
-                if id == .deliverSM { _ = try ShortMessageView(frame) } else { _ = try DataSMView(frame) }
-            } catch {
-                stats.malformed += 1
-                invalid = error
-            }
-            let bound = state == .bound || state == .unbinding
-            if let error = invalid, !bound || handler == nil {
-                write(PDU.response(to: frame.header, status: error.commandStatus))
-                handler?.session(self, rejected: frame, error: error)
-                return
-            }
-            guard bound else {
-                write(PDU.response(to: frame.header, status: .invalidBindStatus))
-                return
-            }
-            let token = AckToken(connection: generation, sequenceNumber: frame.sequenceNumber, commandID: id, receivedAt: lastActivity)
-            unacked.insert(frame.sequenceNumber)
-            if unacked.count >= config.maxUnackedInbound, let c = connection, !c.isReadingPaused {
-                stats.backpressurePauses += 1
-                c.pauseReading()
-                event("backpressure", "paused at \(unacked.count) unacked")
-            }
-            if let error = invalid {
-                if handler?.session(self, invalid: frame, error: error, token: token) != true {
-                    sendAck(token, error.commandStatus)
-                    handler?.session(self, rejected: frame, error: error)
-                }
-                return
-            }
-            if let handler {
-                handler.session(self, received: frame, token: token)
-            } else {
-                // No handler (its carrier was removed or changed by a reload): nothing can
-                // store this, so it is never acked OK; the SMSC delivers it again later.
-                sendAck(token, .temporaryAppError)
-            }
-        case .enquireLink:
-            write(PDU(.enquireLinkResp, sequenceNumber: frame.sequenceNumber))
-        case .unbind:
-            write(PDU(.unbindResp, sequenceNumber: frame.sequenceNumber))
-            event("peer_unbind", "")
-            connection?.close(.local("peer unbind"))
-        case .alertNotification:
-            stats.alertNotifications += 1
-            event("alert_notification", "")
-        case .outbind:
-            if viaOutbind { outbind(frame) } else { stats.unknownCommands += 1 }  // meaningless on our own connection
-        default:
-            if id.isKnown {
-                // A request an ESME never receives (submit_sm, bind…): answer with the status for the wrong bind state.
-                write(PDU.genericNack(sequenceNumber: frame.sequenceNumber, status: .invalidBindStatus))
-            } else {
-                stats.unknownCommands += 1
-                write(PDU.genericNack(sequenceNumber: frame.sequenceNumber, status: .invalidCommandID))
-            }
-            stats.genericNacksSent += 1
-        }
-    }
-
-    private func response(_ frame: PDUFrame) {
-        let seq = frame.sequenceNumber
-        guard let o = outstanding.removeValue(forKey: seq) else {
-            stats.unmatchedResponses += 1
-            event("unmatched_response", "\(frame.commandID) seq \(seq)")
-            return
-        }
-        if frame.commandID == .genericNack || frame.commandID == o.commandID.response {
-            switch o.commandID {
-            case .bindReceiver, .bindTransceiver, .bindTransmitter:
-                if frame.commandID == .genericNack { stats.lastBindError = frame.commandStatus; connection?.close(.local("bind nacked")) } else { bindResponse(frame) }
-                return
-            case .unbind:
-                connection?.close(.local("unbound"))
-                return
-            default:
-                break
-            }
-            if let c = o.completion {
-                let pdu = try? PDU.decode(frame)
-                c(pdu.map { .success($0) } ?? .success(PDU(frame.commandID, status: frame.commandStatus, sequenceNumber: seq)))
-            }
-            pump()
-        } else {
-            stats.unmatchedResponses += 1
-        }
-    }
-
-    // MARK: Acks and backpressure
-
-    private func sendAck(_ token: AckToken, _ status: CommandStatus) {
-        guard token.connection == generation, let c = connection, !c.isClosed, unacked.remove(token.sequenceNumber) != nil else {
-            return  // the connection it belonged to is gone: the SMSC will redeliver
-        }
-        var buf = (UInt64(0), UInt64(0), UInt64(0))
-        withUnsafeMutableBytes(of: &buf) { out in
-            let n = ResponseEncoder.writeMessageIDResp(into: out, commandID: token.commandID.response, status: status, sequenceNumber: token.sequenceNumber)
-            c.send(UnsafeRawBufferPointer(rebasing: out[0..<n]))
-        }
-        stats.pdusOut += 1
-        stats.acksSent += 1
-        if c.isReadingPaused, !stopping, unacked.count <= config.maxUnackedInbound / 2 {
-            c.resumeReading()
-            event("backpressure", "resumed at \(unacked.count) unacked")
-        }
-        if stopping, unacked.isEmpty, state == .bound { sendUnbind() }
-    }
-
-    // MARK: Requests and the window
-
-    private func pump() {
-        while state == .bound, outstanding.count < config.window, !waiting.isEmpty {
-            var (pdu, completion) = waiting.removeFirst()
-            let seq = sequence()
-            pdu.sequenceNumber = seq
-            outstanding[seq] = Outstanding(commandID: pdu.commandID, deadline: now() + nanos(config.responseTimeout), completion: completion)
-            write(pdu)
-        }
-    }
-
-    /// sequence_number from 1 to 0x7FFFFFFF, wrapping, skipping ones still outstanding.
-    private func sequence() -> UInt32 {
-        repeat {
-            let s = nextSequence
-            nextSequence = s >= 0x7FFF_FFFF ? 1 : s + 1
-            if outstanding[s] == nil { return s }
-        } while true
-    }
-
-    private func write(_ pdu: PDU) {
-        guard let c = connection, !c.isClosed else { return }
-        stats.pdusOut += 1
-        c.send(pdu)
-    }
-
-    // MARK: Timers
-
-    private func startTimer() {
-        timer?.cancel()
-        let t = DispatchSource.makeTimerSource(queue: queue)
-        let tick = max(0.02, min(config.enquireLinkInterval, config.responseTimeout) / 4)
-        t.schedule(deadline: .now() + tick, repeating: tick)
-        t.setEventHandler { [weak self] in self?.tick() }
-        timer = t
-        t.resume()
+        return c
     }
 
     private func tick() {
         let t = now()
-        // A peer that stopped reading our responses: its output has not moved for a response timeout.
-        if let c = connection, c.outputStalledNanos(now: t) > nanos(config.responseTimeout) {
-            event("write_stalled", "the peer has read nothing for \(config.responseTimeout) s (\(c.pendingOutput) bytes queued)")
-            c.close(.local("write_stalled"))
-            return
-        }
-        for (seq, o) in outstanding where t >= o.deadline {
-            outstanding.removeValue(forKey: seq)
-            switch o.commandID {
-            case .enquireLink:
-                event("link_dead", "no enquire_link_resp in \(config.responseTimeout) s")
-                connection?.close(.local("enquire_link timeout"))
-                return
-            case .bindReceiver, .bindTransceiver, .bindTransmitter:
-                connection?.close(.local("bind timeout"))
-                return
-            case .unbind:
-                connection?.close(.local("unbind timeout"))
-                return
-            default:
-                o.completion?(.failure(.timeout))
-            }
-        }
-        if state == .bound, t - lastActivity >= nanos(config.enquireLinkInterval),
-            !outstanding.values.contains(where: { $0.commandID == .enquireLink })
-        {
-            let seq = sequence()
-            outstanding[seq] = Outstanding(commandID: .enquireLink, deadline: t + nanos(config.responseTimeout), completion: nil)
-            stats.enquireLinksSent += 1
-            write(PDU(.enquireLink, sequenceNumber: seq))
-            lastActivity = t
-        }
-        if stopping, state == .bound, t >= shutdownDeadline { sendUnbind() }
-        pump()
+        perform(machine.timerFired(now: t, outputStalledNanos: connection?.outputStalledNanos(now: t) ?? 0,
+                                   pendingOutput: connection?.pendingOutput ?? 0))
     }
-
-    // MARK: Closing, reconnecting, stopping
-
-    private func closed(_ reason: CloseReason, gen: UInt64) {
-        guard gen == generation else { return }
-        connection = nil
-        timer?.cancel()
-        timer = nil
-        unacked.removeAll()
-        for (_, o) in outstanding { o.completion?(.failure(.disconnected)) }
-        outstanding.removeAll()
-        for (_, c) in waiting { c?(.failure(.disconnected)) }
-        waiting.removeAll()
-        event("closed", reason.description)
-        stats.lastError = reason.description
-        if stopping {
-            finishStop()
-            return
-        }
-        if viaOutbind {
-            set(.idle)  // the SMSC outbinds again when it has traffic
-            return
-        }
-        let auth = stats.lastBindError == .invalidPassword || stats.lastBindError == .invalidSystemID
-        scheduleReconnect(reason: reason.label, auth: auth && state == .binding)
-    }
-
-    private func scheduleReconnect(reason: String, auth: Bool) {
-        guard !stopping else { finishStop(); return }
-        stats.reconnects += 1
-        stats.reconnectReasons[reason, default: 0] += 1
-        let delay: Double
-        if auth {
-            delay = config.authFailureBackoff.delay(attempt: authFailures)
-            authFailures += 1
-            event("auth_backoff", "bad credentials: next bind in \(Int(delay)) s")
-        } else {
-            delay = config.backoff.delay(attempt: attempt)
-            attempt += 1
-        }
-        set(.backoff)
-        let w = DispatchWorkItem { [weak self] in self?.connect() }
-        reconnectWork = w
-        queue.asyncAfter(deadline: .now() + delay, execute: w)
-    }
-
-    private func drainThenUnbind() {
-        if unacked.isEmpty || now() >= shutdownDeadline {
-            sendUnbind()
-        } else {
-            queue.asyncAfter(deadline: .now() + 0.01) { [weak self] in
-                guard let self, self.state == .bound else { return }
-                self.drainThenUnbind()
-            }
-        }
-    }
-
-    private func sendUnbind() {
-        guard state == .bound else { return }
-        set(.unbinding)
-        let seq = sequence()
-        outstanding[seq] = Outstanding(commandID: .unbind, deadline: now() + nanos(min(config.responseTimeout, 5)), completion: nil)
-        write(PDU(.unbind, sequenceNumber: seq))
-    }
-
-    private func finishStop() {
-        timer?.cancel()
-        timer = nil
-        connection?.close(.local("stopped"))
-        connection = nil
-        set(.stopped)
-        let done = shutdownDone
-        shutdownDone = []
-        for d in done { d() }
-    }
-
-    private func set(_ s: SessionState) {
-        state = s
-        stats.state = s
-    }
-
-    private func event(_ name: String, _ detail: String) { onEvent?(name, "[\(config.name)] \(detail)") }
 }
 
 @inline(__always) func now() -> UInt64 {
@@ -695,20 +364,24 @@ public final class ESMESession: @unchecked Sendable {
     clock_gettime(CLOCK_MONOTONIC, &ts)
     return UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)
 }
-@inline(__always) func nanos(_ seconds: Double) -> UInt64 { UInt64(max(0, seconds) * 1e9) }
 
 /// The binds of one carrier: several sessions, each its own connection and queue,
 /// so one bind's trouble (or one carrier's) never touches another's.
 public final class CarrierBinds: @unchecked Sendable {
     public let sessions: [ESMESession]
 
-    /// `count` sessions from one config, named "<name>-1", "<name>-2", …
-    public init(config: SessionConfig, count: Int, handler: any InboundHandler) {
+    /// `count` sessions from one config, named "<name>-1", "<name>-2", …, each with
+    /// the handler `handler` gives for its name (held weakly, as by every session).
+    public init(config: SessionConfig, count: Int, handler: (String) -> any InboundHandler) {
         sessions = (1...max(1, count)).map { i in
             var c = config
             c.name = "\(config.name)-\(i)"
-            return ESMESession(config: c, handler: handler)
+            return ESMESession(config: c, handler: handler(c.name))
         }
+    }
+
+    public convenience init(config: SessionConfig, count: Int, handler: any InboundHandler) {
+        self.init(config: config, count: count) { _ in handler }
     }
 
     public func start() { sessions.forEach { $0.start() } }

@@ -38,8 +38,8 @@ enum DedupRekey {
             FROM message_dedup d JOIN messages m ON m.id = d.message_id AND m.received_at = d.received_at
             WHERE d.received_at > now() - make_interval(secs => $1::int)
             """, [.text(String(windowSeconds))]) { r in
-            guard let old = r[0].flatMap(DedupKey.init(uuid:)), let carrier = r[1] else { return true }
-            let pdus = (r[2] ?? "").split(separator: ",").map { PartStore.unhex(String($0)) }
+            guard let old = r["dedup_key"].flatMap(DedupKey.init(uuid:)), let carrier = r["carrier"] else { return true }
+            let pdus = (r["raw_pdus"] ?? "").split(separator: ",").map { PartStore.unhex(String($0)) }
             guard let keys = router(carrier).storedKeys(rawPDUs: pdus) else {
                 stats.undecodable += 1
                 return true
@@ -73,15 +73,12 @@ enum DedupRekey {
         var pendingOld = BinaryArray(.uuid), pendingNew = BinaryArray(.uuid)
         var pendingCount = 0
         try db.stream("""
-            SELECT dedup_key::text, carrier, source_addr, destination_addr, reference, reference_bits, total, sequence,
-                   data_coding, encode(body, 'hex')
+            SELECT dedup_key::text AS dedup_key, \(PartStore.keyColumns), sequence, data_coding, encode(body, 'hex') AS body
             FROM message_parts WHERE message_dedup_key IS NULL
             """) { r in
-            func i(_ k: Int) -> Int { Int(r[k] ?? "0") ?? 0 }
-            guard let old = r[0].flatMap(DedupKey.init(uuid:)) else { return true }
-            let key = PartKey(carrier: r[1] ?? "", source: r[2] ?? "", destination: r[3] ?? "", reference: UInt16(i(4)),
-                              referenceBits: UInt8(i(5)), total: UInt8(i(6)))
-            let part = Part(key: key, sequence: UInt8(i(7)), dataCoding: UInt8(i(8)), body: PartStore.unhex(r[9] ?? ""), receivedAt: 0)
+            guard let old = r["dedup_key"].flatMap(DedupKey.init(uuid:)) else { return true }
+            let part = Part(key: PartStore.partKey(r), sequence: UInt8(clamping: r.int("sequence") ?? 0),
+                            dataCoding: UInt8(clamping: r.int("data_coding") ?? 0), body: PartStore.unhex(r["body"] ?? ""), receivedAt: 0)
             pendingOld.append(old)
             pendingNew.append(DedupKey.part(part))
             pendingCount += 1

@@ -42,12 +42,13 @@ public enum LateMatcher {
               AND ($2::text[] IS NULL OR m.destination_normalized = ANY($2::text[]))
             ORDER BY m.received_at
             """, [.text(String(lookbackSeconds)), msisdns.map { ns in var a = BinaryArray(.text); for n in ns { a.append(n) }; return a.value } ?? .null]) { r in
-            guard let id = r[0].flatMap({ Int64($0) }), let at = r[1], let number = r[2], let order = r[6].flatMap({ Int64($0) }) else { return true }
-            let text = r[3] ?? ""
-            let coding = DataCoding(UInt8(clamping: Int(r[5] ?? "0") ?? 0))
-            let c = extractor.decide(text: text, isBinary: coding.isBinaryForOTP, sender: r[4] ?? "", leaseService: r[7])
-            found.append((Match(messageID: id, receivedAt: at, msisdn: number, carrier: r[9] ?? "", orderID: order, service: c.service, code: c.code),
-                          Int32(r[8] ?? "0") ?? 0, c.serviceMismatch, c.confidence, c.rule))
+            guard let id = r["id"].flatMap({ Int64($0) }), let at = r["received_at"], let number = r["msisdn"],
+                let order = r["order_id"].flatMap({ Int64($0) }) else { return true }
+            let text = r["text"] ?? ""
+            let coding = DataCoding(UInt8(clamping: r.int("data_coding") ?? 0))
+            let c = extractor.decide(text: text, isBinary: coding.isBinaryForOTP, sender: r["sender"] ?? "", leaseService: r["service"])
+            found.append((Match(messageID: id, receivedAt: at, msisdn: number, carrier: r["carrier"] ?? "", orderID: order, service: c.service, code: c.code),
+                          Int32(r["version"] ?? "0") ?? 0, c.serviceMismatch, c.confidence, c.rule))
             return true
         }
         guard !dryRun, !found.isEmpty else { return found.map(\.match) }
@@ -78,7 +79,7 @@ public enum LateMatcher {
                         late_matched_at = clock_timestamp(), commit_txid = txid_current()
                     FROM v WHERE m.id = v.id AND m.received_at = v.received_at AND m.outcome = 'unmatched'
                     RETURNING m.id, m.order_id, m.received_at, m.outcome)
-                SELECT \(BatchWriter.notified), (SELECT array_agg(id) FROM m) AS routed
+                SELECT \(BatchSQL.notified), (SELECT array_agg(id) FROM m) AS routed
                 """, [ids.value, at.value, orders.value, versions.value, services.value, codes.value, confidences.value,
                       rules.value, mismatches.value])
             try db.execute("COMMIT")

@@ -165,19 +165,20 @@ public final class LeaseSync: @unchecked Sendable {
     private func streamLeases(_ db: PostgresConnection, latestOnly: Bool, _ visit: (MSISDNKey, Lease) -> Void) throws {
         var services: [String: ServiceID] = [:]
         try db.stream("""
-            SELECT \(latestOnly ? "DISTINCT ON (msisdn)" : "") msisdn, order_id, service, floor(extract(epoch FROM starts_at))::bigint,
-                   floor(extract(epoch FROM CASE WHEN status = 'active' THEN expires_at ELSE LEAST(expires_at, updated_at) END))::bigint,
+            SELECT \(latestOnly ? "DISTINCT ON (msisdn)" : "") msisdn, order_id, service,
+                   floor(extract(epoch FROM starts_at))::bigint AS starts_at,
+                   floor(extract(epoch FROM CASE WHEN status = 'active' THEN expires_at ELSE LEAST(expires_at, updated_at) END))::bigint AS ends_at,
                    version
             FROM leases
             WHERE expires_at > now() - interval '1 day'
             ORDER BY \(latestOnly ? "msisdn, starts_at DESC, order_id DESC" : "starts_at, order_id")
             """) { r in
-            guard let m = r[0], let key = MSISDNKey(m), let order = r[1].flatMap({ UInt64($0) }) else { return true }
-            let name = r[2] ?? ""
+            guard let m = r["msisdn"], let key = MSISDNKey(m), let order = r["order_id"].flatMap({ UInt64($0) }) else { return true }
+            let name = r["service"] ?? ""
             let sid: ServiceID
             if let s = services[name] { sid = s } else { sid = table.serviceID(name); services[name] = sid }
-            visit(key, Lease(orderID: order, service: sid, startsAt: UInt32(clamping: Int(r[3] ?? "0") ?? 0),
-                             expiresAt: UInt32(clamping: Int(r[4] ?? "0") ?? 0), version: UInt32(clamping: Int(r[5] ?? "0") ?? 0)))
+            visit(key, Lease(orderID: order, service: sid, startsAt: UInt32(clamping: r.int("starts_at") ?? 0),
+                             expiresAt: UInt32(clamping: r.int("ends_at") ?? 0), version: UInt32(clamping: r.int("version") ?? 0)))
             return true
         }
     }

@@ -176,6 +176,27 @@ func appendHex(_ b: [UInt8], to out: inout [UInt8]) {
     }
 }
 
+/// One row of a result, read by column name (text; NULL as nil).
+public struct PostgresRow: Sendable {
+    /// The result's column names, shared by its rows.
+    let columns: [String]
+    let values: [String?]
+
+    public init(columns: [String], values: [String?]) {
+        self.columns = columns
+        self.values = values
+    }
+
+    /// The value in the column named `name`: nil when NULL or when there is no such column.
+    public subscript(_ name: String) -> String? {
+        guard let i = columns.firstIndex(of: name), i < values.count else { return nil }
+        return values[i]
+    }
+
+    /// The value as an integer; nil when NULL, absent or not a number.
+    public func int(_ name: String) -> Int? { self[name].flatMap { Int($0) } }
+}
+
 /// Rows of a result, as text (NULL as nil).
 public struct PostgresRows: Sendable {
     public var columns: [String]
@@ -188,6 +209,9 @@ public struct PostgresRows: Sendable {
         guard let i = columns.firstIndex(of: name), let row = rows.first, i < row.count else { return nil }
         return row[i]
     }
+
+    /// Each row, read by name.
+    public var named: [PostgresRow] { rows.map { PostgresRow(columns: columns, values: $0) } }
 }
 
 /// One PostgreSQL connection through libpq: parameterized statements only,
@@ -336,18 +360,22 @@ public final class PostgresConnection: @unchecked Sendable {
 
     /// Streams a query's rows one at a time (single-row mode): the whole result is
     /// never held in memory. `body` returns false to stop early.
-    public func stream(_ sql: String, _ params: [PostgresValue] = [], _ body: ([String?]) throws -> Bool) throws {
+    public func stream(_ sql: String, _ params: [PostgresValue] = [], _ body: (PostgresRow) throws -> Bool) throws {
         let ok = withParams(params) { v, l, f in PQsendQueryParams(conn, sql, Int32(params.count), nil, v, l, f, 0) }
         guard ok == 1 else { throw PostgresError(operation: "stream", message: Self.message(conn), sqlState: nil) }
         guard PQsetSingleRowMode(conn) == 1 else { throw PostgresError(operation: "single-row mode", message: Self.message(conn), sqlState: nil) }
         var failure: PostgresError?
         var stop = false
+        var columns: [String]?
         while let r = PQgetResult(conn) {
             defer { PQclear(r) }
             let status = PQresultStatus(r)
             if status == PGRES_SINGLE_TUPLE, !stop, failure == nil {
                 let nf = Int(PQnfields(r))
-                let row = (0..<nf).map { j in PQgetisnull(r, 0, Int32(j)) == 1 ? nil : String(cString: PQgetvalue(r, 0, Int32(j))) }
+                let names = columns ?? (0..<nf).map { String(cString: PQfname(r, Int32($0))) }
+                columns = names
+                let values = (0..<nf).map { j in PQgetisnull(r, 0, Int32(j)) == 1 ? nil : String(cString: PQgetvalue(r, 0, Int32(j))) }
+                let row = PostgresRow(columns: names, values: values)
                 do { if try !body(row) { stop = true; _ = PQrequestCancel(conn) } } catch { failure = PostgresError(operation: "stream", message: "\(error)", sqlState: nil) }
             } else if status != PGRES_TUPLES_OK && status != PGRES_SINGLE_TUPLE && !stop {
                 failure = Self.error("stream", r, conn)

@@ -25,8 +25,8 @@ final class Collector: InboundHandler, @unchecked Sendable {
     var rejected: [DecodeError] = []
     var texts: [String] = []
 
-    func session(_ session: ESMESession, received frame: PDUFrame, token: AckToken) {
-        if let v = try? ShortMessageView(frame) { lock.withLock { texts.append(v.decodeText().text) } }
+    func session(_ session: ESMESession, received message: Inbound, token: AckToken) {
+        if case .deliverSM(let v) = message { lock.withLock { texts.append(v.decodeText().text) } }
         let holdIt: Bool = lock.withLock {
             tokens.append(token)
             if hold { held.append(token) }

@@ -164,7 +164,7 @@ final class PostgresConnectionTests: XCTestCase {
         var n = 0
         try db.stream("SELECT k FROM t WHERE k >= 1000 ORDER BY k") { row in
             n += 1
-            return row[0] != nil
+            return row["k"] != nil
         }
         XCTAssertEqual(n, 30000)
     }

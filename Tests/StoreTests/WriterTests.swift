@@ -234,7 +234,7 @@ final class WriterTests: XCTestCase {
             let c = Array(h)
             return [0..<8, 8..<12, 12..<16, 16..<20, 20..<32].map { String(c[$0]) }.joined(separator: "-")
         }
-        XCTAssertEqual(a.first, ["2026-05-28T20:28:43.456", "c1", "c1-1", "WhatsApp", "5", BatchWriter.normalized(d.source), "447700900123", "1",
+        XCTAssertEqual(a.first, ["2026-05-28T20:28:43.456", "c1", "c1-1", "WhatsApp", "5", BatchSQL.normalized(d.source), "447700900123", "1",
                                  "447700900123", "9223372036854775807", "2147483647", "whatsapp", "routed", "f", "0", d.text, "f", d.code,
                                  "0.875", d.rule, "3", "{2}", uuid(d.dedupKey.hex), "0102,ff"])
         let b = try db.execute("SELECT \(cols) FROM messages WHERE dedup_key = $1::uuid", [.text(bare.decision.dedupKey.hex)]).rows

@@ -91,7 +91,7 @@ struct DeliveryAudit: Sendable {
             }
         }
         guard let given = reassembler.expire(now: .max / 2).first else { return nil }
-        return router.message(from: given, sourceTON: .alphanumeric, destTON: .international).dedupKey.hex
+        return router.message(from: given).dedupKey.hex
     }
 
     static func expectedKey(_ m: TrafficMix.Message, router: SessionRouter) -> String? {

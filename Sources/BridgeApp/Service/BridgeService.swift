@@ -17,7 +17,8 @@ final class BridgeService: @unchecked Sendable {
     let metrics = MetricsRegistry()
     let events = EventHub()
     let table = LeaseTable()
-    let reassembler: Reassembler
+    let multipart: MultipartCoordinator
+    var reassembler: Reassembler { multipart.reassembler }
     /// When this service was made (monotonic ns): a carrier that never delivered has been silent since then.
     let startedAtMonotonic = monotonicNanos()
     private(set) var writer: BatchWriter!
@@ -29,8 +30,6 @@ final class BridgeService: @unchecked Sendable {
     /// until `ctl carrier start` or a restart of the process, and do not count against readiness.
     private var stoppedByAdmin: Set<String> = []
     private var rules: RoutingRules
-    private var sweeper: (any DispatchSourceTimer)?
-    private let sweepQueue = DispatchQueue(label: "smpp.bridge.sweep")
     private var stage = "starting"
     private var databaseURL = ""
     private var writerMetrics: WriterMetrics?
@@ -41,9 +40,10 @@ final class BridgeService: @unchecked Sendable {
         self.config = config
         self.logger = logger
         // A finished message's parts are remembered as long as its key is a redelivery target.
-        reassembler = Reassembler(timeoutMillis: UInt64(config.reassemblyTimeoutSeconds * 1000), maxPendingBytes: config.reassemblyMaxBytes,
-                                  maxPendingBytesPerCarrier: config.reassemblyMaxBytesPerCarrier,
-                                  rememberMillis: UInt64(config.dedupWindowSeconds) * 1000)
+        let reassembler = Reassembler(timeoutMillis: UInt64(config.reassemblyTimeoutSeconds * 1000), maxPendingBytes: config.reassemblyMaxBytes,
+                                      maxPendingBytesPerCarrier: config.reassemblyMaxBytesPerCarrier,
+                                      rememberMillis: UInt64(config.dedupWindowSeconds) * 1000)
+        multipart = MultipartCoordinator(reassembler: reassembler)
         rules = RoutingRules(extractor: OTPExtractor(rules: try Self.loadRules(config.otpRulesFile)), generation: 1)
         M.defineAll(metrics)
     }
@@ -131,21 +131,17 @@ final class BridgeService: @unchecked Sendable {
         writer = BatchWriter(config: w)
         writerMetrics = WriterMetrics(metrics: metrics, logger: logger)
         writer.observer = writerMetrics
-        // Reassembly survives restarts: pending parts come back from the store.
-        // In chunks: the reassembler's memory cap applies as they come in (the oldest
-        // incomplete ones are given up and stored), never the whole table at once.
-        var restoredParts = 0
-        var completedOnRestore: [AssembledMessage] = []
-        try PartStore.pending(db, chunk: 10_000) { parts in
-            restoredParts += parts.count
-            completedOnRestore += reassembler.restore(parts)
-        }
-        logger.info("reassembly restored", metadata: ["parts": "\(restoredParts)", "completed": "\(completedOnRestore.count)"])
+        let restored = try multipart.restore(from: db)
+        logger.info("reassembly restored", metadata: ["parts": "\(restored.parts)", "completed": "\(restored.completed.count)"])
         installCollectors()
         setStage("binding")
         for c in config.carriers { try addCarrier(c) }
-        for m in completedOnRestore { storeAssembled(m) }
-        startSweeper()
+        multipart.start(databaseURL: databaseURL, restored: restored.completed,
+                        router: { [weak self] carrier in self?.pipeline(carrier)?.makeRouter() },
+                        store: { [weak self] m in
+                            guard let carrier = m.parts.first?.key.carrier, let pipeline = self?.pipeline(carrier) else { return }
+                            pipeline.store(pipeline.makeRouter().decide(m), message: m, bind: "reassembly", token: nil, session: nil)
+                        })
         setStage("ready")
     }
 
@@ -157,7 +153,7 @@ final class BridgeService: @unchecked Sendable {
 
     private func addCarrier(_ c: CarrierConfig, password given: String? = nil) throws {
         let password = try given ?? Self.readPassword(c)
-        let pipeline = MessagePipeline(carrier: c, table: table, reassembler: reassembler, writer: writer, rules: lock.withLock { rules },
+        let pipeline = MessagePipeline(carrier: c, table: table, multipart: multipart, writer: writer, rules: lock.withLock { rules },
                                        metrics: metrics, events: events, logger: logger, mask: mask)
         var s = SessionConfig(name: c.name, host: c.host, port: c.port, systemID: c.systemID, password: password)
         s.systemType = c.systemType
@@ -168,7 +164,7 @@ final class BridgeService: @unchecked Sendable {
         s.maxUnackedInbound = c.maxUnacked
         s.addressRange = c.addressRange
         s.tls = c.tls
-        let binds = CarrierBinds(config: s, count: c.binds, handler: pipeline)
+        let binds = CarrierBinds(config: s, count: c.binds) { pipeline.handler(forBind: $0) }
         for session in binds.sessions {
             let name = session.config.name
             session.onEvent = { [logger, sessionLogLimiter] event, detail in
@@ -181,7 +177,6 @@ final class BridgeService: @unchecked Sendable {
                 logger.log(level: level, "session", metadata: ["carrier": "\(c.name)", "bind": "\(name)", "event": "\(event)", "detail": "\(detail)"])
             }
         }
-        pipeline.prepareSeries(binds: binds.sessions.map(\.config.name))
         lock.withLock { carriers[c.name] = (c, binds, pipeline, password) }
         binds.start()
         logger.info("carrier started", metadata: ["carrier": "\(c.name)", "host": "\(c.host)", "port": "\(c.port)", "binds": "\(c.binds)",
@@ -343,89 +338,14 @@ final class BridgeService: @unchecked Sendable {
             e.binds.shutdown(deadline: config.shutdownGraceSeconds) { group.leave() }
         }
         _ = group.wait(timeout: .now() + config.shutdownGraceSeconds + 2)
-        sweeper?.cancel()
+        multipart.stop()
         writer?.stop(timeout: config.shutdownGraceSeconds)
         leaseSync?.stop()
         setStage("stopped")
         logger.info("stopped", metadata: ["rows_committed": "\(writer?.stats.rowsCommitted ?? 0)"])
     }
 
-    /// Incomplete multi-part messages are stored, marked with their gaps, once the timeout passes.
-    private func startSweeper() {
-        let t = DispatchSource.makeTimerSource(queue: sweepQueue)
-        t.schedule(deadline: .now() + 1, repeating: 1)
-        t.setEventHandler { [weak self] in
-            guard let self else { return }
-            let now = wallClockMillis()
-            // Given up locally: first see whether another bridge holds the rest.
-            for m in self.reassembler.expire(now: now) { self.resolveWithStore(m, timedOut: true) }
-            // Parts of one message can reach different bridges (binds): after 2 s, look.
-            for m in self.reassembler.stale(olderThan: 2000, now: now, recheck: 3000, limit: BridgeService.staleLookupsPerSweep) {
-                self.resolveWithStore(m, timedOut: false)
-            }
-        }
-        sweeper = t
-        t.resume()
-    }
-
-    private var sweepDB: PostgresConnection?
-    /// Store lookups for parts other bridges may hold, per one-second sweep.
-    static let staleLookupsPerSweep = 256
-
-    /// Completes a pending multi-part message from parts other bridges stored, holds
-    /// it as redelivered when another bridge already stored it, or (timed out) stores
-    /// what there is, marked with its gaps. Runs on the sweep queue.
-    private func resolveWithStore(_ m: AssembledMessage, timedOut: Bool) {
-        let now = wallClockMillis()
-        let stored: (open: [Part], consumed: Set<DedupKey>)
-        do {
-            if sweepDB == nil || sweepDB?.isHealthy == false { sweepDB = try PostgresConnection(databaseURL, applicationName: "smpp-bridge-reassembly") }
-            stored = try PartStore.parts(of: m.key, consumedAmong: m.parts.compactMap { $0 }.map(DedupKey.part), sweepDB!)
-        } catch {
-            sweepDB = nil
-            if timedOut { storeAssembled(m) }  // the database will dedup if it was stored after all
-            return
-        }
-        switch m.resolve(open: stored.open, consumed: stored.consumed, timedOut: timedOut) {
-        case .storedAlready:
-            // Another bridge (or this one, before a restart) stored these parts. Most
-            // likely the whole message; but a new message that repeats a part exactly
-            // may still be coming, so they are held until the timeout, not dropped.
-            if !timedOut { reassembler.markEchoes(m.key, consumed: stored.consumed) }
-        case .complete(let merged):
-            if !timedOut { guard reassembler.claim(m.key, now: now) != nil else { return } }
-            storeAssembled(merged)
-        case .incomplete(let merged):
-            storeAssembled(merged)
-        case .wait:
-            break
-        }
-    }
-
-    private func anyRouter(for carrier: String) -> SessionRouter? {
-        lock.withLock { carriers[carrier]?.pipeline }?.detachedRouter()
-    }
-
-    /// A message rebuilt outside a session (restored or timed out); its TONs come
-    /// from its first part's PDU.
-    private func storeAssembled(_ a: AssembledMessage) {
-        guard let router = anyRouter(for: a.key.carrier) else { return }
-        var tons: (TON, TON) = (.unknown, .unknown)
-        if let raw = a.parts.compactMap({ $0 }).first?.rawPDU {
-            raw.withUnsafeBytes { b in
-                if let f = try? PDUFrame(b) {
-                    if let v = try? ShortMessageView(f) { tons = (v.sourceAddrTON, v.destAddrTON) } else if let v = try? DataSMView(f) { tons = (v.sourceAddrTON, v.destAddrTON) }
-                }
-            }
-        }
-        storeDetached(router.message(from: a, sourceTON: tons.0, destTON: tons.1))
-    }
-
-    private func storeDetached(_ m: InboundMessage) {
-        guard let carrierName = m.parts.first?.key.carrier, let pipeline = lock.withLock({ carriers[carrierName]?.pipeline }) else { return }
-        let router = pipeline.detachedRouter()
-        pipeline.store(router.decide(m), parts: m.parts, sourceTON: m.sourceTON, destTON: m.destTON, bind: "reassembly", token: nil, session: nil)
-    }
+    private func pipeline(_ carrier: String) -> MessagePipeline? { lock.withLock { carriers[carrier]?.pipeline } }
 
     static let reconnectReasons = ["connect_failed", "peer_closed", "read_error", "write_error", "framing", "tls", "write_stalled"]
 

@@ -1,10 +1,12 @@
 import Dispatch
 import Foundation
+import Locking
 import Logging
 import Routing
 import SMPPSession
 import SMPPWire
 import Store
+import Synchronization
 
 /// What every carrier's pipeline shares and what a reload swaps.
 final class RoutingRules: @unchecked Sendable {
@@ -16,28 +18,33 @@ final class RoutingRules: @unchecked Sendable {
     }
 }
 
-/// The path of one inbound deliver_sm / data_sm, on its session's queue:
-/// decode (zero-copy view) → reassembly → routing decision → the writer, and
-/// deliver_sm_resp only from the writer's completion, after COMMIT.
-final class MessagePipeline: InboundHandler, @unchecked Sendable {
+/// The path of one inbound deliver_sm / data_sm, on its session's queue: the view the
+/// session validated → reassembly → routing decision → the writer, and deliver_sm_resp
+/// only from the writer's completion, after COMMIT.
+final class MessagePipeline: @unchecked Sendable {
     let carrier: CarrierConfig
     let table: LeaseTable
-    let reassembler: Reassembler
+    let multipart: MultipartCoordinator
     let writer: BatchWriter
     let metrics: MetricsRegistry
     let events: EventHub
     let logger: Logger
     let mask: Mask
     let logLimiter: LogLimiter
-    private let rulesLock = NSLock()
-    private var rules: RoutingRules
-    private var routers: [ObjectIdentifier: SessionRouter] = [:]
+    private let rules: Locked<RoutingRules>
+    /// Moves on each swap of the rules: a bind's handler compares it (one atomic load per
+    /// message) and builds a new router when it moved.
+    fileprivate let rulesGeneration = Atomic<Int>(0)
+    /// The binds' handlers, by bind name. Sessions hold their handler weakly; these are the strong references.
+    private let handlers = Locked<[String: BindHandler]>([:])
 
     /// A bind's series, resolved once: a message costs a few atomic adds, not label strings.
     final class BindSeries: Sendable {
         let deliverSM, pdusInDeliver, pdusInData, respDeliverOK, respDataOK: CounterSeries
         let ackLatency: HistogramSeries
+        let bind: String
         init(_ m: MetricsRegistry, carrier: String, bind: String) {
+            self.bind = bind
             let l = [("carrier", carrier), ("bind", bind)]
             deliverSM = m.counter(M.deliverSM, l)
             pdusInDeliver = m.counter(M.pdusIn, l + [("command", "deliver_sm")])
@@ -49,20 +56,55 @@ final class MessagePipeline: InboundHandler, @unchecked Sendable {
             for code in DecodeError.allCodes { _ = m.counter(M.malformed, l + [("error", code)]) }
         }
     }
-    private let seriesLock = NSLock()
-    private var bindSeries: [String: BindSeries] = [:]
+
+    /// One bind's handler: what its messages need (series, router) resolved when the bind
+    /// is made, not looked up per message. Used on that bind's session queue only.
+    final class BindHandler: InboundHandler, @unchecked Sendable {
+        unowned let pipeline: MessagePipeline
+        let bind: String
+        let series: BindSeries
+        private var router: SessionRouter
+        private var generation: Int
+
+        init(pipeline: MessagePipeline, bind: String) {
+            self.pipeline = pipeline
+            self.bind = bind
+            series = BindSeries(pipeline.metrics, carrier: pipeline.carrier.name, bind: bind)
+            generation = pipeline.rulesGeneration.load(ordering: .acquiring)
+            router = pipeline.makeRouter()
+        }
+
+        /// The router for the current rules. It owns a lease-table reader, used only on this bind's queue.
+        var currentRouter: SessionRouter {
+            let g = pipeline.rulesGeneration.load(ordering: .acquiring)
+            if g != generation {
+                generation = g
+                router = pipeline.makeRouter()
+            }
+            return router
+        }
+
+        func session(_ session: ESMESession, received message: Inbound, token: AckToken) {
+            pipeline.received(message, token: token, session: session, bind: self)
+        }
+        func session(_ session: ESMESession, invalid frame: PDUFrame, error: DecodeError, token: AckToken) -> Bool {
+            pipeline.keepInvalid(frame, error: error, token: token, session: session, bind: self)
+        }
+        func session(_ session: ESMESession, rejected frame: PDUFrame, error: DecodeError) {
+            pipeline.rejected(error, bind: bind)
+        }
+    }
+
     private let outcomeSeries: [String: CounterSeries]
     private let otpYes: CounterSeries, otpNo: CounterSeries, timedOut: CounterSeries, redelivered: CounterSeries
 
-    /// Each bind's series, made when the carrier starts: at 0 from then on, not from its first message.
-    func prepareSeries(binds: [String]) { for b in binds { _ = series(b) } }
-
-    private func series(_ bind: String) -> BindSeries {
-        seriesLock.withLock {
-            if let s = bindSeries[bind] { return s }
-            let s = BindSeries(metrics, carrier: carrier.name, bind: bind)
-            bindSeries[bind] = s
-            return s
+    /// The handler of the bind named `bind`, made (with its series at 0) the first time.
+    func handler(forBind bind: String) -> BindHandler {
+        handlers.withLock { h in
+            if let x = h[bind] { return x }
+            let x = BindHandler(pipeline: self, bind: bind)
+            h[bind] = x
+            return x
         }
     }
 
@@ -70,13 +112,13 @@ final class MessagePipeline: InboundHandler, @unchecked Sendable {
         outcomeSeries[o] ?? metrics.counter(M.outcomes, [("carrier", carrier.name), ("outcome", o)])
     }
 
-    init(carrier: CarrierConfig, table: LeaseTable, reassembler: Reassembler, writer: BatchWriter, rules: RoutingRules,
+    init(carrier: CarrierConfig, table: LeaseTable, multipart: MultipartCoordinator, writer: BatchWriter, rules: RoutingRules,
          metrics: MetricsRegistry, events: EventHub, logger: Logger, mask: Mask) {
         self.carrier = carrier
         self.table = table
-        self.reassembler = reassembler
+        self.multipart = multipart
         self.writer = writer
-        self.rules = rules
+        self.rules = Locked(rules)
         self.metrics = metrics
         self.events = events
         self.logger = logger
@@ -99,65 +141,43 @@ final class MessagePipeline: InboundHandler, @unchecked Sendable {
 
     var profile: CarrierProfile { carrier.profile }
 
-    /// New OTP rules: each session builds a new router on its next message.
-    func swap(rules r: RoutingRules) { rulesLock.withLock { rules = r; routers = [:] } }
-
-    /// One router per session: it owns a lease-table reader, used only on that session's queue.
-    private func router(for session: ESMESession) -> SessionRouter {
-        rulesLock.withLock {
-            let id = ObjectIdentifier(session)
-            if let r = routers[id] { return r }
-            let r = SessionRouter(carrier: profile, table: table, reassembler: reassembler, extractor: rules.extractor)
-            routers[id] = r
-            return r
-        }
+    /// New OTP rules: each bind builds a new router on its next message.
+    func swap(rules r: RoutingRules) {
+        rules.withLock { $0 = r }
+        rulesGeneration.add(1, ordering: .releasing)
     }
 
-    /// A router for work outside any session (timed-out reassembly).
-    func detachedRouter() -> SessionRouter {
-        rulesLock.withLock { SessionRouter(carrier: profile, table: table, reassembler: reassembler, extractor: rules.extractor) }
+    /// A router for the current rules: a bind's, or one for work outside any session (timed-out reassembly).
+    func makeRouter() -> SessionRouter {
+        let extractor = rules.withLock { $0.extractor }
+        return SessionRouter(carrier: profile, table: table, reassembler: multipart.reassembler, extractor: extractor)
     }
 
-    func session(_ session: ESMESession, received frame: PDUFrame, token: AckToken) {
-        let bind = session.config.name
+    fileprivate func received(_ message: Inbound, token: AckToken, session: ESMESession, bind: BindHandler) {
         let now = wallClockMillis()
-        let router = router(for: session)
+        let router = bind.currentRouter
         var evicted: [InboundMessage] = []
         let accepted: Accepted
-        let sourceTON: TON, destTON: TON
-        let raw: [UInt8]
-        let command: String
-        if frame.commandID == .dataSM, let v = try? DataSMView(frame) {
+        switch message {
+        case .deliverSM(let v):
             accepted = router.accept(v, receivedAt: now, evicted: &evicted)
-            sourceTON = v.sourceAddrTON
-            destTON = v.destAddrTON
-            raw = Array(frame.bytes)
-            command = "data_sm"
-        } else if let v = try? ShortMessageView(frame) {
+            bind.series.pdusInDeliver.add()
+        case .dataSM(let v):
             accepted = router.accept(v, receivedAt: now, evicted: &evicted)
-            sourceTON = v.sourceAddrTON
-            destTON = v.destAddrTON
-            raw = Array(frame.bytes)
-            command = "deliver_sm"
-        } else {
-            // The session validated the PDU already; anything else is answered, never stored.
-            session.refuse(token, status: .systemError)
-            return
+            bind.series.pdusInData.add()
         }
-        let series = series(bind)
-        series.deliverSM.add()
-        (command == "data_sm" ? series.pdusInData : series.pdusInDeliver).add()
-        for m in evicted { store(router.decide(m), parts: m.parts, sourceTON: sourceTON, destTON: destTON, bind: bind, token: nil, session: nil) }
+        bind.series.deliverSM.add()
+        for m in evicted { store(router.decide(m), message: m, bind: bind.bind, token: nil, session: nil) }
         switch accepted {
-        case .message(var m):
-            m.parts = []
-            store(router.decide(m), parts: m.parts, sourceTON: sourceTON, destTON: destTON, bind: bind, token: token, session: session, raw: [raw])
+        case .message(let m):
+            store(router.decide(m), message: m, bind: bind.bind, token: token, session: session, series: bind.series,
+                  raw: [Array(message.bytes)])
         case .part(let part, let key, let completed):
             if let m = completed {
                 // The last part completes the message: store the message (with every
                 // part's PDU) and mark the stored parts consumed, in one transaction;
                 // this part is acked when that commits.
-                store(router.decide(m), parts: m.parts, sourceTON: sourceTON, destTON: destTON, bind: bind, token: token, session: session,
+                store(router.decide(m), message: m, bind: bind.bind, token: token, session: session, series: bind.series,
                       completing: part)
             } else {
                 storePart(part, key, token: token, session: session, bind: bind)
@@ -171,47 +191,50 @@ final class MessagePipeline: InboundHandler, @unchecked Sendable {
     /// evidence (outcome invalid, with the reason and the raw PDU) and acked after
     /// COMMIT like any other message, so that the SMSC does not retry it for ever
     /// and nothing the carrier sent is lost.
-    func session(_ session: ESMESession, invalid frame: PDUFrame, error: DecodeError, token: AckToken) -> Bool {
-        let bind = session.config.name
-        let d = router(for: session).invalid(pdu: frame.bytes, reason: error.code, receivedAt: wallClockMillis())
-        metrics.inc(M.malformed, [("carrier", carrier.name), ("bind", bind), ("error", error.code)])
+    fileprivate func keepInvalid(_ frame: PDUFrame, error: DecodeError, token: AckToken, session: ESMESession, bind: BindHandler) -> Bool {
+        let d = bind.currentRouter.invalid(pdu: frame.bytes, reason: error.code, receivedAt: wallClockMillis())
+        metrics.inc(M.malformed, [("carrier", carrier.name), ("bind", bind.bind), ("error", error.code)])
         metrics.inc(M.invalidKept, [("carrier", carrier.name), ("reason", error.code)])
-        logLimiter.warning(logger, kind: "malformed_kept", "malformed PDU kept as evidence", metadata: ["bind": "\(bind)", "error": "\(error.code)"])
-        let series = series(bind)
-        series.deliverSM.add()
-        (frame.commandID == .dataSM ? series.pdusInData : series.pdusInDeliver).add()
+        logLimiter.warning(logger, kind: "malformed_kept", "malformed PDU kept as evidence", metadata: ["bind": "\(bind.bind)", "error": "\(error.code)"])
+        bind.series.deliverSM.add()
+        (frame.commandID == .dataSM ? bind.series.pdusInData : bind.series.pdusInDeliver).add()
         let salvaged = SalvagedMessage(pdu: frame.bytes)
-        store(d, parts: [], sourceTON: salvaged.sourceTON, destTON: salvaged.destTON, bind: bind, token: token, session: session,
-              raw: [Array(frame.bytes)])
+        store(d, sourceTON: salvaged.sourceTON, destTON: salvaged.destTON, parts: [], bind: bind.bind, token: token, session: session,
+              series: bind.series, raw: [Array(frame.bytes)])
         return true
     }
 
-    func session(_ session: ESMESession, rejected frame: PDUFrame, error: DecodeError) {
-        metrics.inc(M.malformed, [("carrier", carrier.name), ("bind", session.config.name), ("error", error.code)])
+    fileprivate func rejected(_ error: DecodeError, bind: String) {
+        metrics.inc(M.malformed, [("carrier", carrier.name), ("bind", bind), ("error", error.code)])
         metrics.inc(M.outcomes, [("carrier", carrier.name), ("outcome", "invalid")])
-        logLimiter.warning(logger, kind: "malformed_answered", "malformed PDU answered", metadata: ["bind": "\(session.config.name)", "error": "\(error.code)",
+        logLimiter.warning(logger, kind: "malformed_answered", "malformed PDU answered", metadata: ["bind": "\(bind)", "error": "\(error.code)",
                                                             "command_status": "\(error.commandStatus)"])
     }
 
-    private func storePart(_ part: Part, _ key: DedupKey, token: AckToken, session: ESMESession, bind: String) {
+    private func storePart(_ part: Part, _ key: DedupKey, token: AckToken, session: ESMESession, bind: BindHandler) {
         writer.submit(.part(part, dedupKey: key)) { r in
             session.answer(token, r)
-            self.countAck(token, r.status, bind: bind)
+            self.countAck(token, r.status, series: bind.series)
             if r.status != .ok { self.outcome("temp_failed").add() }
         }
     }
 
     /// Hands a whole message to the writer; acks `token` (if any) with the result.
-    func store(_ d: RoutingDecision, parts: [Part], sourceTON: TON, destTON: TON, bind: String, token: AckToken?,
-               session: ESMESession?, raw: [[UInt8]] = [], completing: Part? = nil) {
+    /// `series`: the acking bind's (nil without a token).
+    func store(_ d: RoutingDecision, message m: InboundMessage, bind: String, token: AckToken?, session: ESMESession?,
+               series: BindSeries? = nil, raw: [[UInt8]] = [], completing: Part? = nil) {
+        store(d, sourceTON: m.sourceTON, destTON: m.destTON, parts: m.parts, bind: bind, token: token, session: session, series: series,
+              raw: raw, completing: completing)
+    }
+
+    private func store(_ d: RoutingDecision, sourceTON: TON, destTON: TON, parts: [Part], bind: String, token: AckToken?,
+                       session: ESMESession?, series: BindSeries?, raw: [[UInt8]] = [], completing: Part? = nil) {
         // A multi-part message carries every part (the completing one included): its
         // PDUs are the evidence, and its part rows are marked consumed with it.
         let pdus = raw.isEmpty ? parts.map(\.rawPDU) : raw
         let stored = StoredMessage(decision: d, bind: bind, sourceTON: sourceTON, destTON: destTON, rawPDUs: pdus, parts: parts)
         let started = token?.receivedAt
-        // What the completion needs, taken now. The closure used to capture the whole
-        // decision and message: a copy of each, retaining (and later releasing) every
-        // string and array in them, text and parts included, for a few small fields.
+        // What the completion needs, taken now: capturing the decision would retain every string and array in it.
         let event = routingEvent(d, bind: bind)
         let hasCode = d.code != nil, incomplete = !d.missingParts.isEmpty
         // Receipt stats are few words (DELIVRD, UNDELIV…); anything else is one label value.
@@ -226,11 +249,9 @@ final class MessagePipeline: InboundHandler, @unchecked Sendable {
             if r.status == .ok && !r.duplicate, let stat = receiptStat { metrics.inc(M.receipts, [("carrier", carrier.name), ("stat", stat)]) }
             if incomplete && r.status == .ok { timedOut.add() }
             var latencyMs: Double?
-            if let token { latencyMs = countAck(token, r.status, bind: bind) }
-            if r.status != .ok, let c = completing {
-                // Not stored: put the earlier parts back so the SMSC's retry of this one completes it again.
-                _ = reassembler.restore(earlierParts.filter { DedupKey.part($0) != DedupKey.part(c) })
-            }
+            if let token, let series { latencyMs = countAck(token, r.status, series: series) }
+            // Not stored: the earlier parts go back, so that the SMSC's retry of this one completes it again.
+            if r.status != .ok, let c = completing { multipart.putBack(earlierParts, except: c) }
             var e = event
             e.unixMillis = wallClockMillis()
             e.outcome = outcome
@@ -242,14 +263,13 @@ final class MessagePipeline: InboundHandler, @unchecked Sendable {
     static let receiptStats: Set<String> = ["ENROUTE", "DELIVRD", "EXPIRED", "DELETED", "UNDELIV", "ACCEPTD", "UNKNOWN", "REJECTD"]
 
     @discardableResult
-    private func countAck(_ token: AckToken, _ status: CommandStatus, bind: String) -> Double {
+    private func countAck(_ token: AckToken, _ status: CommandStatus, series s: BindSeries) -> Double {
         let seconds = Double(monotonicNanos() &- token.receivedAt) / 1e9
-        let s = series(bind)
         s.ackLatency.observe(seconds)
         if status == .ok {
             (token.commandID == .dataSM ? s.respDataOK : s.respDeliverOK).add()
         } else {
-            metrics.inc(M.pdusOut, [("carrier", carrier.name), ("bind", bind), ("command", token.commandID == .dataSM ? "data_sm_resp" : "deliver_sm_resp"),
+            metrics.inc(M.pdusOut, [("carrier", carrier.name), ("bind", s.bind), ("command", token.commandID == .dataSM ? "data_sm_resp" : "deliver_sm_resp"),
                                     ("status", status.description)])
         }
         return seconds * 1000

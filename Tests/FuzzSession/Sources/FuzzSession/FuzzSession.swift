@@ -21,7 +21,7 @@ final class Acker: InboundHandler, @unchecked Sendable {
     /// outlives its input (LeakSanitizer cannot see a live object's weak side table
     /// through its mangled pointer and reports it as leaked).
     let inFlight = DispatchGroup()
-    func session(_ session: ESMESession, received frame: PDUFrame, token: AckToken) {
+    func session(_ session: ESMESession, received message: Inbound, token: AckToken) {
         if fromElsewhere {
             let s = status
             inFlight.enter()
