@@ -53,7 +53,7 @@ struct BatchPlan {
         for p in pendingParts where !consumedHere.contains(p.key) { partRows.append(PartRow(part: p.part, key: p.key, consumedBy: nil)) }
         // Pending and consumed parts are one statement in key order, after the message
         // keys: every transaction takes its locks in one order, so no cycle can form
-        // between two writer connections (docs/decisions/008-writer-lock-order.md).
+        // between two writer connections (docs/decisions/008-writer-batch-shape.md).
         partRows.sort { $0.key < $1.key }
     }
 
@@ -138,15 +138,10 @@ enum BatchSQL {
     /// `BinaryArray`), the dedup table decides which rows are new, only those become
     /// messages, and the routed ones are announced on `sms_received`
     /// (delivered at COMMIT) as JSON arrays of up to 64 `{message_id, order_id}`
-    /// objects: one NOTIFY per row cost 12 µs of server time each, 60% of a 1000-row
-    /// commit (measured, make bench-store). The JSON is concatenated from the two
-    /// numbers (never NULL for a routed row): `json_build_object` and `json_agg` cost
-    /// 2.1 µs per row against 1.1 (EXPLAIN ANALYZE over 1M rows, three rounds each).
-    /// A one-part message's PDU comes as a bytea element ($24); a multi-part one's as
-    /// the slice $25...$26 of $27, every multi-part PDU of the batch in one bytea[]
-    /// (an array cannot hold arrays; as the text literal of a bytea[] in hex they
-    /// were twice the bytes, and parsing them was 1.9% of PostgreSQL's CPU samples
-    /// at saturation). The answer is one row: the NOTIFY count and
+    /// objects, not a NOTIFY per row. A one-part message's PDU comes as a bytea
+    /// element ($24); a multi-part one's as the slice $25...$26 of $27, every multi-part
+    /// PDU of the batch in one bytea[] (an array cannot hold arrays). Why each of these:
+    /// docs/decisions/008-writer-batch-shape.md. The answer is one row: the NOTIFY count and
     /// the keys that were already stored (usually none), not a row per message.
     /// A message's id is taken as its dedup row is inserted and stored in both, so
     /// that its key finds it without an index on `messages.dedup_key` (migration 4).
@@ -224,8 +219,7 @@ enum BatchSQL {
         ("otp_code", "text"), ("otp_confidence", "real"), ("otp_rule", "text"), ("part_count", "smallint"),
         ("missing_parts", "text"), ("raw_pdu", "bytea"), ("raw_from", "integer"), ("raw_to", "integer"),
     ]
-    /// Columns nearly every batch leaves empty: five more set-returning calls per row
-    /// were measured in `make bench` (docs/performance.md), so the common batch goes without.
+    /// Columns nearly every batch leaves empty: the common batch goes without them.
     static let extraRowColumns: [(name: String, type: String)] = [
         ("extra_copies", "smallint"), ("receipt_message_id", "text"), ("receipt_stat", "text"), ("receipt_err", "text"),
         ("invalid_reason", "text"),
@@ -250,10 +244,8 @@ enum BatchSQL {
     }
 
     /// A batch's parallel column arrays ($1, $2, … in order) as rows: a subquery that
-    /// unnests each in its select list. Set-returning functions there run in lockstep,
-    /// one row per index, as `unnest(a, b, …)` in FROM does, but without its
-    /// materializing every array into a tuplestore first and reading that back
-    /// (EXPLAIN ANALYZE of 1000 rows of 12 columns: 0.64 ms against 2.93 ms).
+    /// unnests each in its select list, where they run in lockstep, one row per index,
+    /// without `unnest(a, b, …)`'s materializing every array first.
     static func rows(of columns: [(name: String, type: String)]) -> String {
         "(SELECT " + columns.enumerated().map { i, c in "unnest($\(i + 1)::\(c.type)[]) AS \(c.name)" }.joined(separator: ", ") + ")"
     }

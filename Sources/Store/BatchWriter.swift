@@ -29,14 +29,9 @@ public final class BatchWriter: @unchecked Sendable {
         public var url: String
         public var maxRows = 1000
         /// A batch goes as soon as this many items are queued (at most `maxRows`),
-        /// without waiting out `maxWait` for more. 64 rows already spread a commit's
-        /// fixed cost (the round trip and the WAL flush) thin; waiting past that only
-        /// adds latency, and when an SMSC's window bounds the traffic it costs
-        /// throughput too: the SMSC sends more only once acks free its window, so a
-        /// batch waiting to fill waits for items that cannot come until it commits
-        /// (8 binds × window 64 can never make 1000 rows). bench-e2e at saturation:
-        /// 58–62k msgs/s waiting for 1000 rows, 73–76k at 64; at a fixed 10k msgs/s
-        /// (batches of ~23) nothing changed, CPU and p99 included.
+        /// without waiting out `maxWait` for more: past 64 rows a commit's fixed cost is
+        /// spread thin, and an SMSC whose window is full sends nothing more until this
+        /// batch commits (docs/decisions/008-writer-batch-shape.md).
         public var targetRows = 64
         public var maxWait: Double = 0.002
         /// A batch stops taking rows at this many bytes of PDUs and text, so a carrier

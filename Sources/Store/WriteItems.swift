@@ -69,7 +69,7 @@ public protocol WriterObserver: AnyObject, Sendable {
 /// A queued item. A class, not a struct: a batch moves through the queue, the retry
 /// loop and the statement builder, and each copy of a struct holding a StoredMessage
 /// retains every string and array in it; the builder reads a message's fields in place
-/// through the reference (docs/decisions/007-writer-pending-references.md).
+/// through the reference (docs/decisions/008-writer-batch-shape.md).
 class Pending: @unchecked Sendable {
     let completion: @Sendable (BatchWriter.Result) -> Void
     let enqueuedAt: UInt64

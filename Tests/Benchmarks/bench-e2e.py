@@ -10,11 +10,12 @@ Figures: msgs/s acknowledged after commit (saturation); ack latency p50/p99/p99.
 bridge and for PostgreSQL; the bridge's peak RSS; loss and duplicates (`smpp-bridge audit`:
 the simulator's log against the table). Baselines, same stream and database: Kannel's
 bearerbox bound to the simulator as an ESME (8 binds), MO delivered by smsbox to a minimal
-HTTP sink (its ack rate and its delivery rate to the sink are both reported: bearerbox acks
-from memory ahead of delivery); a Python ESME on PyPI smpplib inserting one row per message
+HTTP sink (its ack rate and its delivery rate to the sink are both reported), in two
+configurations: without a store (bearerbox acks from memory, ahead of delivery) and with
+`store-type = spool` (it writes each MO to its spool before acking); a Python ESME on PyPI smpplib inserting one row per message
 with psycopg2.
 Writes JSON lines and a plot (throughput and latency over time) to BENCH_OUT."""
-import json, os, resource, selectors, signal, socket, subprocess, sys, threading, time, http.server, functools
+import json, os, resource, selectors, signal, socket, subprocess, sys, threading, time, http.server, functools, shutil
 import urllib.request
 print = functools.partial(print, flush=True)
 
@@ -276,14 +277,18 @@ class Sink:
         self.running = False
 
 
-def run_kannel(count, seed):
+def run_kannel(count, seed, spool=False):
+    """Kannel as the baseline, in two configurations: without a store (bearerbox acks
+    each MO from memory), and with `store-type = spool` (bearerbox writes each MO to its
+    spool directory before it acks it: what this bridge promises, storing before acking)."""
     sink = OldSinkServer() if os.environ.get("KANNEL_SINK") == "http10" else Sink()
     sim_port = free_port()
-    log = os.path.join(OUT, "kannel-sim.jsonl")
+    log = os.path.join(OUT, f"kannel{'-spool' if spool else ''}-sim.jsonl")
     s = sim(sim_port, count, 0, log, seed)
     time.sleep(0.3)
     admin, smsbox_port, sendsms = free_port(), free_port(), free_port()
-    d = os.path.join(OUT, "kannel"); os.makedirs(d, exist_ok=True)
+    d = os.path.join(OUT, "kannel-spool" if spool else "kannel")
+    shutil.rmtree(d, ignore_errors=True); os.makedirs(d)
     conf = f"""group = core
 admin-port = {admin}
 admin-password = bench
@@ -292,6 +297,11 @@ log-level = 4
 log-file = "{d}/bearerbox.log"
 box-allow-ip = "127.0.0.1"
 dlr-storage = internal
+"""
+    if spool:
+        os.makedirs(f"{d}/spool")
+        conf += f"""store-type = spool
+store-location = "{d}/spool"
 """
     for i in range(BINDS):
         conf += f"""
@@ -347,7 +357,7 @@ catch-all = true
             try: p.wait(timeout=10)
             except subprocess.TimeoutExpired: p.kill()
         sink.shutdown()
-    r = {"what": "Kannel 1.4.5 bearerbox+smsbox (baseline)", "messages": count, "msgs_per_s": summary["rate"], "ack_p50_ms": summary["ack_p50_ms"],
+    r = {"what": f"Kannel 1.4.5 bearerbox+smsbox{', store-type = spool' if spool else ', no store'} (baseline)", "messages": count, "msgs_per_s": summary["rate"], "ack_p50_ms": summary["ack_p50_ms"],
          "ack_p99_ms": summary["ack_p99_ms"], "ack_p999_ms": summary["ack_p999_ms"], "kannel_cpu_s_per_100k": round((c1 - c0) / max(summary["done"], 1) * 1e5, 2),
          "mo_at_sink": sink.count, "bearerbox_peak_rss_mib": round(bb_rss, 1),
          # Kannel acks from memory, ahead of delivery (bearerbox queues what smsbox has not
@@ -425,6 +435,7 @@ def main():
         _, log_sat = run_bridge("bridge-saturation", pg_url, postmaster, SAT_N, 0, 22)
         if not os.environ.get("BRIDGE_ONLY"):  # BRIDGE_ONLY=1: skip the baselines (quick profiling runs)
             run_kannel(KANNEL_N, 23)
+            run_kannel(KANNEL_N, 23, spool=True)
             run_python(pg_url, PY_N, 24)
         if not os.environ.get("NO_PLOT"):  # NO_PLOT=1: keep docs/perf-e2e.png as it is
             plot(timeline(log_sat), timeline(log_rate))
@@ -432,7 +443,8 @@ def main():
         subprocess.run([os.path.join(ROOT, "Tests/Support/throwaway-pg.sh"), "stop", pgtmp])
     json.dump(results, open(os.path.join(OUT, "results.json"), "w"), indent=1)
     sat = next(r for r in results if r["what"] == "bridge-saturation")
-    k = next((r for r in results if r["what"].startswith("Kannel")), None)
+    k = next((r for r in results if r["what"].startswith("Kannel") and "spool" not in r["what"]), None)
+    ks = next((r for r in results if r["what"].startswith("Kannel") and "spool" in r["what"]), None)
     py = next((r for r in results if r["what"].startswith("Python")), None)
     print("\n== make bench (2 cores, PostgreSQL on this host, fsync on)")
     for r in results:
@@ -442,6 +454,9 @@ def main():
         print(f"Kannel MO delivered to its sink: {k['delivered_per_s']:.0f}/s ({k['mo_at_sink']} of {k['messages']}, first to last MO)")
         print(f"vs Kannel: {sat['msgs_per_s'] / max(k['msgs_per_s'], 1):.1f}x its ack rate, "
               f"{sat['msgs_per_s'] / max(k['delivered_per_s'], 1):.1f}x its delivery rate to the application")
+    if ks:
+        print(f"vs Kannel with store-type = spool (stores before it acks, as the bridge does): {sat['msgs_per_s'] / max(ks['msgs_per_s'], 1):.1f}x its ack rate, "
+              f"{sat['msgs_per_s'] / max(ks['delivered_per_s'], 1):.1f}x its delivery rate to the application")
     if py: print(f"vs Python: {sat['msgs_per_s'] / max(py['msgs_per_s'], 1):.1f}x")
 
 

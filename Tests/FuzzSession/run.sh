@@ -13,7 +13,7 @@ OUT=fuzz-out/session
 mkdir -p "$OUT/corpus"
 # Findings of an earlier run are kept aside, so that this run is judged on its own.
 for f in "$OUT"/crash-* "$OUT"/leak-* "$OUT"/timeout-*; do [ -e "$f" ] && mkdir -p "$OUT/earlier" && mv "$f" "$OUT/earlier/"; done
-python3 Tests/Support/seed-corpus.py "$OUT/corpus" ff00 0001 0602 2803 ff04 0106  # read size + ack status (bit 2: acked from another thread), then the fixture
+python3 Tests/Support/seed-corpus.py "$OUT/corpus" ff00 0001 0602 2803 ff04 0106 ff08 550b 870a  # read size (or event schedule) + ack status (bit 2: acked from another thread; bit 3: the state machine without sockets), then the fixture
 # Built with swiftc, module by module (SwiftPM's --sanitize=fuzzer linked libFuzzer but
 # left the Swift code without coverage counters here).
 B="$OUT/bin"

@@ -1,10 +1,14 @@
 // libFuzzer over the framing and the ESME session state machine (not only the
-// decoder): for each input a real ESMESession connects over loopback to this
-// process's fake SMSC, binds (our bind_resp is good), and then receives the input
-// as the SMSC's byte stream, cut into reads by the first byte, while the handler
-// acks every deliver_sm/data_sm with a status the second byte picks (its bit 2: inline,
-// or from another thread as the writer does). Then the SMSC
-// closes, and the session is shut down. No crash, no hang, no leak under ASan.
+// decoder), two ways, by bit 3 of the second byte:
+//  - over loopback: a real ESMESession connects to this process's fake SMSC, binds
+//    (our bind_resp is good), and then receives the input as the SMSC's byte stream,
+//    cut into reads by the first byte, while the handler acks every deliver_sm/data_sm
+//    with a status the second byte picks (its bit 2: inline, or from another thread as
+//    the writer does). Then the SMSC closes, and the session is shut down;
+//  - directly: the input's frames go into an `ESMEStateMachine`, interleaved with the
+//    other events (acks, ticks with the clock moved, a stop, a close and a reconnect)
+//    as the first byte picks, and the machine's invariants are checked after each.
+// No crash, no hang, no leak under ASan.
 import Dispatch
 import SMPPSession
 @_spi(CommitProof) import SMPPWire
@@ -107,6 +111,10 @@ public func fuzzOne(_ start: UnsafeRawPointer?, _ count: Int) -> CInt {
     acker.status = [CommandStatus.ok, .temporaryAppError, .messageQueueFull, .systemError][Int(input[1]) % 4]
     acker.fromElsewhere = input[1] & 0x04 != 0
     let data = UnsafeRawBufferPointer(rebasing: input[2...])
+    if input[1] & 0x08 != 0 {
+        driveMachine(data, schedule: input[0], status: acker.status)
+        return 0
+    }
 
     var cfg = SessionConfig(name: "fuzz", host: "127.0.0.1", port: listenPort, systemID: "fuzz", password: "pw")
     cfg.responseTimeout = 0.3
@@ -157,6 +165,71 @@ public func fuzzOne(_ start: UnsafeRawPointer?, _ count: Int) -> CInt {
     // A reconnect that raced the shutdown: refuse it.
     while waitReadable(listenFD, ms: 0) { close(accept(listenFD, nil, nil)) }
     return 0
+}
+
+/// The input's frames through the state machine, without sockets. `schedule` picks
+/// which other events come between frames; every delivery is acked (or not) in turn.
+func driveMachine(_ data: UnsafeRawBufferPointer, schedule: UInt8, status: CommandStatus) {
+    var cfg = SessionConfig(name: "fuzz", host: "smsc", port: 1, systemID: "fuzz", password: "pw")
+    cfg.maxUnackedInbound = 8
+    cfg.window = 4
+    cfg.tls = schedule & 0x80 != 0 ? TLSConfig() : nil
+    var m = ESMEStateMachine(config: cfg)
+    var now: UInt64 = 1_000_000_000_000
+    var tokens: [AckToken] = []
+    var step = 0
+    func collect(_ actions: ESMEStateMachine.Actions) {
+        for a in actions {
+            switch a {
+            case .deliver(_, let t), .deliverInvalid(_, _, let t): tokens.append(t)
+            default: break
+            }
+        }
+    }
+    func check() {
+        let s = m.snapshot
+        precondition(s.unackedInbound >= 0 && s.windowInUse <= max(cfg.window, 1) + 2, "window or unacked out of bounds")
+        if m.state == .stopped || m.state == .backoff || m.state == .idle { precondition(s.unackedInbound == 0, "unacked kept past a close") }
+    }
+    collect(m.connectRequested())
+    collect(m.connected(now: now))
+    if cfg.tls != nil { collect(m.tlsEstablished(version: "TLSv1.3", now: now)) }
+    collect(PDU(.bindTransceiverResp, sequenceNumber: 1, body: .bindResp(BindResp(systemID: "S"))).encode().withUnsafeBytes {
+        m.frameReceived(PDUFrame(unchecked: $0), now: now)
+    })
+    var offset = 0
+    while offset < data.count {
+        let rest = UnsafeRawBufferPointer(rebasing: data[offset...])
+        switch PDUFrame.scan(rest, limits: FrameLimits(maximumCommandLength: 4096)) {
+        case .frame(let length):
+            collect(m.frameReceived(PDUFrame(unchecked: UnsafeRawBufferPointer(rebasing: rest[..<length])), now: now))
+            offset += length
+        case .incomplete, .invalid:
+            offset = data.count
+        }
+        step += 1
+        let pick = (Int(schedule) >> (step % 7)) & 0x3
+        switch (pick, step % 5) {
+        case (1, _):
+            while let t = tokens.popLast() { collect(m.ackReady(t, status: status, now: now)) }
+        case (2, 0):
+            now += 31_000_000_000
+            collect(m.timerFired(now: now, outputStalledNanos: 0, pendingOutput: 0))
+        case (2, 1):
+            collect(m.stop(deadline: 1, now: now))
+        case (3, 2):
+            collect(m.closed(.peerClosed))
+            collect(m.connectRequested())
+            collect(m.connected(now: now))
+        default:
+            now += 1_000_000
+        }
+        check()
+    }
+    for t in tokens { collect(m.ackReady(t, status: status, now: now)) }
+    collect(m.stop(deadline: 0, now: now))
+    collect(m.closed(.local("end")))
+    check()
 }
 
 extension ESMESession {
