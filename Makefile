@@ -52,6 +52,7 @@ check-alerts:
 # Interop with SMPP implementations this project did not write (PyPI smpplib and smppy).
 interop:
 	$(SWIFT) build --product smpp-bridge
+	$(SWIFT) build --product smpp-dev
 	bash Tests/Interop/run.sh
 
 # The lock-free table, the session, reassembly and writer-queue tests under ThreadSanitizer (own build folder).
@@ -61,8 +62,8 @@ tsan:
 # The main job on the embedded default: a throwaway PostgreSQL, the simulator and
 # the bridge, 50,000 messages, then the summary (DEMO_COUNT, DEMO_ARGS=--json).
 demo: deps
-	$(SWIFT) build -c release --product smpp-bridge
-	.build/release/smpp-bridge demo --count $(DEMO_COUNT) $(DEMO_ARGS)
+	$(SWIFT) build -c release --product smpp-dev
+	.build/release/smpp-dev demo --count $(DEMO_COUNT) $(DEMO_ARGS)
 
 # make demo in a short mode, its summary checked (part of make test).
 demo-ci:
@@ -128,4 +129,5 @@ bench: deps
 	  || { echo "make bench needs Kannel's bearerbox: sudo apt-get install -y kannel"; exit 1; }
 	@python3 -c "import smpplib, psycopg2" 2>/dev/null || python3 -m pip install -q "smpplib==2.2.4" psycopg2-binary
 	$(SWIFT) build -c release --product smpp-bridge
+	$(SWIFT) build -c release --product smpp-dev
 	python3 Tests/Benchmarks/bench-e2e.py

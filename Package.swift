@@ -2,10 +2,11 @@
 // The TrueOTP SMPP carrier gateway bridge.
 //
 // Layers, arrows pointing one way (docs/architecture.md draws the graph):
-//   SMPPWire ← SMPPSession ←────────────── BridgeApp ← smpp-bridge
-//   SMPPWire ← Routing ← Store ←────────── BridgeApp
-// Routing and Store never import SMPPSession; only BridgeApp joins the two sides.
-// Locking (one pthread mutex box) sits under SMPPSession, Routing, Store and BridgeApp.
+//   SMPPWire ← SMPPSession ←────────────── BridgeRuntime ← BridgeApp ← smpp-bridge
+//   SMPPWire ← Routing ← Store ←────────── BridgeRuntime
+//   SMPPSession ← SMPPSimulator ←───────── BridgeDevTools ← smpp-dev   (never in smpp-bridge)
+// Routing and Store never import SMPPSession; only BridgeRuntime joins the two sides.
+// Locking (one pthread mutex box) sits under SMPPSession, Routing, Store and BridgeRuntime.
 import PackageDescription
 
 let strict: [SwiftSetting] = [
@@ -18,12 +19,13 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .executable(name: "smpp-bridge", targets: ["smpp-bridge"]),
+        .executable(name: "smpp-dev", targets: ["smpp-dev"]),
         .library(name: "SMPPWire", targets: ["SMPPWire"]),
         .library(name: "Routing", targets: ["Routing"]),
         .library(name: "SMPPSession", targets: ["SMPPSession"]),
         .library(name: "Store", targets: ["Store"]),
         // For the surface fuzzer (Tests/FuzzSurface), which imports it @testable from a debug build.
-        .library(name: "BridgeApp", targets: ["BridgeApp"]),
+        .library(name: "BridgeRuntime", targets: ["BridgeRuntime"]),
     ],
     // Exact versions: a build (the image, the .deb, CI) gets the code that was tested, not
     // the newest release in range. Package.resolved cannot be the pin: the build machines
@@ -68,23 +70,44 @@ let package = Package(
             dependencies: ["SMPPWire", "Locking", "CCrypto", .product(name: "Atomics", package: "swift-atomics")],
             swiftSettings: strict
         ),
-        // Application layer: the operator commands. May use Foundation.
+        // The running service: configuration, the message pipeline, multi-part coordination,
+        // metrics, the bounded HTTP server, admin actions, logs. May use Foundation.
         .target(
-            name: "BridgeApp",
+            name: "BridgeRuntime",
             dependencies: [
-                "SMPPWire", "Locking", "Routing", "SMPPSession", "SMPPSimulator", "Store",
-                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                "SMPPWire", "Locking", "Routing", "SMPPSession", "Store",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "TOMLKit", package: "TOMLKit"),
             ],
             swiftSettings: strict,
             plugins: ["BuildStamp"]
         ),
+        // The operator commands of `smpp-bridge` (run, check-config, ctl, top, tail, …).
+        .target(
+            name: "BridgeApp",
+            dependencies: [
+                "BridgeRuntime", "SMPPWire", "Locking", "Routing", "SMPPSession", "Store",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
+        // `smpp-dev`: the simulator, the demo and the audit, apart from the production binary.
+        .target(
+            name: "BridgeDevTools",
+            dependencies: [
+                "BridgeApp", "BridgeRuntime", "SMPPWire", "Routing", "SMPPSession", "SMPPSimulator", "Store",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
         // The version and commit a binary reports (`--version`, smpp_bridge_build_info).
         .plugin(name: "BuildStamp", capability: .buildTool()),
         .executableTarget(name: "smpp-bridge", dependencies: ["BridgeApp"], swiftSettings: strict),
+        .executableTarget(name: "smpp-dev", dependencies: ["BridgeDevTools"], swiftSettings: strict),
         // What the test targets share: the throwaway PostgreSQL, polling, simulator builders.
-        .target(name: "TestSupport", dependencies: ["BridgeApp", "Store", "SMPPSimulator"], path: "Tests/TestSupport", swiftSettings: strict),
+        .target(name: "TestSupport", dependencies: ["BridgeRuntime", "BridgeDevTools", "Store", "SMPPSimulator"], path: "Tests/TestSupport", swiftSettings: strict),
         .testTarget(name: "SMPPWireTests", dependencies: ["SMPPWire"], swiftSettings: strict),
         .testTarget(
             name: "RoutingTests",
@@ -94,8 +117,12 @@ let package = Package(
         .testTarget(
             name: "SMPPSessionTests", dependencies: ["SMPPSession", "SMPPSimulator", "SMPPWire", "TestSupport"],
             exclude: ["make-certs.py"], swiftSettings: strict),
-        .testTarget(name: "StoreTests", dependencies: ["Store", "Routing", "SMPPWire", "Locking", "BridgeApp", "TestSupport"], swiftSettings: strict),
-        .testTarget(name: "BridgeAppTests", dependencies: ["BridgeApp", "SMPPWire", "Routing", "TestSupport"], swiftSettings: strict),
+        .testTarget(
+            name: "StoreTests", dependencies: ["Store", "Routing", "SMPPWire", "Locking", "BridgeRuntime", "BridgeDevTools", "TestSupport"],
+            swiftSettings: strict),
+        .testTarget(
+            name: "BridgeAppTests", dependencies: ["BridgeApp", "BridgeRuntime", "BridgeDevTools", "SMPPWire", "Routing", "TestSupport"],
+            swiftSettings: strict),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -1,5 +1,6 @@
+package import BridgeRuntime
 import ArgumentParser
-import Foundation
+package import Foundation
 
 /// `smpp-bridge ctl`: admin actions on a running bridge, through its admin endpoint
 /// (loopback only, a token; off unless `[admin]` is configured: docs/configuration.md).

@@ -1,5 +1,6 @@
+package import BridgeRuntime
 import ArgumentParser
-import SMPPWire
+package import SMPPWire
 
 #if canImport(Glibc)
     import Glibc

@@ -1,7 +1,8 @@
+package import BridgeRuntime
 import ArgumentParser
-import Foundation
-import Routing
-import SMPPWire
+package import Foundation
+package import Routing
+package import SMPPWire
 
 /// `smpp-bridge extract`: operators test OTP rules with it.
 struct ExtractCommand: ParsableCommand {

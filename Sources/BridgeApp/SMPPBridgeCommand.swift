@@ -1,3 +1,4 @@
+package import BridgeRuntime
 public import ArgumentParser
 
 /// `smpp-bridge`: the TrueOTP SMPP carrier gateway bridge.
@@ -10,7 +11,6 @@ public struct SMPPBridgeCommand: ParsableCommand {
             CommandGroup(name: "Operations", subcommands: [RunCommand.self, CheckConfigCommand.self, CtlCommand.self, TopCommand.self, TailCommand.self,
                                                             ReadyCommand.self, MigrateCommand.self, RetentionCommand.self, RerouteCommand.self]),
             CommandGroup(name: "Diagnostics", subcommands: [DecodeCommand.self, ExtractCommand.self, ProbeCommand.self]),
-            CommandGroup(name: "Development (simulator, demo, audit)", subcommands: [SimCommand.self, DemoCommand.self, AuditCommand.self]),
         ]
     )
     public init() {}

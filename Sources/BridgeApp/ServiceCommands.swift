@@ -1,10 +1,11 @@
+package import BridgeRuntime
 import ArgumentParser
-import Dispatch
-import Foundation
-import Locking
-import Logging
-import SMPPWire
-import Store
+package import Dispatch
+package import Foundation
+package import Locking
+package import Logging
+package import SMPPWire
+package import Store
 
 /// `smpp-bridge run --config bridge.toml`: the service.
 struct RunCommand: ParsableCommand {

@@ -1,16 +1,19 @@
-import ArgumentParser
-import Foundation
-import Routing
-import SMPPWire
-import Store
+package import BridgeRuntime
+package import ArgumentParser
+package import Foundation
+package import Routing
+package import SMPPWire
+package import Store
 
 /// Where the database URL comes from: an environment variable or a file (it holds
 /// a password, so never a command-line flag, which `ps` would show).
-struct DatabaseOptions: ParsableArguments {
+package struct DatabaseOptions: ParsableArguments {
     @Option(help: "Environment variable holding the database URL or conninfo.") var databaseURLEnv = "BRIDGE_DATABASE_URL"
     @Option(help: "File holding the database URL (overrides --database-url-env).") var databaseURLFile: String?
 
-    func url() throws -> String {
+    package init() {}
+
+    package func url() throws -> String {
         if let f = databaseURLFile {
             guard let s = try? String(contentsOfFile: f, encoding: .utf8) else { throw ValidationError("--database-url-file: cannot read \(f)") }
             return s.trimmingCharacters(in: .whitespacesAndNewlines)

@@ -1,5 +1,6 @@
+package import BridgeRuntime
 import ArgumentParser
-import Foundation
+package import Foundation
 
 /// `smpp-bridge top`: a live view of a running bridge: its state from /status, rates and
 /// latencies from two /metrics scrapes, recent events from /events.

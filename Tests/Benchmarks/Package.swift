@@ -34,7 +34,7 @@ let package = Package(
         // main package built with -enable-testing (its registry is internal): make bench-metrics does it.
         .executableTarget(
             name: "MetricsSpeed",
-            dependencies: [.product(name: "BridgeApp", package: "main"), .product(name: "Prometheus", package: "swift-prometheus"),
+            dependencies: [.product(name: "BridgeRuntime", package: "main"), .product(name: "Prometheus", package: "swift-prometheus"),
                            .product(name: "CoreMetrics", package: "swift-metrics")],
             path: "Sources/MetricsSpeed"),
         // The store's writer against a real PostgreSQL (fsync on): messages/s and submit-to-ack latency.

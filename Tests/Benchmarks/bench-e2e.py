@@ -1,13 +1,13 @@
 #!/usr/bin/env python3
 """make bench: the whole path on this machine, and the baselines in the same run.
 
-simulator (`smpp-bridge sim`, own process) --deliver_sm over loopback, 8 binds, window 64,
+simulator (`smpp-dev sim`, own process) --deliver_sm over loopback, 8 binds, window 64,
 20% multi-part--> bridge (`smpp-bridge run`, release) with 1M leases --> PostgreSQL on this
 host (fsync and synchronous_commit on).
 
 Figures: msgs/s acknowledged after commit (saturation); ack latency p50/p99/p99.9 at a fixed
 10,000 msgs/s and at saturation (seen by the SMSC); CPU-seconds per 100k messages for the
-bridge and for PostgreSQL; the bridge's peak RSS; loss and duplicates (`smpp-bridge audit`:
+bridge and for PostgreSQL; the bridge's peak RSS; loss and duplicates (`smpp-dev audit`:
 the simulator's log against the table). Baselines, same stream and database: Kannel's
 bearerbox bound to the simulator as an ESME (8 binds), MO delivered by smsbox to a minimal
 HTTP sink (its ack rate and its delivery rate to the sink are both reported), in two
@@ -22,10 +22,12 @@ print = functools.partial(print, flush=True)
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 OUT = os.environ.get("BENCH_OUT", "/tmp/smpp-bench/e2e")
 BIN = os.path.join(ROOT, ".build/release/smpp-bridge")
-# BRIDGE_BIN: another build for the bridge side only (A/B runs; simulator and audit stay BIN's).
+# The simulator and the audit are development tools, built apart (`smpp-dev`).
+DEV_BIN = os.path.join(ROOT, ".build/release/smpp-dev")
+# BRIDGE_BIN: another build for the bridge side only (A/B runs; simulator and audit stay DEV_BIN's).
 BRIDGE_BIN = os.environ.get("BRIDGE_BIN", BIN)
 # SIM_BIN: another build for the simulator only (A/B runs of the load generator).
-SIM_BIN = os.environ.get("SIM_BIN", BIN)
+SIM_BIN = os.environ.get("SIM_BIN", DEV_BIN)
 # MIGRATE_BIN: another build's migrations (schema A/B runs; give BRIDGE_BIN the same build: a bridge refuses a schema that lacks its migrations).
 MIGRATE_BIN = os.environ.get("MIGRATE_BIN", BIN)
 # PG_STATS=1: server time, buffers touched and WAL per statement of each run, into BENCH_OUT/<run>-statements.txt
@@ -179,7 +181,7 @@ def run_bridge(name, pg_url, postmaster, count, rate, seed):
                    || round(wal_bytes / {summary['done']}, 1) || ' WAL bytes/msg | ' || round(wal_fpi::numeric / {summary['done']}, 3) || ' FPI/msg | '
                    || rows || ' rows | ' || left(regexp_replace(query, '[[:space:]]+', ' ', 'g'), 90)
             FROM pg_stat_statements ORDER BY total_exec_time DESC LIMIT 12""") + "\n")
-    audit = json.loads(subprocess.run([BIN, "audit", "--sim-log", log, "--count", str(count), "--seed", str(seed), "--dest-from", DEST[0],
+    audit = json.loads(subprocess.run([DEV_BIN, "audit", "--sim-log", log, "--count", str(count), "--seed", str(seed), "--dest-from", DEST[0],
                                        "--dest-to", DEST[1]], env=env, capture_output=True, text=True).stdout)
     # How the part rows were written (an insert per part, plus an update for a part
     # stored pending before its message completed in a later batch).

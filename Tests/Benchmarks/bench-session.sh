@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # make bench-session: deliver_sm/s and ack latency over loopback, one bind, window 1 and 64.
-#  - SMSC: `smpp-bridge sim` (release), separate process; its summary gives the rate and
+#  - SMSC: `smpp-dev sim` (release), separate process; its summary gives the rate and
 #    the ack latency (deliver_sm sent -> deliver_sm_resp received, on the SMSC side).
 #  - ESME: `smpp-bridge probe` (our session layer), acking every message at once.
 #  - Baseline, same run, same stream: an ESME on PyPI smpplib (Tests/Interop/smpplib_client.py).
@@ -10,14 +10,16 @@ cd "$(dirname "$0")/../.."
 N=${N:-200000}
 NPY=${NPY:-20000}
 swift build -c release --product smpp-bridge 2>&1 | tail -1
+swift build -c release --product smpp-dev 2>&1 | tail -1
 BIN=.build/release/smpp-bridge
+DEV=.build/release/smpp-dev
 python3 -c "import smpplib" 2>/dev/null || python3 -m pip install -q "smpplib==2.2.4"
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 tmp=$(mktemp -d)
 run() {  # run NAME WINDOW COUNT -- esme command...
   local name=$1 window=$2 count=$3; shift 4
   local p; p=$(free_port)
-  SIM_PASSWORD=bench "$BIN" sim --port "$p" --count "$count" --window "$window" --multipart 0 --timeout 300 > "$tmp/sim.json" 2>/dev/null &
+  SIM_PASSWORD=bench "$DEV" sim --port "$p" --count "$count" --window "$window" --multipart 0 --timeout 300 > "$tmp/sim.json" 2>/dev/null &
   local sim=$!
   sleep 0.3
   python3 - "$p" "$tmp/esme.json" "$@" <<'PY'

@@ -22,9 +22,9 @@ import Testing
         let spi = sources.filter { f in
             f.text.split(separator: "\n").contains { $0.hasPrefix("@_spi(CommitProof)") && $0.hasSuffix("import SMPPWire") }
         }.map(\.path)
-        #expect(spi == ["Sources/BridgeApp/SimProbeCommands.swift", "Sources/Store/BatchWriter.swift"])
+        #expect(spi == ["Sources/BridgeApp/ProbeCommand.swift", "Sources/Store/BatchWriter.swift"])
         let makers = sources.filter { $0.text.contains("CommitProof()") }.map(\.path)
-        #expect(makers == ["Sources/BridgeApp/SimProbeCommands.swift", "Sources/Store/BatchWriter.swift"])
+        #expect(makers == ["Sources/BridgeApp/ProbeCommand.swift", "Sources/Store/BatchWriter.swift"])
     }
 
     /// In the writer, the proof is made in one place: after `commit` returned, never in a catch.

@@ -5,6 +5,8 @@ import TestSupport
 import XCTest
 
 @testable import BridgeApp
+@testable import BridgeDevTools
+@testable import BridgeRuntime
 
 /// Admin actions (issue 24) against a running bridge: `ctl` stops and starts one carrier
 /// without losing a message, the stop holds across SIGHUP, the log level changes, and

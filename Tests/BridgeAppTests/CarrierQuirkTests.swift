@@ -5,6 +5,8 @@ import TestSupport
 import Testing
 
 @testable import BridgeApp
+@testable import BridgeDevTools
+@testable import BridgeRuntime
 
 /// Carrier quirks (issue 24), one fixture each under protocol-fixtures/carrier-quirks/:
 /// the carrier's settings go through the config loader as `[[carrier]]` keys, then the

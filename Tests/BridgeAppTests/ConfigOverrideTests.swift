@@ -2,6 +2,8 @@ import Foundation
 import Testing
 
 @testable import BridgeApp
+@testable import BridgeDevTools
+@testable import BridgeRuntime
 
 /// Environment overrides get the file's parsing, range checks and unknown-key errors.
 @Suite struct ConfigOverrideTests {

@@ -2,6 +2,8 @@ import Foundation
 import XCTest
 
 @testable import BridgeApp
+@testable import BridgeDevTools
+@testable import BridgeRuntime
 
 final class ConfigTests: XCTestCase {
     let minimal = """

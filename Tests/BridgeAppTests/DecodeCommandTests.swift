@@ -3,6 +3,8 @@ import SMPPWire
 import XCTest
 
 @testable import BridgeApp
+@testable import BridgeDevTools
+@testable import BridgeRuntime
 import Routing
 
 final class DecodeCommandTests: XCTestCase {

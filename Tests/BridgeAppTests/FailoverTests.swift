@@ -5,6 +5,8 @@ import TestSupport
 import XCTest
 
 @testable import BridgeApp
+@testable import BridgeDevTools
+@testable import BridgeRuntime
 
 /// A primary and a synchronous streaming-replication standby on loopback, from
 /// Debian's PostgreSQL (no Patroni: `pg_basebackup -R` and `pg_ctl promote`), each in

@@ -6,6 +6,8 @@ import TestSupport
 import XCTest
 
 @testable import BridgeApp
+@testable import BridgeDevTools
+@testable import BridgeRuntime
 
 /// Short form in `make test`; `make soak` sets SMPP_SOAK=1 for the long form
 /// (more messages, a 30 s database outage).

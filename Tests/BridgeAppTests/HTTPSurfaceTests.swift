@@ -4,6 +4,8 @@ import TestSupport
 import Testing
 
 @testable import BridgeApp
+@testable import BridgeDevTools
+@testable import BridgeRuntime
 
 /// `/events` parameters: negative, zero, huge and malformed values are a 400 that
 /// names the parameter, never a trap. `recent=-1` and `recent=2^62` used to kill the

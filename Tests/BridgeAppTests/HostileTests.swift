@@ -5,6 +5,8 @@ import TestSupport
 import XCTest
 
 @testable import BridgeApp
+@testable import BridgeDevTools
+@testable import BridgeRuntime
 
 /// A hostile or broken SMSC on one carrier (Tests/Hostile/hostile_smsc.py, each attack
 /// of issue 22) while a well-behaved one (the simulator) delivers on another. Each

@@ -2,6 +2,8 @@ import Foundation
 import XCTest
 
 @testable import BridgeApp
+@testable import BridgeDevTools
+@testable import BridgeRuntime
 
 final class MetricsTests: XCTestCase {
     /// Resolved series and by-name updates land in the same exported series.

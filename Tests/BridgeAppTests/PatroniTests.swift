@@ -5,6 +5,8 @@ import TestSupport
 import XCTest
 
 @testable import BridgeApp
+@testable import BridgeDevTools
+@testable import BridgeRuntime
 
 /// etcd and two Patroni-managed PostgreSQL nodes in synchronous mode, on loopback, from
 /// Debian's packages (`make ha` installs them). Every process runs as `postgres` in one

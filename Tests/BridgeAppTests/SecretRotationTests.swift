@@ -4,6 +4,8 @@ import TestSupport
 import XCTest
 
 @testable import BridgeApp
+@testable import BridgeDevTools
+@testable import BridgeRuntime
 
 /// SIGHUP re-reads every carrier's secret before stopping anything: a changed value
 /// restarts exactly that carrier, an unreadable one leaves it running as it was and is

@@ -6,6 +6,8 @@ import TestSupport
 import XCTest
 
 @testable import BridgeApp
+@testable import BridgeDevTools
+@testable import BridgeRuntime
 
 final class ServiceTests: XCTestCase {
     /// The demo's whole path in-process, short: nothing acked is missing, nothing twice.

@@ -2,6 +2,8 @@ import Foundation
 import Testing
 
 @testable import BridgeApp
+@testable import BridgeDevTools
+@testable import BridgeRuntime
 
 /// sd_notify as systemd receives it: one datagram on `$NOTIFY_SOCKET`, path or abstract.
 @Suite struct SystemdNotifyTests {

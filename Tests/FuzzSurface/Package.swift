@@ -13,7 +13,7 @@ let package = Package(
     targets: [
         .executableTarget(
             name: "FuzzSurface",
-            dependencies: [.product(name: "BridgeApp", package: "smpp-bridge")],
+            dependencies: [.product(name: "BridgeRuntime", package: "smpp-bridge")],
             swiftSettings: [.unsafeFlags(["-parse-as-library"])]),
     ],
     swiftLanguageModes: [.v6]

@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Interop with SMPP implementations this project did not write (PyPI: smpplib, smppy).
-#  1. smpplib's ESME binds to our simulator (`smpp-bridge sim`) and receives and acks its stream.
+#  1. smpplib's ESME binds to our simulator (`smpp-dev sim`) and receives and acks its stream.
 #  2. our ESME (`smpp-bridge probe`) binds to smppy's SMSC and receives and acks its deliver_sm.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 BIN=${BIN:-.build/debug/smpp-bridge}
+DEV=${DEV:-.build/debug/smpp-dev}
 python3 -c "import smpplib, smppy" 2>/dev/null || python3 -m pip install -q --disable-pip-version-check "smpplib==2.2.4" "smppy==0.3.2"
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 fail() { echo "interop FAILED: $*"; exit 1; }
@@ -12,7 +13,7 @@ tmp=$(mktemp -d); trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$tmp"' EXIT
 
 echo "== smpplib (PyPI) ESME -> our simulator"
 P=$(free_port)
-SIM_PASSWORD=interop "$BIN" sim --port "$P" --count 120 --multipart 0.25 --timeout 60 > "$tmp/sim.json" 2> "$tmp/sim.err" &
+SIM_PASSWORD=interop "$DEV" sim --port "$P" --count 120 --multipart 0.25 --timeout 60 > "$tmp/sim.json" 2> "$tmp/sim.err" &
 SIM=$!
 for _ in $(seq 100); do grep -q listening "$tmp/sim.err" 2>/dev/null && break; sleep 0.1; done
 # The stream has 120 messages; multi-part ones are several PDUs: ask the simulator's log-free summary afterwards.

@@ -4,7 +4,9 @@ import Locking
 import Logging
 import Routing
 import SMPPWire
-@testable import BridgeApp
+@testable import BridgeRuntime
+@testable import BridgeDevTools
+@testable import BridgeRuntime
 @testable import Store
 import TestSupport
 import XCTest

@@ -5,7 +5,9 @@ import Routing
 import TestSupport
 import XCTest
 
-@testable import BridgeApp
+@testable import BridgeRuntime
+@testable import BridgeDevTools
+@testable import BridgeRuntime
 
 final class MigrationTests: XCTestCase {
     func testMigrateFromEmptyAndAgain() throws {

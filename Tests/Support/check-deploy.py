@@ -10,7 +10,7 @@ except ImportError:
 
 bridge = sys.argv[1]
 problems = []
-exported = set(re.findall(r'"(smpp_bridge_[a-z_]+)"', open("Sources/BridgeApp/Service/Metrics.swift").read()))
+exported = set(re.findall(r'"(smpp_bridge_[a-z_]+)"', open("Sources/BridgeRuntime/Metrics.swift").read()))
 def check_series(where, expr):
     for name in re.findall(r"smpp_bridge_[a-z_]+", expr):
         base = re.sub(r"_(bucket|sum|count)$", "", name)

@@ -1,4 +1,5 @@
-package import BridgeApp
+package import BridgeDevTools
+package import BridgeRuntime
 import Foundation
 package import Store
 

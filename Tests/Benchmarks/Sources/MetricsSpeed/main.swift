@@ -3,7 +3,7 @@
 // per message: a counter add and a histogram observation on series resolved once,
 // from 1 and 2 threads; and a scrape (rendering ~600 series). Same process, same run,
 // alternating rounds; ns per operation, median (range) of 5 rounds.
-@testable import BridgeApp
+@testable import BridgeRuntime
 import CoreMetrics
 import Foundation
 import Prometheus

@@ -1,4 +1,4 @@
-@testable import BridgeApp
+@testable import BridgeRuntime
 import Foundation
 
 /// The base configuration every config input is merged into: one carrier, every section present.

@@ -1,4 +1,5 @@
-import Foundation
+package import BridgeRuntime
+package import Foundation
 #if canImport(Glibc)
     import Glibc
 #endif

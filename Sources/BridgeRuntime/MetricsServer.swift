@@ -1,19 +1,19 @@
-import Foundation
-import Locking
-import SMPPWire
-import Logging
+package import Foundation
+package import Locking
+package import SMPPWire
+package import Logging
 
 /// `/metrics` (Prometheus text), `/healthz`, `/readyz`, `/events` (routing events
 /// as JSON lines, streamed; filters `carrier`, `outcome`, `order_id`; `recent=N`
 /// returns the last N and ends; a bad parameter is a 400), served by
 /// `BoundedHTTPServer` with its limits.
-final class MetricsServer: @unchecked Sendable {
-    let host: String
-    let port: Int
+package final class MetricsServer: @unchecked Sendable {
+    package let host: String
+    package let port: Int
     private let server: BoundedHTTPServer
     private let stopped = Locked(false)
 
-    init(host: String, port: Int, metrics: MetricsRegistry, events: EventHub, logger: Logger? = nil,
+    package init(host: String, port: Int, metrics: MetricsRegistry, events: EventHub, logger: Logger? = nil,
          limits: BoundedHTTPServer.Limits = .init(), admin: AdminHooks? = nil,
          health: @escaping @Sendable () -> (ready: Bool, detail: String)) throws {
         self.host = host
@@ -71,7 +71,7 @@ final class MetricsServer: @unchecked Sendable {
     /// token (401), an action that exists (404) and is valid now (400, 404, 409); then run
     /// off the HTTP queue, its result streamed back as one JSON line when it is done.
     /// Every request is logged with the peer's address and counted.
-    static func admin(_ req: BoundedHTTPServer.Request, _ hooks: AdminHooks?, metrics: MetricsRegistry, logger: Logger?) -> BoundedHTTPServer.Response {
+    package static func admin(_ req: BoundedHTTPServer.Request, _ hooks: AdminHooks?, metrics: MetricsRegistry, logger: Logger?) -> BoundedHTTPServer.Response {
         let text = "text/plain; charset=utf-8"
         let parsed = AdminAction.parse(path: req.path, query: req.query)
         let name: String = (try? parsed?.get().name) ?? "none"
@@ -105,21 +105,21 @@ final class MetricsServer: @unchecked Sendable {
 
     /// Starts serving; returns the port (the one picked, for port 0).
     @discardableResult
-    func startForTests() throws -> Int {
+    package func startForTests() throws -> Int {
         try server.start(host: host == "localhost" ? "127.0.0.1" : host, port: port)
         return server.boundPort
     }
 
     /// Serves until cancelled (or `stop`).
-    func run() async throws {
+    package func run() async throws {
         try server.start(host: host == "localhost" ? "127.0.0.1" : host, port: port)
         while !Task.isCancelled, !stopped.withLock({ $0 }) { try? await Task.sleep(nanoseconds: 100_000_000) }
         stop()
     }
-    func waitUntilListening() async throws {
+    package func waitUntilListening() async throws {
         for _ in 0..<100 where server.boundPort == 0 { try await Task.sleep(nanoseconds: 100_000_000) }
     }
-    func stop() {
+    package func stop() {
         guard stopped.withLock({ let was = $0; $0 = true; return !was }) else { return }
         server.stop()
     }
@@ -127,15 +127,15 @@ final class MetricsServer: @unchecked Sendable {
 
 /// `/events`' query, every parameter checked: a value out of range is a 400 naming
 /// it, never a trap (`recent=-1` used to kill the bridge).
-struct EventQuery: Sendable, Equatable {
-    var recent: Int?
-    var filter = EventFilter()
+package struct EventQuery: Sendable, Equatable {
+    package var recent: Int?
+    package var filter = EventFilter()
 
-    struct Problem: Error, Equatable { var message: String }
+    package struct Problem: Error, Equatable { var message: String }
 
-    static let outcomes: Set<String> = ["routed", "unmatched", "expired", "duplicate", "invalid", "receipt", "temp_failed"]
+    package static let outcomes: Set<String> = ["routed", "unmatched", "expired", "duplicate", "invalid", "receipt", "temp_failed"]
 
-    static func parse(_ items: [(String, String)], ringCapacity: Int) -> Result<EventQuery, Problem> {
+    package static func parse(_ items: [(String, String)], ringCapacity: Int) -> Result<EventQuery, Problem> {
         var q = EventQuery()
         var seen: Set<String> = []
         for (k, v) in items {
@@ -168,17 +168,17 @@ struct EventQuery: Sendable, Equatable {
 }
 
 /// `tail`'s filters, applied on the server to each event's fields.
-struct EventFilter: Sendable, Equatable {
-    var carrier: String?
-    var outcome: String?
-    var orderID: UInt64?
+package struct EventFilter: Sendable, Equatable {
+    package var carrier: String?
+    package var outcome: String?
+    package var orderID: UInt64?
 
-    func matches(_ e: RoutingEvent) -> Bool {
+    package func matches(_ e: RoutingEvent) -> Bool {
         (carrier == nil || e.carrier == carrier) && (outcome == nil || e.outcome == outcome) && (orderID == nil || e.orderID == orderID)
     }
 }
 
 extension UInt8 {
-    var isASCIIAlphanumeric: Bool { (0x30...0x39).contains(self) || (0x41...0x5A).contains(self) || (0x61...0x7A).contains(self) }
+    package var isASCIIAlphanumeric: Bool { (0x30...0x39).contains(self) || (0x41...0x5A).contains(self) || (0x61...0x7A).contains(self) }
 }
 

@@ -1,27 +1,27 @@
-import Foundation
-import SMPPWire
+package import Foundation
+package import SMPPWire
 import Synchronization
 
 /// One counter series (a name and its labels), resolved once: the hot path adds to
 /// it with one atomic instruction, without building its label string or hashing it.
-final class CounterSeries: Sendable {
+package final class CounterSeries: Sendable {
     private let count = Atomic<UInt64>(0)
-    func add(_ n: UInt64 = 1) { count.add(n, ordering: .relaxed) }
-    var value: Double { Double(count.load(ordering: .relaxed)) }
+    package func add(_ n: UInt64 = 1) { count.add(n, ordering: .relaxed) }
+    package var value: Double { Double(count.load(ordering: .relaxed)) }
 }
 
 /// One histogram series, resolved once; its own short lock.
-final class HistogramSeries: @unchecked Sendable {
-    let buckets: [Double]
+package final class HistogramSeries: @unchecked Sendable {
+    package let buckets: [Double]
     private let lock = NSLock()
     private var counts: [UInt64]
     private var sum: Double = 0
     private var count: UInt64 = 0
-    init(buckets: [Double]) {
+    package init(buckets: [Double]) {
         self.buckets = buckets
         counts = Array(repeating: 0, count: buckets.count)
     }
-    func observe(_ v: Double) {
+    package func observe(_ v: Double) {
         // Outside the lock: the bucket search.
         let i = buckets.firstIndex(where: { v <= $0 })
         lock.withLock {
@@ -30,7 +30,7 @@ final class HistogramSeries: @unchecked Sendable {
             count += 1
         }
     }
-    var snapshot: (counts: [UInt64], sum: Double, count: UInt64) { lock.withLock { (counts, sum, count) } }
+    package var snapshot: (counts: [UInt64], sum: Double, count: UInt64) { lock.withLock { (counts, sum, count) } }
 }
 
 /// Counters, gauges and histograms in the Prometheus text format, with bounded
@@ -38,16 +38,16 @@ final class HistogramSeries: @unchecked Sendable {
 /// The per-message paths hold resolved series (`counter`, `histogram`); `inc` and
 /// `observe` by name are for the rest. Gauges that mirror other components' state
 /// are refreshed by collectors at scrape time.
-final class MetricsRegistry: @unchecked Sendable {
-    enum Kind: String { case counter, gauge, histogram }
+package final class MetricsRegistry: @unchecked Sendable {
+    package enum Kind: String { case counter, gauge, histogram }
 
-    struct Family {
-        var kind: Kind
-        var help: String
-        var buckets: [Double] = []
-        var values: [String: Double] = [:]              // labels -> value (gauges)
-        var counters: [String: CounterSeries] = [:]     // labels -> series
-        var histograms: [String: HistogramSeries] = [:] // labels -> series
+    package struct Family {
+        package var kind: Kind
+        package var help: String
+        package var buckets: [Double] = []
+        package var values: [String: Double] = [:]              // labels -> value (gauges)
+        package var counters: [String: CounterSeries] = [:]     // labels -> series
+        package var histograms: [String: HistogramSeries] = [:] // labels -> series
     }
 
     private let lock = NSLock()
@@ -55,23 +55,23 @@ final class MetricsRegistry: @unchecked Sendable {
     private var order: [String] = []
     private var collectors: [@Sendable (MetricsRegistry) -> Void] = []
 
-    static let latencyBuckets: [Double] = [0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30]
-    static let batchBuckets: [Double] = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000]
+    package static let latencyBuckets: [Double] = [0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30]
+    package static let batchBuckets: [Double] = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000]
 
-    func define(_ name: String, _ kind: Kind, _ help: String, buckets: [Double] = []) {
+    package func define(_ name: String, _ kind: Kind, _ help: String, buckets: [Double] = []) {
         lock.withLock {
             if families[name] == nil { order.append(name) }
             families[name] = Family(kind: kind, help: help, buckets: buckets)
         }
     }
 
-    func addCollector(_ c: @escaping @Sendable (MetricsRegistry) -> Void) { lock.withLock { collectors.append(c) } }
+    package func addCollector(_ c: @escaping @Sendable (MetricsRegistry) -> Void) { lock.withLock { collectors.append(c) } }
 
-    static func labels(_ l: [(String, String)]) -> String {
+    package static func labels(_ l: [(String, String)]) -> String {
         l.isEmpty ? "" : "{" + l.map { "\($0.0)=\"\(escape($0.1))\"" }.joined(separator: ",") + "}"
     }
 
-    static func escape(_ s: String) -> String {
+    package static func escape(_ s: String) -> String {
         // Label values are almost always plain: no Foundation search on the hot path.
         guard s.utf8.contains(where: { $0 == 0x5C || $0 == 0x22 || $0 == 0x0A }) else { return s }
         return s.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"").replacingOccurrences(of: "\n", with: "\\n")
@@ -79,7 +79,7 @@ final class MetricsRegistry: @unchecked Sendable {
 
     /// The series for `name` and `labels`, created on first use. An undefined name
     /// gets a series that is never exported.
-    func counter(_ name: String, _ labels: [(String, String)] = []) -> CounterSeries {
+    package func counter(_ name: String, _ labels: [(String, String)] = []) -> CounterSeries {
         let key = Self.labels(labels)
         return lock.withLock {
             guard families[name] != nil else { return CounterSeries() }
@@ -90,7 +90,7 @@ final class MetricsRegistry: @unchecked Sendable {
         }
     }
 
-    func histogram(_ name: String, _ labels: [(String, String)] = []) -> HistogramSeries {
+    package func histogram(_ name: String, _ labels: [(String, String)] = []) -> HistogramSeries {
         let key = Self.labels(labels)
         return lock.withLock {
             guard let f = families[name] else { return HistogramSeries(buckets: []) }
@@ -101,22 +101,22 @@ final class MetricsRegistry: @unchecked Sendable {
         }
     }
 
-    func inc(_ name: String, _ labels: [(String, String)] = [], by v: Double = 1) {
+    package func inc(_ name: String, _ labels: [(String, String)] = [], by v: Double = 1) {
         counter(name, labels).add(UInt64(max(0, v)))
     }
 
-    func set(_ name: String, _ labels: [(String, String)] = [], _ v: Double) {
+    package func set(_ name: String, _ labels: [(String, String)] = [], _ v: Double) {
         let key = Self.labels(labels)
         lock.withLock { families[name]?.values[key] = v }
     }
 
     /// Drops every series of a gauge (before a collector writes the current set, so
     /// a removed bind disappears).
-    func reset(_ name: String) { lock.withLock { families[name]?.values = [:] } }
+    package func reset(_ name: String) { lock.withLock { families[name]?.values = [:] } }
 
     /// Drops every series labelled with this carrier, of every family (a removed carrier's
     /// counters and histograms would otherwise be exported for ever).
-    func removeSeries(carrier: String) {
+    package func removeSeries(carrier: String) {
         let label = "carrier=\"\(Self.escape(carrier))\""
         func matches(_ key: String) -> Bool { key.hasPrefix("{" + label) || key.contains("," + label) }
         lock.withLock {
@@ -130,16 +130,16 @@ final class MetricsRegistry: @unchecked Sendable {
         }
     }
 
-    func observe(_ name: String, _ labels: [(String, String)] = [], _ v: Double) {
+    package func observe(_ name: String, _ labels: [(String, String)] = [], _ v: Double) {
         histogram(name, labels).observe(v)
     }
 
-    func value(_ name: String, _ labels: [(String, String)] = []) -> Double {
+    package func value(_ name: String, _ labels: [(String, String)] = []) -> Double {
         let key = Self.labels(labels)
         return lock.withLock { families[name]?.counters[key]?.value ?? families[name]?.values[key] ?? 0 }
     }
 
-    func render() -> String {
+    package func render() -> String {
         let cs = lock.withLock { collectors }
         for c in cs { c(self) }
         return lock.withLock {
@@ -169,62 +169,62 @@ final class MetricsRegistry: @unchecked Sendable {
         }
     }
 
-    func fmt(_ v: Double) -> String {
+    package func fmt(_ v: Double) -> String {
         if v == v.rounded(), abs(v) < 1e15 { return String(Int64(v)) }
         return String(v)
     }
 }
 
 /// The bridge's series. Names follow Prometheus conventions (`_total`, `_seconds`).
-enum M {
-    static let bindState = "smpp_bridge_bind_up"
-    static let bindStateInfo = "smpp_bridge_bind_state"
-    static let pdusIn = "smpp_bridge_pdus_in_total"
-    static let pdusOut = "smpp_bridge_pdus_out_total"
-    static let deliverSM = "smpp_bridge_deliver_sm_total"
-    static let outcomes = "smpp_bridge_routing_outcomes_total"
-    static let otp = "smpp_bridge_otp_total"
-    static let reassemblyPending = "smpp_bridge_reassembly_pending"
-    static let reassemblyHeld = "smpp_bridge_reassembly_held_redeliveries"
-    static let reassemblyEvicted = "smpp_bridge_reassembly_evicted_total"
-    static let reassemblyTimedOut = "smpp_bridge_reassembly_timed_out_total"
-    static let window = "smpp_bridge_window_in_use"
-    static let unacked = "smpp_bridge_unacked_inbound"
-    static let backpressure = "smpp_bridge_backpressure_pauses_total"
-    static let ackLatency = "smpp_bridge_ack_latency_seconds"
-    static let batchSize = "smpp_bridge_db_batch_rows"
-    static let commitLatency = "smpp_bridge_db_commit_seconds"
-    static let queueDepth = "smpp_bridge_db_queue_depth"
-    static let dbFailures = "smpp_bridge_db_failures_total"
-    static let dbReconnects = "smpp_bridge_db_reconnects_total"
-    static let dbDedupRetries = "smpp_bridge_db_dedup_retries_total"
-    static let leaseEntries = "smpp_bridge_lease_entries"
-    static let leaseLag = "smpp_bridge_lease_sync_lag_seconds"
-    static let leaseLoaded = "smpp_bridge_lease_loaded"
-    static let leaseReconcileCorrections = "smpp_bridge_lease_reconcile_corrections_total"
-    static let leaseReconciles = "smpp_bridge_lease_reconciles_total"
-    static let leaseFullLoads = "smpp_bridge_lease_full_loads_total"
-    static let reconnects = "smpp_bridge_reconnects_total"
-    static let malformed = "smpp_bridge_malformed_pdus_total"
-    static let ready = "smpp_bridge_ready"
-    static let redeliveries = "smpp_bridge_redeliveries_total"
-    static let lateMatches = "smpp_bridge_late_matches_total"
-    static let receipts = "smpp_bridge_receipts_total"
-    static let invalidKept = "smpp_bridge_invalid_pdus_kept_total"
-    static let logSuppressed = "smpp_bridge_log_lines_suppressed_total"
-    static let pdusReceived = "smpp_bridge_bind_pdus_received_total"
-    static let pdusSent = "smpp_bridge_bind_pdus_sent_total"
-    static let lastDeliverSM = "smpp_bridge_last_deliver_sm_timestamp_seconds"
-    static let reloadSuccess = "smpp_bridge_config_reload_success"
-    static let reloadTimestamp = "smpp_bridge_config_reload_timestamp_seconds"
-    static let dbServer = "smpp_bridge_db_server_info"
-    static let dbLastCommit = "smpp_bridge_db_last_commit_timestamp_seconds"
-    static let httpConnections = "smpp_bridge_http_connections"
-    static let httpRefused = "smpp_bridge_http_refused_total"
-    static let buildInfo = "smpp_bridge_build_info"
-    static let adminRequests = "smpp_bridge_admin_requests_total"
+package enum M {
+    package static let bindState = "smpp_bridge_bind_up"
+    package static let bindStateInfo = "smpp_bridge_bind_state"
+    package static let pdusIn = "smpp_bridge_pdus_in_total"
+    package static let pdusOut = "smpp_bridge_pdus_out_total"
+    package static let deliverSM = "smpp_bridge_deliver_sm_total"
+    package static let outcomes = "smpp_bridge_routing_outcomes_total"
+    package static let otp = "smpp_bridge_otp_total"
+    package static let reassemblyPending = "smpp_bridge_reassembly_pending"
+    package static let reassemblyHeld = "smpp_bridge_reassembly_held_redeliveries"
+    package static let reassemblyEvicted = "smpp_bridge_reassembly_evicted_total"
+    package static let reassemblyTimedOut = "smpp_bridge_reassembly_timed_out_total"
+    package static let window = "smpp_bridge_window_in_use"
+    package static let unacked = "smpp_bridge_unacked_inbound"
+    package static let backpressure = "smpp_bridge_backpressure_pauses_total"
+    package static let ackLatency = "smpp_bridge_ack_latency_seconds"
+    package static let batchSize = "smpp_bridge_db_batch_rows"
+    package static let commitLatency = "smpp_bridge_db_commit_seconds"
+    package static let queueDepth = "smpp_bridge_db_queue_depth"
+    package static let dbFailures = "smpp_bridge_db_failures_total"
+    package static let dbReconnects = "smpp_bridge_db_reconnects_total"
+    package static let dbDedupRetries = "smpp_bridge_db_dedup_retries_total"
+    package static let leaseEntries = "smpp_bridge_lease_entries"
+    package static let leaseLag = "smpp_bridge_lease_sync_lag_seconds"
+    package static let leaseLoaded = "smpp_bridge_lease_loaded"
+    package static let leaseReconcileCorrections = "smpp_bridge_lease_reconcile_corrections_total"
+    package static let leaseReconciles = "smpp_bridge_lease_reconciles_total"
+    package static let leaseFullLoads = "smpp_bridge_lease_full_loads_total"
+    package static let reconnects = "smpp_bridge_reconnects_total"
+    package static let malformed = "smpp_bridge_malformed_pdus_total"
+    package static let ready = "smpp_bridge_ready"
+    package static let redeliveries = "smpp_bridge_redeliveries_total"
+    package static let lateMatches = "smpp_bridge_late_matches_total"
+    package static let receipts = "smpp_bridge_receipts_total"
+    package static let invalidKept = "smpp_bridge_invalid_pdus_kept_total"
+    package static let logSuppressed = "smpp_bridge_log_lines_suppressed_total"
+    package static let pdusReceived = "smpp_bridge_bind_pdus_received_total"
+    package static let pdusSent = "smpp_bridge_bind_pdus_sent_total"
+    package static let lastDeliverSM = "smpp_bridge_last_deliver_sm_timestamp_seconds"
+    package static let reloadSuccess = "smpp_bridge_config_reload_success"
+    package static let reloadTimestamp = "smpp_bridge_config_reload_timestamp_seconds"
+    package static let dbServer = "smpp_bridge_db_server_info"
+    package static let dbLastCommit = "smpp_bridge_db_last_commit_timestamp_seconds"
+    package static let httpConnections = "smpp_bridge_http_connections"
+    package static let httpRefused = "smpp_bridge_http_refused_total"
+    package static let buildInfo = "smpp_bridge_build_info"
+    package static let adminRequests = "smpp_bridge_admin_requests_total"
 
-    static func defineAll(_ r: MetricsRegistry) {
+    package static func defineAll(_ r: MetricsRegistry) {
         r.define(bindState, .gauge, "1 when the bind is bound, else 0.")
         r.define(bindStateInfo, .gauge, "The bind's state (1 for the current one).")
         r.define(pdusIn, .counter, "PDUs received, by command and status.")
@@ -277,15 +277,15 @@ enum M {
 }
 
 /// The standard `process_*` series (as Prometheus' client libraries export them), from /proc/self.
-enum ProcessMetrics {
-    static let cpu = "process_cpu_seconds_total"
-    static let rss = "process_resident_memory_bytes"
-    static let vsize = "process_virtual_memory_bytes"
-    static let openFDs = "process_open_fds"
-    static let maxFDs = "process_max_fds"
-    static let start = "process_start_time_seconds"
+package enum ProcessMetrics {
+    package static let cpu = "process_cpu_seconds_total"
+    package static let rss = "process_resident_memory_bytes"
+    package static let vsize = "process_virtual_memory_bytes"
+    package static let openFDs = "process_open_fds"
+    package static let maxFDs = "process_max_fds"
+    package static let start = "process_start_time_seconds"
 
-    static func install(_ r: MetricsRegistry) {
+    package static func install(_ r: MetricsRegistry) {
         r.define(cpu, .counter, "Total user and system CPU time spent in seconds.")
         r.define(rss, .gauge, "Resident memory size in bytes.")
         r.define(vsize, .gauge, "Virtual memory size in bytes.")
@@ -317,22 +317,22 @@ enum ProcessMetrics {
 
 /// One routing decision as `tail` and `top` show it. Kept as fields: the JSON line
 /// (masked) is built only when someone reads the event, not for every message.
-struct RoutingEvent: Sendable {
-    var unixMillis: UInt64
-    var carrier: String
-    var bind: String
-    var source: String
-    var destination: String
-    var orderID: UInt64?
-    var outcome: String
-    var service: String?
-    var code: String?
-    var parts: Int
-    var latencyMs: Double?
+package struct RoutingEvent: Sendable {
+    package var unixMillis: UInt64
+    package var carrier: String
+    package var bind: String
+    package var source: String
+    package var destination: String
+    package var orderID: UInt64?
+    package var outcome: String
+    package var service: String?
+    package var code: String?
+    package var parts: Int
+    package var latencyMs: Double?
     /// The mask in force when the event happened.
-    var mask: Mask
+    package var mask: Mask
 
-    var json: String {
+    package var json: String {
         var line = "{\"time\":\"\(LineLogHandler.timestamp(unixMillis: unixMillis))\",\"carrier\":\"\(jsonEscaped(carrier))\",\"bind\":\"\(jsonEscaped(bind))\","
         line += "\"source\":\"\(jsonEscaped(mask.number(source)))\",\"destination\":\"\(jsonEscaped(mask.number(destination)))\","
         line += "\"order_id\":\(orderID.map(String.init) ?? "null"),\"outcome\":\"\(outcome)\",\"service\":\(service.map { "\"\(jsonEscaped($0))\"" } ?? "null"),"
@@ -345,19 +345,19 @@ struct RoutingEvent: Sendable {
 
 /// Recent routing events for `tail` and `top`: a ring buffer plus live
 /// subscribers. Numbers are masked unless the config reveals them.
-final class EventHub: @unchecked Sendable {
+package final class EventHub: @unchecked Sendable {
     private let lock = NSLock()
     private var ring: [RoutingEvent] = []
     private var next = 0
     private var subscribers: [UUID: (filter: EventFilter, sink: AsyncStream<String>.Continuation)] = [:]
-    let capacity: Int
+    package let capacity: Int
 
-    init(capacity: Int = 200) {
+    package init(capacity: Int = 200) {
         self.capacity = capacity
         ring.reserveCapacity(capacity)
     }
 
-    func publish(_ e: RoutingEvent) {
+    package func publish(_ e: RoutingEvent) {
         let subs: [AsyncStream<String>.Continuation]? = lock.withLock {
             if ring.count < capacity { ring.append(e) } else { ring[next] = e }
             next = (next + 1) % capacity
@@ -374,7 +374,7 @@ final class EventHub: @unchecked Sendable {
     }
 
     /// The last `n` events that match `filter`, oldest first, as JSON lines.
-    func last(_ n: Int, matching filter: EventFilter = EventFilter()) -> [String] {
+    package func last(_ n: Int, matching filter: EventFilter = EventFilter()) -> [String] {
         let events: [RoutingEvent] = lock.withLock {
             ring.count < capacity ? ring : Array(ring[next...] + ring[..<next])
         }
@@ -382,15 +382,15 @@ final class EventHub: @unchecked Sendable {
     }
 
     /// At most this many live `/events` subscribers at once; more get a 503.
-    static let maxSubscribers = 16
+    package static let maxSubscribers = 16
     /// Lines a subscriber may fall behind by. One that does is dropped (its stream
     /// ends), not buffered for: publishing never waits for a reader.
-    static let subscriberBuffer = 256
+    package static let subscriberBuffer = 256
     private(set) var droppedSubscribers = 0
 
     /// A live stream of events; ends when the subscriber goes away or falls
     /// `subscriberBuffer` lines behind. Nil when `maxSubscribers` are listening.
-    func subscribe(filter: EventFilter = EventFilter()) -> AsyncStream<String>? {
+    package func subscribe(filter: EventFilter = EventFilter()) -> AsyncStream<String>? {
         let id = UUID()
         let (stream, cont) = AsyncStream<String>.makeStream(bufferingPolicy: .bufferingOldest(Self.subscriberBuffer))
         cont.onTermination = { [weak self] _ in self?.lock.withLock { _ = self?.subscribers.removeValue(forKey: id) } }
@@ -402,5 +402,5 @@ final class EventHub: @unchecked Sendable {
         return admitted ? stream : nil
     }
 
-    var subscriberCount: Int { lock.withLock { subscribers.count } }
+    package var subscriberCount: Int { lock.withLock { subscribers.count } }
 }

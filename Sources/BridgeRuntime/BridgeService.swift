@@ -1,26 +1,29 @@
-import Dispatch
-import Foundation
-import Logging
-import Routing
-import SMPPSession
-import SMPPWire
-import Store
+package import Dispatch
+package import Foundation
+package import Logging
+package import Routing
+package import SMPPSession
+package import SMPPWire
+package import Store
 
-struct StartupError: Error, CustomStringConvertible { var description: String }
+package struct StartupError: Error, CustomStringConvertible {
+    package var description: String
+    package init(description: String) { self.description = description }
+}
 
 /// The running bridge: start order migrate check → lease load → restored parts →
 /// writer → binds; SIGHUP-style reload of rules and carriers; graceful shutdown
 /// (binds stop reading and wait for their acks, the writer drains, final flush).
-final class BridgeService: @unchecked Sendable {
+package final class BridgeService: @unchecked Sendable {
     private(set) var config: BridgeConfig
-    let logger: Logger
-    let metrics = MetricsRegistry()
-    let events = EventHub()
-    let table = LeaseTable()
-    let multipart: MultipartCoordinator
-    var reassembler: Reassembler { multipart.reassembler }
+    package let logger: Logger
+    package let metrics = MetricsRegistry()
+    package let events = EventHub()
+    package let table = LeaseTable()
+    package let multipart: MultipartCoordinator
+    package var reassembler: Reassembler { multipart.reassembler }
     /// When this service was made (monotonic ns): a carrier that never delivered has been silent since then.
-    let startedAtMonotonic = monotonicNanos()
+    package let startedAtMonotonic = monotonicNanos()
     private(set) var writer: BatchWriter!
     private(set) var leaseSync: LeaseSync!
     private let lock = NSLock()
@@ -36,7 +39,7 @@ final class BridgeService: @unchecked Sendable {
     private(set) var lateMatching: LateMatching?
     private lazy var sessionLogLimiter = LogLimiter(metrics: metrics)
 
-    init(config: BridgeConfig, logger: Logger) throws {
+    package init(config: BridgeConfig, logger: Logger) throws {
         self.config = config
         self.logger = logger
         // A finished message's parts are remembered as long as its key is a redelivery target.
@@ -48,7 +51,7 @@ final class BridgeService: @unchecked Sendable {
         M.defineAll(metrics)
     }
 
-    static func loadRules(_ path: String?) throws -> OTPRules {
+    package static func loadRules(_ path: String?) throws -> OTPRules {
         guard let path else { return .defaults }
         guard let data = FileManager.default.contents(atPath: path) else { throw StartupError(description: "routing.otp_rules_file: cannot read \(path)") }
         do { return try JSONDecoder().decode(OTPRules.self, from: data) } catch {
@@ -56,12 +59,12 @@ final class BridgeService: @unchecked Sendable {
         }
     }
 
-    var mask: Mask { Mask(reveal: config.revealSensitive) }
-    var isReady: Bool { readiness.ready }
+    package var mask: Mask { Mask(reveal: config.revealSensitive) }
+    package var isReady: Bool { readiness.ready }
 
     /// Ready means able to take traffic now: started, the writer committing, the lease
     /// feed listening, and every carrier with a bind up. The detail names what is not.
-    var readiness: (ready: Bool, detail: String) {
+    package var readiness: (ready: Bool, detail: String) {
         let current: String = lock.withLock { stage }
         let binds: [(String, CarrierBinds)] = lock.withLock { carriers.values.map { ($0.config.name, $0.binds) } }
         guard current == "ready" else { return (false, current) }
@@ -83,12 +86,12 @@ final class BridgeService: @unchecked Sendable {
         }
         return (true, "ready" + note)
     }
-    var stageName: String { lock.withLock { stage } }
+    package var stageName: String { lock.withLock { stage } }
     private func setStage(_ s: String) { lock.withLock { stage = s }; logger.info("stage", metadata: ["stage": "\(s)"]) }
 
     /// Runs the start order. Throws (and binds nothing) when the schema is not
     /// current or the database cannot be reached for the lease load.
-    func start() throws {
+    package func start() throws {
         do { databaseURL = try config.databaseURL.read() } catch {
             throw StartupError(description: "database.url: \(error) (\(config.databaseURL.describe))")
         }
@@ -210,7 +213,7 @@ final class BridgeService: @unchecked Sendable {
     /// stops: a carrier whose secret cannot be read keeps running as it is (or is not
     /// added) and is reported in `failed`. A carrier restarts when its settings or its
     /// secret's value changed, so a rotated password is picked up; the others are left alone.
-    func reload(_ new: BridgeConfig) throws -> (added: [String], removed: [String], restarted: [String], failed: [String: String]) {
+    package func reload(_ new: BridgeConfig) throws -> (added: [String], removed: [String], restarted: [String], failed: [String: String]) {
         let newRules = RoutingRules(extractor: OTPExtractor(rules: try Self.loadRules(new.otpRulesFile)), generation: lock.withLock { rules.generation } + 1)
         let running = lock.withLock { carriers.mapValues { (config: $0.config, password: $0.password) } }
         var passwords: [String: String] = [:]
@@ -259,7 +262,7 @@ final class BridgeService: @unchecked Sendable {
     // MARK: Admin actions (run on the runner's control queue, one at a time, like SIGHUP)
 
     /// An unknown carrier is a 404 before anything runs.
-    func adminCheck(_ a: AdminAction) -> AdminError? {
+    package func adminCheck(_ a: AdminAction) -> AdminError? {
         switch a {
         case .stopCarrier(let n), .startCarrier(let n), .restartCarrier(let n):
             let known = lock.withLock { config.carriers.contains { $0.name == n } }
@@ -269,7 +272,7 @@ final class BridgeService: @unchecked Sendable {
     }
 
     /// Drains the carrier's binds (in-flight messages are stored and acked) and keeps it stopped.
-    func adminStop(_ name: String) -> String {
+    package func adminStop(_ name: String) -> String {
         let wasRunning = lock.withLock { () -> Bool in
             stoppedByAdmin.insert(name)
             return carriers[name] != nil
@@ -282,7 +285,7 @@ final class BridgeService: @unchecked Sendable {
     }
 
     /// Starts a stopped carrier with its configured settings, its secret read again.
-    func adminStart(_ name: String) -> String {
+    package func adminStart(_ name: String) -> String {
         let (running, c) = lock.withLock { (carriers[name] != nil, config.carriers.first { $0.name == name }) }
         guard !running else { return "already running" }
         guard let c else { return "not configured" }
@@ -291,14 +294,14 @@ final class BridgeService: @unchecked Sendable {
         return "started"
     }
 
-    func adminRestart(_ name: String) -> String {
+    package func adminRestart(_ name: String) -> String {
         _ = adminStop(name)
         let r = adminStart(name)
         return r == "started" ? "restarted" : r
     }
 
     /// The state `/status` serves.
-    func status(logLevel: Logger.Level, adminEnabled: Bool) -> BridgeStatus {
+    package func status(logLevel: Logger.Level, adminEnabled: Bool) -> BridgeStatus {
         let (entries, stopped, cfg) = lock.withLock { (Array(carriers.values), stoppedByAdmin, config) }
         let r = readiness
         let monoNow = monotonicNanos()
@@ -329,7 +332,7 @@ final class BridgeService: @unchecked Sendable {
     }
 
     /// Stops taking messages, waits for in-flight acks, drains the writer.
-    func shutdown() {
+    package func shutdown() {
         setStage("stopping")
         let all = lock.withLock { Array(carriers.values) }
         let group = DispatchGroup()
@@ -347,7 +350,7 @@ final class BridgeService: @unchecked Sendable {
 
     private func pipeline(_ carrier: String) -> MessagePipeline? { lock.withLock { carriers[carrier]?.pipeline } }
 
-    static let reconnectReasons = ["connect_failed", "peer_closed", "read_error", "write_error", "framing", "tls", "write_stalled"]
+    package static let reconnectReasons = ["connect_failed", "peer_closed", "read_error", "write_error", "framing", "tls", "write_stalled"]
 
     private func installCollectors() {
         metrics.addCollector { [weak self] r in
@@ -408,19 +411,19 @@ final class BridgeService: @unchecked Sendable {
 
 /// Writer batches into histograms; failures into a counter and the log (PostgreSQL's
 /// message never holds the connection string).
-final class WriterMetrics: WriterObserver, @unchecked Sendable {
-    let metrics: MetricsRegistry
-    let logger: Logger
-    init(metrics: MetricsRegistry, logger: Logger) {
+package final class WriterMetrics: WriterObserver, @unchecked Sendable {
+    package let metrics: MetricsRegistry
+    package let logger: Logger
+    package init(metrics: MetricsRegistry, logger: Logger) {
         self.metrics = metrics
         self.logger = logger
         for kind in ["connection", "statement"] { _ = metrics.counter(M.dbFailures, [("kind", kind)]) }
     }
-    func writer(committed rows: Int, duplicates: Int, commitMicros: Int) {
+    package func writer(committed rows: Int, duplicates: Int, commitMicros: Int) {
         metrics.observe(M.batchSize, [], Double(rows))
         metrics.observe(M.commitLatency, [], Double(commitMicros) / 1e6)
     }
-    func writerFailed(_ error: PostgresError) {
+    package func writerFailed(_ error: PostgresError) {
         metrics.inc(M.dbFailures, [("kind", error.isConnectionFailure ? "connection" : "statement")])
         logger.error("database batch failed", metadata: ["error": "\(error.description)"])
     }

@@ -1,40 +1,40 @@
-import Foundation
-import Logging
-import SMPPWire
+package import Foundation
+package import Logging
+package import SMPPWire
 
 /// One line per event on stderr, JSON or logfmt. Values that may hold a phone
 /// number or a code are masked by the code that logs them (see `Mask`); this
 /// handler only formats.
-struct LineLogHandler: LogHandler {
-    var label: String
-    var format: LogFormat
+package struct LineLogHandler: LogHandler {
+    package var label: String
+    package var format: LogFormat
     /// Shared by every copy of the logger, so that `ctl log-level` changes them all.
-    let level: LogLevelBox
-    var metadata: Logger.Metadata = [:]
-    let sink: LogSink
+    package let level: LogLevelBox
+    package var metadata: Logger.Metadata = [:]
+    package let sink: LogSink
 
-    init(label: String, format: LogFormat, level: LogLevelBox, sink: LogSink) {
+    package init(label: String, format: LogFormat, level: LogLevelBox, sink: LogSink) {
         self.label = label
         self.format = format
         self.level = level
         self.sink = sink
     }
 
-    init(label: String, format: LogFormat, logLevel: Logger.Level, sink: LogSink) {
+    package init(label: String, format: LogFormat, logLevel: Logger.Level, sink: LogSink) {
         self.init(label: label, format: format, level: LogLevelBox(logLevel), sink: sink)
     }
 
-    var logLevel: Logger.Level {
+    package var logLevel: Logger.Level {
         get { level.level }
         set { level.level = newValue }
     }
 
-    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+    package subscript(metadataKey key: String) -> Logger.Metadata.Value? {
         get { metadata[key] }
         set { metadata[key] = newValue }
     }
 
-    func log(event: LogEvent) {
+    package func log(event: LogEvent) {
         var fields: [(String, String)] = [
             ("ts", LineLogHandler.timestamp()), ("level", event.level.rawValue), ("logger", label), ("msg", event.message.description),
         ]
@@ -44,11 +44,11 @@ struct LineLogHandler: LogHandler {
         sink.write(format == .json ? Self.json(fields) : Self.logfmt(fields))
     }
 
-    static func json(_ f: [(String, String)]) -> String {
+    package static func json(_ f: [(String, String)]) -> String {
         "{" + f.map { "\"\(jsonEscaped($0.0))\":\"\(jsonEscaped($0.1))\"" }.joined(separator: ",") + "}"
     }
 
-    static func logfmt(_ f: [(String, String)]) -> String {
+    package static func logfmt(_ f: [(String, String)]) -> String {
         f.map { k, v in
             let needsQuotes = v.isEmpty || v.contains(where: { $0 == " " || $0 == "=" || $0 == "\"" || $0.isNewline })
             return "\(k)=" + (needsQuotes ? "\"\(jsonEscaped(v))\"" : v)
@@ -56,16 +56,16 @@ struct LineLogHandler: LogHandler {
     }
 
     /// RFC 3339 UTC with milliseconds, formatted by hand (it runs for every routing event).
-    static func timestamp() -> String {
+    package static func timestamp() -> String {
         var ts = timespec()
         clock_gettime(CLOCK_REALTIME, &ts)
         return timestamp(seconds: Int(ts.tv_sec), millis: Int(ts.tv_nsec) / 1_000_000)
     }
 
     /// RFC 3339 UTC with milliseconds, for a Unix time in milliseconds.
-    static func timestamp(unixMillis ms: UInt64) -> String { timestamp(seconds: Int(ms / 1000), millis: Int(ms % 1000)) }
+    package static func timestamp(unixMillis ms: UInt64) -> String { timestamp(seconds: Int(ms / 1000), millis: Int(ms % 1000)) }
 
-    static func timestamp(seconds: Int, millis: Int) -> String {
+    package static func timestamp(seconds: Int, millis: Int) -> String {
         var t = time_t(seconds)
         var p = tm()
         gmtime_r(&t, &p)
@@ -86,55 +86,56 @@ struct LineLogHandler: LogHandler {
 
 
 /// Where log lines go (stderr, or a buffer in tests); one lock so lines never interleave.
-final class LogSink: @unchecked Sendable {
+package final class LogSink: @unchecked Sendable {
     private let lock = NSLock()
     private let handle: FileHandle?
     private var captured: [String]?
 
-    init(handle: FileHandle? = .standardError, capture: Bool = false) {
+    package init(handle: FileHandle? = .standardError, capture: Bool = false) {
         self.handle = handle
         captured = capture ? [] : nil
     }
 
-    func write(_ line: String) {
+    package func write(_ line: String) {
         lock.withLock {
             captured?.append(line)
             handle?.write(Data((line + "\n").utf8))
         }
     }
 
-    var lines: [String] { lock.withLock { captured ?? [] } }
+    package var lines: [String] { lock.withLock { captured ?? [] } }
 }
 
 /// Masking for logs, events and errors: on unless the config reveals.
-struct Mask: Sendable {
-    var reveal: Bool
-    func number(_ s: String) -> String { reveal ? s : Redact.number(s) }
-    func text(_ s: String) -> String { reveal ? s : Redact.text(s) }
-    func code(_ s: String?) -> String? { s.map { reveal ? $0 : String(repeating: "*", count: $0.count) } }
+package struct Mask: Sendable {
+    package var reveal: Bool
+    package init(reveal: Bool) { self.reveal = reveal }
+    package func number(_ s: String) -> String { reveal ? s : Redact.number(s) }
+    package func text(_ s: String) -> String { reveal ? s : Redact.text(s) }
+    package func code(_ s: String?) -> String? { s.map { reveal ? $0 : String(repeating: "*", count: $0.count) } }
 }
 
-import Routing
+package import Routing
 
 extension Logger.Level {
-    init(config s: String) { self = Logger.Level(rawValue: s) ?? .info }
+    package init(config s: String) { self = Logger.Level(rawValue: s) ?? .info }
 }
 
 /// Log lines that one bad peer could produce per PDU, limited per kind: at most
 /// `burst` lines per `window` seconds; the rest are counted
 /// (`smpp_bridge_log_lines_suppressed_total{kind}`) and summed up in the next line
 /// let through. A malformed-PDU flood cannot fill the disk or drown other lines.
-final class LogLimiter: @unchecked Sendable {
-    let burst: Int
-    let window: Double
+package final class LogLimiter: @unchecked Sendable {
+    package let burst: Int
+    package let window: Double
     private let lock = NSLock()
     private var windows: [String: (start: Double, lines: Int, suppressed: Int)] = [:]
     private let metrics: MetricsRegistry?
 
     /// The kinds of line limited (each a `kind` label of smpp_bridge_log_lines_suppressed_total, at 0 from the start).
-    static let kinds = ["malformed_kept", "malformed_answered"]
+    package static let kinds = ["malformed_kept", "malformed_answered"]
 
-    init(burst: Int = 20, window: Double = 10, metrics: MetricsRegistry? = nil) {
+    package init(burst: Int = 20, window: Double = 10, metrics: MetricsRegistry? = nil) {
         self.burst = burst
         self.window = window
         self.metrics = metrics
@@ -142,7 +143,7 @@ final class LogLimiter: @unchecked Sendable {
     }
 
     /// Whether to log a line of `kind` now, and how many of that kind were suppressed since the last one.
-    func admit(_ kind: String, now: Double = Date().timeIntervalSince1970) -> (log: Bool, suppressed: Int) {
+    package func admit(_ kind: String, now: Double = Date().timeIntervalSince1970) -> (log: Bool, suppressed: Int) {
         let (log, suppressed) = lock.withLock { () -> (Bool, Int) in
             var w = windows[kind] ?? (now, 0, 0)
             if now - w.start >= window {
@@ -167,7 +168,7 @@ final class LogLimiter: @unchecked Sendable {
     }
 
     /// Logs through `logger` if admitted, adding `suppressed` when lines were dropped before it.
-    func warning(_ logger: Logger, kind: String, _ message: Logger.Message, metadata: Logger.Metadata = [:]) {
+    package func warning(_ logger: Logger, kind: String, _ message: Logger.Message, metadata: Logger.Metadata = [:]) {
         let a = admit(kind)
         guard a.log else { return }
         var m = metadata

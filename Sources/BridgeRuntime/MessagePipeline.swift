@@ -1,18 +1,18 @@
-import Dispatch
-import Foundation
-import Locking
-import Logging
-import Routing
-import SMPPSession
-import SMPPWire
-import Store
+package import Dispatch
+package import Foundation
+package import Locking
+package import Logging
+package import Routing
+package import SMPPSession
+package import SMPPWire
+package import Store
 import Synchronization
 
 /// What every carrier's pipeline shares and what a reload swaps.
-final class RoutingRules: @unchecked Sendable {
-    let extractor: OTPExtractor
-    let generation: Int
-    init(extractor: OTPExtractor, generation: Int) {
+package final class RoutingRules: @unchecked Sendable {
+    package let extractor: OTPExtractor
+    package let generation: Int
+    package init(extractor: OTPExtractor, generation: Int) {
         self.extractor = extractor
         self.generation = generation
     }
@@ -21,16 +21,16 @@ final class RoutingRules: @unchecked Sendable {
 /// The path of one inbound deliver_sm / data_sm, on its session's queue: the view the
 /// session validated → reassembly → routing decision → the writer, and deliver_sm_resp
 /// only from the writer's completion, after COMMIT.
-final class MessagePipeline: @unchecked Sendable {
-    let carrier: CarrierConfig
-    let table: LeaseTable
-    let multipart: MultipartCoordinator
-    let writer: BatchWriter
-    let metrics: MetricsRegistry
-    let events: EventHub
-    let logger: Logger
-    let mask: Mask
-    let logLimiter: LogLimiter
+package final class MessagePipeline: @unchecked Sendable {
+    package let carrier: CarrierConfig
+    package let table: LeaseTable
+    package let multipart: MultipartCoordinator
+    package let writer: BatchWriter
+    package let metrics: MetricsRegistry
+    package let events: EventHub
+    package let logger: Logger
+    package let mask: Mask
+    package let logLimiter: LogLimiter
     private let rules: Locked<RoutingRules>
     /// Moves on each swap of the rules: a bind's handler compares it (one atomic load per
     /// message) and builds a new router when it moved.
@@ -39,11 +39,11 @@ final class MessagePipeline: @unchecked Sendable {
     private let handlers = Locked<[String: BindHandler]>([:])
 
     /// A bind's series, resolved once: a message costs a few atomic adds, not label strings.
-    final class BindSeries: Sendable {
-        let deliverSM, pdusInDeliver, pdusInData, respDeliverOK, respDataOK: CounterSeries
-        let ackLatency: HistogramSeries
-        let bind: String
-        init(_ m: MetricsRegistry, carrier: String, bind: String) {
+    package final class BindSeries: Sendable {
+        package let deliverSM, pdusInDeliver, pdusInData, respDeliverOK, respDataOK: CounterSeries
+        package let ackLatency: HistogramSeries
+        package let bind: String
+        package init(_ m: MetricsRegistry, carrier: String, bind: String) {
             self.bind = bind
             let l = [("carrier", carrier), ("bind", bind)]
             deliverSM = m.counter(M.deliverSM, l)
@@ -59,14 +59,14 @@ final class MessagePipeline: @unchecked Sendable {
 
     /// One bind's handler: what its messages need (series, router) resolved when the bind
     /// is made, not looked up per message. Used on that bind's session queue only.
-    final class BindHandler: InboundHandler, @unchecked Sendable {
-        unowned let pipeline: MessagePipeline
-        let bind: String
-        let series: BindSeries
+    package final class BindHandler: InboundHandler, @unchecked Sendable {
+        unowned package let pipeline: MessagePipeline
+        package let bind: String
+        package let series: BindSeries
         private var router: SessionRouter
         private var generation: Int
 
-        init(pipeline: MessagePipeline, bind: String) {
+        package init(pipeline: MessagePipeline, bind: String) {
             self.pipeline = pipeline
             self.bind = bind
             series = BindSeries(pipeline.metrics, carrier: pipeline.carrier.name, bind: bind)
@@ -75,7 +75,7 @@ final class MessagePipeline: @unchecked Sendable {
         }
 
         /// The router for the current rules. It owns a lease-table reader, used only on this bind's queue.
-        var currentRouter: SessionRouter {
+        package var currentRouter: SessionRouter {
             let g = pipeline.rulesGeneration.load(ordering: .acquiring)
             if g != generation {
                 generation = g
@@ -84,13 +84,13 @@ final class MessagePipeline: @unchecked Sendable {
             return router
         }
 
-        func session(_ session: ESMESession, received message: Inbound, token: AckToken) {
+        package func session(_ session: ESMESession, received message: Inbound, token: AckToken) {
             pipeline.received(message, token: token, session: session, bind: self)
         }
-        func session(_ session: ESMESession, invalid frame: PDUFrame, error: DecodeError, token: AckToken) -> Bool {
+        package func session(_ session: ESMESession, invalid frame: PDUFrame, error: DecodeError, token: AckToken) -> Bool {
             pipeline.keepInvalid(frame, error: error, token: token, session: session, bind: self)
         }
-        func session(_ session: ESMESession, rejected frame: PDUFrame, error: DecodeError) {
+        package func session(_ session: ESMESession, rejected frame: PDUFrame, error: DecodeError) {
             pipeline.rejected(error, bind: bind)
         }
     }
@@ -99,7 +99,7 @@ final class MessagePipeline: @unchecked Sendable {
     private let otpYes: CounterSeries, otpNo: CounterSeries, timedOut: CounterSeries, redelivered: CounterSeries
 
     /// The handler of the bind named `bind`, made (with its series at 0) the first time.
-    func handler(forBind bind: String) -> BindHandler {
+    package func handler(forBind bind: String) -> BindHandler {
         handlers.withLock { h in
             if let x = h[bind] { return x }
             let x = BindHandler(pipeline: self, bind: bind)
@@ -112,7 +112,7 @@ final class MessagePipeline: @unchecked Sendable {
         outcomeSeries[o] ?? metrics.counter(M.outcomes, [("carrier", carrier.name), ("outcome", o)])
     }
 
-    init(carrier: CarrierConfig, table: LeaseTable, multipart: MultipartCoordinator, writer: BatchWriter, rules: RoutingRules,
+    package init(carrier: CarrierConfig, table: LeaseTable, multipart: MultipartCoordinator, writer: BatchWriter, rules: RoutingRules,
          metrics: MetricsRegistry, events: EventHub, logger: Logger, mask: Mask) {
         self.carrier = carrier
         self.table = table
@@ -139,16 +139,16 @@ final class MessagePipeline: @unchecked Sendable {
         _ = metrics.counter(M.lateMatches, [("carrier", carrier.name)])
     }
 
-    var profile: CarrierProfile { carrier.profile }
+    package var profile: CarrierProfile { carrier.profile }
 
     /// New OTP rules: each bind builds a new router on its next message.
-    func swap(rules r: RoutingRules) {
+    package func swap(rules r: RoutingRules) {
         rules.withLock { $0 = r }
         rulesGeneration.add(1, ordering: .releasing)
     }
 
     /// A router for the current rules: a bind's, or one for work outside any session (timed-out reassembly).
-    func makeRouter() -> SessionRouter {
+    package func makeRouter() -> SessionRouter {
         let extractor = rules.withLock { $0.extractor }
         return SessionRouter(carrier: profile, table: table, reassembler: multipart.reassembler, extractor: extractor)
     }
@@ -221,7 +221,7 @@ final class MessagePipeline: @unchecked Sendable {
 
     /// Hands a whole message to the writer; acks `token` (if any) with the result.
     /// `series`: the acking bind's (nil without a token).
-    func store(_ d: RoutingDecision, message m: InboundMessage, bind: String, token: AckToken?, session: ESMESession?,
+    package func store(_ d: RoutingDecision, message m: InboundMessage, bind: String, token: AckToken?, session: ESMESession?,
                series: BindSeries? = nil, raw: [[UInt8]] = [], completing: Part? = nil) {
         store(d, sourceTON: m.sourceTON, destTON: m.destTON, parts: m.parts, bind: bind, token: token, session: session, series: series,
               raw: raw, completing: completing)
@@ -260,7 +260,7 @@ final class MessagePipeline: @unchecked Sendable {
         }
     }
 
-    static let receiptStats: Set<String> = ["ENROUTE", "DELIVRD", "EXPIRED", "DELETED", "UNDELIV", "ACCEPTD", "UNKNOWN", "REJECTD"]
+    package static let receiptStats: Set<String> = ["ENROUTE", "DELIVRD", "EXPIRED", "DELETED", "UNDELIV", "ACCEPTD", "UNKNOWN", "REJECTD"]
 
     @discardableResult
     private func countAck(_ token: AckToken, _ status: CommandStatus, series s: BindSeries) -> Double {
@@ -289,20 +289,20 @@ final class MessagePipeline: @unchecked Sendable {
     }
 }
 
-func wallClockMillis() -> UInt64 {
+package func wallClockMillis() -> UInt64 {
     var ts = timespec()
     clock_gettime(CLOCK_REALTIME, &ts)
     return UInt64(ts.tv_sec) * 1000 + UInt64(ts.tv_nsec) / 1_000_000
 }
 
-func monotonicNanos() -> UInt64 {
+package func monotonicNanos() -> UInt64 {
     var ts = timespec()
     clock_gettime(CLOCK_MONOTONIC, &ts)
     return UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)
 }
 
 /// "12.345": three decimals without Foundation's formatter (hot path).
-func millis3(_ v: Double) -> String {
+package func millis3(_ v: Double) -> String {
     let n = Int((max(0, v) * 1000).rounded())
     let frac = n % 1000
     return "\(n / 1000)." + (frac < 10 ? "00" : frac < 100 ? "0" : "") + "\(frac)"
@@ -310,7 +310,7 @@ func millis3(_ v: Double) -> String {
 
 extension ESMESession {
     /// The writer's verdict on the wire: ESME_ROK with its commit proof, or a temporary error.
-    func answer(_ token: AckToken, _ r: BatchWriter.Result) {
+    package func answer(_ token: AckToken, _ r: BatchWriter.Result) {
         if let proof = r.committed { ack(token, committed: proof) } else { refuse(token, status: r.status) }
     }
 }

@@ -1,16 +1,16 @@
-import Foundation
-import Logging
+package import Foundation
+package import Logging
 import Synchronization
 
 /// What an operator can do to a running bridge without editing files (`smpp-bridge ctl`).
-enum AdminAction: Sendable, Equatable {
+package enum AdminAction: Sendable, Equatable {
     case stopCarrier(String)
     case startCarrier(String)
     case restartCarrier(String)
     case setLogLevel(Logger.Level)
 
     /// The `action` label of smpp_bridge_admin_requests_total.
-    var name: String {
+    package var name: String {
         switch self {
         case .stopCarrier: "carrier_stop"
         case .startCarrier: "carrier_start"
@@ -20,11 +20,11 @@ enum AdminAction: Sendable, Equatable {
     }
 
     /// Every `name`, one action of each kind (their metric series exist at 0 from the start).
-    static let names = [AdminAction.stopCarrier(""), .startCarrier(""), .restartCarrier(""), .setLogLevel(.info)].map(\.name)
+    package static let names = [AdminAction.stopCarrier(""), .startCarrier(""), .restartCarrier(""), .setLogLevel(.info)].map(\.name)
 
     /// The action a `POST` path names: `/admin/carriers/<name>/stop|start|restart` or
     /// `/admin/log-level?level=<level>`. Nil: no such action (404); a bad level is a 400.
-    static func parse(path: String, query: [(String, String)]) -> Result<AdminAction, AdminError>? {
+    package static func parse(path: String, query: [(String, String)]) -> Result<AdminAction, AdminError>? {
         let parts = path.split(separator: "/", omittingEmptySubsequences: true).map(String.init)
         switch parts.count {
         case 2 where parts == ["admin", "log-level"]:
@@ -44,29 +44,43 @@ enum AdminAction: Sendable, Equatable {
     }
 }
 
-struct AdminError: Error, Sendable, Equatable {
-    var status: Int
-    var message: String
+package struct AdminError: Error, Sendable, Equatable {
+    package var status: Int
+    package var message: String
 }
 
 /// The outcome of an action, as the client gets it (one JSON object).
-struct AdminResult: Codable, Sendable, Equatable {
-    var action: String
-    var carrier: String?
-    var result: String
+package struct AdminResult: Codable, Sendable, Equatable {
+    package var action: String
+    package var carrier: String?
+    package var result: String
+    package init(action: String, carrier: String?, result: String) {
+        self.action = action
+        self.carrier = carrier
+        self.result = result
+    }
 }
 
 /// What the metrics server needs from the service to answer `/status` and `/admin/...`.
-struct AdminHooks: Sendable {
+package struct AdminHooks: Sendable {
     /// The admin token, or nil when admin actions are off.
-    var token: @Sendable () -> String?
-    var status: @Sendable () -> BridgeStatus
+    package var token: @Sendable () -> String?
+    package var status: @Sendable () -> BridgeStatus
     /// Checks the action now (an unknown carrier is a 404); runs it later, off the HTTP queue, and calls back.
-    var check: @Sendable (AdminAction) -> AdminError?
-    var perform: @Sendable (AdminAction, @escaping @Sendable (AdminResult) -> Void) -> Void
+    package var check: @Sendable (AdminAction) -> AdminError?
+    package var perform: @Sendable (AdminAction, @escaping @Sendable (AdminResult) -> Void) -> Void
+
+    package init(token: @escaping @Sendable () -> String?, status: @escaping @Sendable () -> BridgeStatus,
+                 check: @escaping @Sendable (AdminAction) -> AdminError?,
+                 perform: @escaping @Sendable (AdminAction, @escaping @Sendable (AdminResult) -> Void) -> Void) {
+        self.token = token
+        self.status = status
+        self.check = check
+        self.perform = perform
+    }
 
     /// Constant time in the token's length: a wrong guess takes as long wherever it differs.
-    static func tokenMatches(_ header: String?, _ token: String) -> Bool {
+    package static func tokenMatches(_ header: String?, _ token: String) -> Bool {
         guard let header, header.hasPrefix("Bearer ") else { return false }
         let given = Array(header.dropFirst("Bearer ".count).utf8), want = Array(token.utf8)
         var diff = UInt8(given.count == want.count ? 0 : 1)
@@ -77,58 +91,58 @@ struct AdminHooks: Sendable {
 
 /// `GET /status`: the bridge's state as JSON, for `top`, `ctl status` and scripts. Counters
 /// and latencies stay in /metrics; this says what is up, where and why.
-struct BridgeStatus: Codable, Sendable, Equatable {
-    struct Bind: Codable, Sendable, Equatable {
-        var name: String
-        var state: String
-        var windowInUse: Int
-        var unackedInbound: Int
-        var pdusIn: UInt64
-        var pdusOut: UInt64
-        var reconnects: Int
+package struct BridgeStatus: Codable, Sendable, Equatable {
+    package struct Bind: Codable, Sendable, Equatable {
+        package var name: String
+        package var state: String
+        package var windowInUse: Int
+        package var unackedInbound: Int
+        package var pdusIn: UInt64
+        package var pdusOut: UInt64
+        package var reconnects: Int
     }
-    struct Carrier: Codable, Sendable, Equatable {
-        var name: String
+    package struct Carrier: Codable, Sendable, Equatable {
+        package var name: String
         /// "running", or "stopped" by an admin action (kept across SIGHUP until started again).
-        var state: String
-        var binds: [Bind]
+        package var state: String
+        package var binds: [Bind]
         /// Seconds since the carrier's last deliver_sm or data_sm (since start if none).
-        var silentSeconds: Double
+        package var silentSeconds: Double
     }
-    struct Writer: Codable, Sendable, Equatable {
-        var server: String?
-        var role: String?
-        var queueDepth: Int
-        var lastCommitSecondsAgo: Double?
-        var rowsCommitted: Int
-        var failing: Bool
+    package struct Writer: Codable, Sendable, Equatable {
+        package var server: String?
+        package var role: String?
+        package var queueDepth: Int
+        package var lastCommitSecondsAgo: Double?
+        package var rowsCommitted: Int
+        package var failing: Bool
     }
-    struct Leases: Codable, Sendable, Equatable {
-        var entries: Int
-        var loaded: Bool
-        var listening: Bool
+    package struct Leases: Codable, Sendable, Equatable {
+        package var entries: Int
+        package var loaded: Bool
+        package var listening: Bool
     }
-    var instance: String
-    var version: String
-    var commit: String
-    var uptimeSeconds: Double
-    var stage: String
-    var ready: Bool
-    var readiness: String
-    var logLevel: String
-    var adminEnabled: Bool
-    var carriers: [Carrier]
-    var writer: Writer?
-    var leases: Leases?
-    var reassemblyPending: Int
+    package var instance: String
+    package var version: String
+    package var commit: String
+    package var uptimeSeconds: Double
+    package var stage: String
+    package var ready: Bool
+    package var readiness: String
+    package var logLevel: String
+    package var adminEnabled: Bool
+    package var carriers: [Carrier]
+    package var writer: Writer?
+    package var leases: Leases?
+    package var reassemblyPending: Int
 
-    static let encoder: JSONEncoder = {
+    package static let encoder: JSONEncoder = {
         let e = JSONEncoder()
         e.keyEncodingStrategy = .convertToSnakeCase
         e.outputFormatting = [.sortedKeys]
         return e
     }()
-    static let decoder: JSONDecoder = {
+    package static let decoder: JSONDecoder = {
         let d = JSONDecoder()
         d.keyDecodingStrategy = .convertFromSnakeCase
         return d
@@ -136,10 +150,10 @@ struct BridgeStatus: Codable, Sendable, Equatable {
 }
 
 /// The log level, changed at run time by `ctl log-level`: every copy of the logger reads it.
-final class LogLevelBox: Sendable {
+package final class LogLevelBox: Sendable {
     private let raw: Atomic<Int>
-    init(_ level: Logger.Level) { raw = Atomic(Self.index(level)) }
-    var level: Logger.Level {
+    package init(_ level: Logger.Level) { raw = Atomic(Self.index(level)) }
+    package var level: Logger.Level {
         get { Logger.Level.allCases[raw.load(ordering: .relaxed)] }
         set { raw.store(Self.index(newValue), ordering: .relaxed) }
     }

@@ -1,3 +1,5 @@
+import BridgeApp
+import BridgeRuntime
 import ArgumentParser
 import Foundation
 import SMPPSimulator

@@ -1,64 +1,72 @@
-import Foundation
-import Routing
-import SMPPSession
-import SMPPWire
-import Store
-import TOMLKit
+package import Foundation
+package import Routing
+package import SMPPSession
+package import SMPPWire
+package import Store
+package import TOMLKit
 
 /// A config problem, naming the file, the field (its TOML path) and what is wrong.
 /// Never carries a secret's value.
-struct ConfigError: Error, CustomStringConvertible, Equatable {
-    var file: String
-    var field: String
-    var problem: String
-    var description: String { "\(file): \(field): \(problem)" }
+package struct ConfigError: Error, CustomStringConvertible, Equatable {
+    package var file: String
+    package var field: String
+    package var problem: String
+    package var description: String { "\(file): \(field): \(problem)" }
 }
 
 /// One carrier (an SMSC or aggregator) and how to bind to it.
-struct CarrierConfig: Equatable, Sendable {
-    var name: String
-    var host: String
-    var port: Int
-    var systemID: String
+package struct CarrierConfig: Equatable, Sendable {
+    package var name: String
+    package var host: String
+    package var port: Int
+    package var systemID: String
     /// Where the password comes from: `password_env` or `password_file`. The value is
     /// read at start and on reload, never printed.
-    var passwordSource: SecretSource
-    var systemType = ""
-    var bindType: BindType = .receiver
-    var binds = 1
-    var enquireLinkSeconds: Double = 30
-    var responseTimeoutSeconds: Double = 10
-    var window = 64
-    var maxUnacked = 256
-    var addressRange = ""
-    var numberPlan = "UK"
+    package var passwordSource: SecretSource
+    package var systemType = ""
+    package var bindType: BindType = .receiver
+    package var binds = 1
+    package var enquireLinkSeconds: Double = 30
+    package var responseTimeoutSeconds: Double = 10
+    package var window = 64
+    package var maxUnacked = 256
+    package var addressRange = ""
+    package var numberPlan = "UK"
     /// What data_coding 0 means on this carrier's link (SMPP 3.4 leaves it to the SMSC).
-    var defaultAlphabet: SMSCDefaultAlphabet = .gsm7
+    package var defaultAlphabet: SMSCDefaultAlphabet = .gsm7
     /// Address prefixes rewritten before the number plan applies (Kannel's unified-prefix form).
-    var unifiedPrefix: UnifiedPrefix?
-    var tls: TLSConfig?
+    package var unifiedPrefix: UnifiedPrefix?
+    package var tls: TLSConfig?
 
-    static let plans: [String: NumberPlan] = [
+    package init(name: String, host: String, port: Int, systemID: String, passwordSource: SecretSource) {
+        self.name = name
+        self.host = host
+        self.port = port
+        self.systemID = systemID
+        self.passwordSource = passwordSource
+    }
+
+    package static let plans: [String: NumberPlan] = [
         "UK": .uk, "DE": .germany, "RU": .russia, "US": .usa, "BR": .brazil, "IN": .india, "AE": .uae, "CN": .china,
     ]
-    var plan: NumberPlan { Self.plans[numberPlan] ?? .uk }
-    var profile: CarrierProfile {
+    package var plan: NumberPlan { Self.plans[numberPlan] ?? .uk }
+    package var profile: CarrierProfile {
         CarrierProfile(name: name, plan: plan, text: TextOptions(smscDefaultAlphabet: defaultAlphabet), unifiedPrefix: unifiedPrefix)
     }
 }
 
-enum SecretSource: Equatable, Sendable {
+package enum SecretSource: Equatable, Sendable {
     case env(String)
     case file(String)
 
-    var describe: String {
+    package var describe: String {
         switch self {
         case .env(let v): "env \(v)"
         case .file(let f): "file \(f)"
         }
     }
 
-    func read() throws -> String {
+    package func read() throws -> String {
         switch self {
         case .env(let name):
             guard let v = ProcessInfo.processInfo.environment[name], !v.isEmpty else {
@@ -72,69 +80,70 @@ enum SecretSource: Equatable, Sendable {
     }
 }
 
-struct SecretError: Error, CustomStringConvertible { var message: String; var description: String { message } }
+package struct SecretError: Error, CustomStringConvertible { package var message: String; package var description: String { message } }
 
-enum LogFormat: String, Sendable { case json, logfmt }
+package enum LogFormat: String, Sendable { case json, logfmt }
 
 /// The whole `bridge.toml`. Every field is documented in docs/configuration.md.
-struct BridgeConfig: Equatable, Sendable {
-    var file = "<defaults>"
+package struct BridgeConfig: Equatable, Sendable {
+    package init() {}
+    package var file = "<defaults>"
     // [bridge]
-    var instance = "bridge-1"
-    var logLevel = "info"
-    var logFormat: LogFormat = .json
+    package var instance = "bridge-1"
+    package var logLevel = "info"
+    package var logFormat: LogFormat = .json
     /// Show full numbers and codes in logs, tail and errors (off by default).
-    var revealSensitive = false
-    var shutdownGraceSeconds: Double = 10
+    package var revealSensitive = false
+    package var shutdownGraceSeconds: Double = 10
     // [database]
-    var databaseURL: SecretSource = .env("BRIDGE_DATABASE_URL")
-    var batchMaxRows = 1000
-    var batchTargetRows = 64
-    var batchMaxWaitMillis: Double = 2
-    var batchMaxBytes = 1 << 20
-    var commitDeadlineMillis: Double = 10_000
-    var writerConnections = 2
-    var statementTimeoutMillis = 30_000
-    var applyMigrations = false
+    package var databaseURL: SecretSource = .env("BRIDGE_DATABASE_URL")
+    package var batchMaxRows = 1000
+    package var batchTargetRows = 64
+    package var batchMaxWaitMillis: Double = 2
+    package var batchMaxBytes = 1 << 20
+    package var commitDeadlineMillis: Double = 10_000
+    package var writerConnections = 2
+    package var statementTimeoutMillis = 30_000
+    package var applyMigrations = false
     /// Accept a remote database reached without certificate verification (logged at every start).
-    var allowUnverifiedTLS = false
+    package var allowUnverifiedTLS = false
     // [metrics]
-    var metricsListen = "127.0.0.1:9464"
-    var metricsAllowNonLoopback = false
+    package var metricsListen = "127.0.0.1:9464"
+    package var metricsAllowNonLoopback = false
     // [admin]
     /// The admin actions' token (`token_file` or `token_env`); admin actions are off without it.
-    var adminToken: SecretSource?
+    package var adminToken: SecretSource?
     // [routing]
-    var reassemblyTimeoutSeconds: Double = 120
-    var reassemblyMaxBytes = 64 << 20
+    package var reassemblyTimeoutSeconds: Double = 120
+    package var reassemblyMaxBytes = 64 << 20
     /// One carrier's share of it; past it, that carrier's own oldest message is given up.
-    var reassemblyMaxBytesPerCarrier = 32 << 20
-    var leaseReconcileSeconds: Double = 300
+    package var reassemblyMaxBytesPerCarrier = 32 << 20
+    package var leaseReconcileSeconds: Double = 300
     /// How long after its first receipt a message is a redelivery target (docs/operations.md).
-    var dedupWindowSeconds = BatchWriter.Config.defaultDedupWindowSeconds
+    package var dedupWindowSeconds = BatchWriter.Config.defaultDedupWindowSeconds
     /// How far back a newly applied lease claims unmatched messages (late matching).
-    var lateMatchLookbackSeconds = 900
-    var otpRulesFile: String?
+    package var lateMatchLookbackSeconds = 900
+    package var otpRulesFile: String?
     // [[carrier]]
-    var carriers: [CarrierConfig] = []
+    package var carriers: [CarrierConfig] = []
 
-    var metricsHost: String { String(metricsListen.split(separator: ":").dropLast().joined(separator: ":")).trimmingCharacters(in: CharacterSet(charactersIn: "[]")) }
-    var metricsPort: Int { Int(metricsListen.split(separator: ":").last ?? "") ?? 9464 }
+    package var metricsHost: String { String(metricsListen.split(separator: ":").dropLast().joined(separator: ":")).trimmingCharacters(in: CharacterSet(charactersIn: "[]")) }
+    package var metricsPort: Int { Int(metricsListen.split(separator: ":").last ?? "") ?? 9464 }
 }
 
 /// Reads and validates `bridge.toml`: every key known, every value checked, and an
 /// error that names the file and the field. Environment variables override the
 /// file: `BRIDGE_<SECTION>_<KEY>` (e.g. `BRIDGE_DATABASE_BATCH_MAX_ROWS=500`) and
 /// `BRIDGE_CARRIER_<NAME>_<KEY>` for a carrier (name upper-cased, `-` as `_`).
-enum ConfigLoader {
-    static func load(path: String, environment: [String: String] = ProcessInfo.processInfo.environment) throws -> BridgeConfig {
+package enum ConfigLoader {
+    package static func load(path: String, environment: [String: String] = ProcessInfo.processInfo.environment) throws -> BridgeConfig {
         guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
             throw ConfigError(file: path, field: "-", problem: "cannot read the file")
         }
         return try parse(text, file: path, environment: environment)
     }
 
-    static func parse(_ text: String, file: String, environment: [String: String] = [:]) throws -> BridgeConfig {
+    package static func parse(_ text: String, file: String, environment: [String: String] = [:]) throws -> BridgeConfig {
         let root: TOMLTable
         do { root = try TOMLTable(string: text) } catch let e as TOMLParseError {
             throw ConfigError(file: file, field: "line \(e.source.begin.line), column \(e.source.begin.column)", problem: "TOML syntax: \(e.description)")
@@ -215,7 +224,7 @@ enum ConfigLoader {
     /// (an error names the variable). Any other `BRIDGE_` name is an error, so a
     /// misspelt one is never silently ignored. `BRIDGE_DATABASE_URL` is the database
     /// URL's default place, not an override; `BRIDGE_CARRIER_…` are read per carrier.
-    static func mergeEnvironment(into root: TOMLTable, environment: [String: String], file: String) throws -> Set<String> {
+    package static func mergeEnvironment(into root: TOMLTable, environment: [String: String], file: String) throws -> Set<String> {
         let sections = ["bridge", "database", "metrics", "admin", "routing"]
         var merged: Set<String> = []
         for (k, v) in environment.sorted(by: { $0.key < $1.key }) where k.hasPrefix("BRIDGE_") {
@@ -235,7 +244,7 @@ enum ConfigLoader {
         return merged
     }
 
-    static func validateListen(_ c: inout BridgeConfig, file: String) throws {
+    package static func validateListen(_ c: inout BridgeConfig, file: String) throws {
         let parts = c.metricsListen.split(separator: ":")
         guard parts.count >= 2, let port = Int(parts.last!), (0...65535).contains(port) else {
             throw ConfigError(file: file, field: "metrics.listen", problem: "expected host:port, got \"\(c.metricsListen)\"")
@@ -249,31 +258,31 @@ enum ConfigLoader {
     }
 
     /// Typed access with errors naming the field.
-    struct Reader {
-        var file: String
-        var env: [String: String]
+    package struct Reader {
+        package var file: String
+        package var env: [String: String]
         /// Fields whose value came from the environment (`mergeEnvironment`).
-        var fromEnvironment: Set<String> = []
+        package var fromEnvironment: Set<String> = []
 
-        func fail(_ field: String, _ problem: String) -> ConfigError {
+        package func fail(_ field: String, _ problem: String) -> ConfigError {
             guard fromEnvironment.contains(field) else { return ConfigError(file: file, field: field, problem: problem) }
             return ConfigError(file: file, field: "\(field) (from BRIDGE_\(field.uppercased().replacingOccurrences(of: ".", with: "_")))", problem: problem)
         }
-        func path(_ section: String, _ key: String) -> String { section.isEmpty ? key : "\(section).\(key)" }
+        package func path(_ section: String, _ key: String) -> String { section.isEmpty ? key : "\(section).\(key)" }
 
-        func keys(_ t: TOMLTable, _ section: String, allowed: Set<String>) throws {
+        package func keys(_ t: TOMLTable, _ section: String, allowed: Set<String>) throws {
             for k in t.keys.sorted() where !allowed.contains(k) {
                 throw fail(path(section, k), "unknown key (allowed: \(allowed.sorted().joined(separator: ", ")))")
             }
         }
 
-        func table(_ t: TOMLTable, _ key: String) throws -> TOMLTable? {
+        package func table(_ t: TOMLTable, _ key: String) throws -> TOMLTable? {
             guard let v = t[key] else { return nil }
             guard let tt = v.table else { throw fail(key, "expected a table [\(key)]") }
             return tt
         }
 
-        func string(_ t: TOMLTable, _ section: String, _ key: String, oneOf: [String]? = nil) throws -> String? {
+        package func string(_ t: TOMLTable, _ section: String, _ key: String, oneOf: [String]? = nil) throws -> String? {
             guard let v = t[key] else { return nil }
             // From the environment every value is text: a number there is a string here.
             let fromEnv = fromEnvironment.contains(path(section, key))
@@ -284,7 +293,7 @@ enum ConfigLoader {
             return s
         }
 
-        func bool(_ t: TOMLTable, _ section: String, _ key: String) throws -> Bool? {
+        package func bool(_ t: TOMLTable, _ section: String, _ key: String) throws -> Bool? {
             guard let v = t[key] else { return nil }
             if let b = v.bool { return b }
             if fromEnvironment.contains(path(section, key)) {
@@ -297,14 +306,14 @@ enum ConfigLoader {
             throw fail(path(section, key), "expected true or false")
         }
 
-        func int(_ t: TOMLTable, _ section: String, _ key: String, range: ClosedRange<Int>) throws -> Int? {
+        package func int(_ t: TOMLTable, _ section: String, _ key: String, range: ClosedRange<Int>) throws -> Int? {
             guard let v = t[key] else { return nil }
             guard let i = v.int else { throw fail(path(section, key), "expected an integer") }
             guard range.contains(i) else { throw fail(path(section, key), "\(i) is out of range \(range.lowerBound)…\(range.upperBound)") }
             return i
         }
 
-        func double(_ t: TOMLTable, _ section: String, _ key: String, range: ClosedRange<Double>) throws -> Double? {
+        package func double(_ t: TOMLTable, _ section: String, _ key: String, range: ClosedRange<Double>) throws -> Double? {
             guard let v = t[key] else { return nil }
             guard let d = v.double ?? v.int.map(Double.init) else { throw fail(path(section, key), "expected a number") }
             guard range.contains(d) else { throw fail(path(section, key), "\(d) is out of range \(range.lowerBound)…\(range.upperBound)") }
@@ -312,7 +321,7 @@ enum ConfigLoader {
         }
 
         /// `<key>_env` or `<key>_file`, exactly one; a literal secret in the file is refused.
-        func secret(_ t: TOMLTable, _ section: String, _ key: String) throws -> SecretSource? {
+        package func secret(_ t: TOMLTable, _ section: String, _ key: String) throws -> SecretSource? {
             let e = try string(t, section, key + "_env"), f = try string(t, section, key + "_file")
             if e != nil && f != nil { throw fail(path(section, key + "_env"), "set \(key)_env or \(key)_file, not both") }
             if let e { return .env(e) }
@@ -320,13 +329,13 @@ enum ConfigLoader {
             return nil
         }
 
-        static let carrierKeys: Set<String> = [
+        static package let carrierKeys: Set<String> = [
             "name", "host", "port", "system_id", "password_env", "password_file", "system_type", "bind_type", "binds",
             "enquire_link_s", "response_timeout_s", "window", "max_unacked", "address_range", "number_plan", "tls",
             "default_alphabet", "unified_prefix",
         ]
 
-        func carrier(_ t: TOMLTable, index i: Int) throws -> CarrierConfig {
+        package func carrier(_ t: TOMLTable, index i: Int) throws -> CarrierConfig {
             let s = "carrier[\(i)]"
             try keys(t, s, allowed: Self.carrierKeys)
             guard let name = try string(t, s, "name") else { throw fail("\(s).name", "required") }

@@ -1,3 +1,4 @@
+import BridgeRuntime
 import Foundation
 import SMPPWire
 import Logging

@@ -1,6 +1,6 @@
-import Dispatch
-import Foundation
-import SMPPSession
+package import Dispatch
+package import Foundation
+package import SMPPSession
 #if canImport(Glibc)
     import Glibc
 #endif
@@ -10,44 +10,44 @@ import SMPPSession
 /// "Limits"). FlyingFox served these before and has none of the bounds: no cap on
 /// connections, no read or idle timeout, and a request head read without limit
 /// (docs/decisions/003-bounded-http-server.md).
-final class BoundedHTTPServer: @unchecked Sendable {
-    struct Limits: Sendable {
+package final class BoundedHTTPServer: @unchecked Sendable {
+    package struct Limits: Sendable {
         /// Open connections at most; one more is answered 503 and closed.
-        var maxConnections = 32
+        package var maxConnections = 32
         /// A request line and its headers, at most; a longer head is answered 431 and closed.
-        var maxHeadBytes = 8192
+        package var maxHeadBytes = 8192
         /// A request head must arrive whole within this of the connection opening or its last response.
-        var idleTimeout: Double = 10
+        package var idleTimeout: Double = 10
         /// Output that has not moved for this long (a client that stopped reading) closes the connection.
-        var writeTimeout: Double = 10
+        package var writeTimeout: Double = 10
         /// Output queued for one streamed response at most; a subscriber past it is dropped.
-        var maxStreamBacklog = 256 << 10
+        package var maxStreamBacklog = 256 << 10
     }
 
-    struct Request: Sendable {
-        var method: String
-        var path: String
-        var query: [(String, String)]
+    package struct Request: Sendable {
+        package var method: String
+        package var path: String
+        package var query: [(String, String)]
         /// The Authorization header as sent (admin actions), if any.
-        var authorization: String? = nil
+        package var authorization: String? = nil
         /// The client's address ("127.0.0.1:40512"), and whether it is on loopback.
-        var peer: String = "-"
-        var peerIsLoopback = false
+        package var peer: String = "-"
+        package var peerIsLoopback = false
     }
 
-    enum Response: Sendable {
+    package enum Response: Sendable {
         case full(status: Int, contentType: String, body: String)
         /// Lines as they come, chunked, until the stream ends or the client goes.
         case stream(contentType: String, lines: AsyncStream<String>)
     }
 
     /// Why a connection was refused or closed early, for `smpp_bridge_http_refused_total{reason}`.
-    enum Refusal: String, CaseIterable, Sendable {
+    package enum Refusal: String, CaseIterable, Sendable {
         case capacity, headTooLarge = "head_too_large", idleTimeout = "idle_timeout", writeStalled = "write_stalled",
              badRequest = "bad_request", slowSubscriber = "slow_subscriber"
     }
 
-    let limits: Limits
+    package let limits: Limits
     private let queue = DispatchQueue(label: "smpp.bridge.http")
     private let handler: @Sendable (Request) -> Response
     private let onRefusal: @Sendable (Refusal) -> Void
@@ -58,7 +58,7 @@ final class BoundedHTTPServer: @unchecked Sendable {
     private var connections: [ObjectIdentifier: HTTPConnection] = [:]
     private(set) var boundPort = 0
 
-    init(limits: Limits = Limits(), onRefusal: @escaping @Sendable (Refusal) -> Void = { _ in },
+    package init(limits: Limits = Limits(), onRefusal: @escaping @Sendable (Refusal) -> Void = { _ in },
          onConnections: @escaping @Sendable (Int) -> Void = { _ in }, handler: @escaping @Sendable (Request) -> Response) {
         self.limits = limits
         self.handler = handler
@@ -66,10 +66,10 @@ final class BoundedHTTPServer: @unchecked Sendable {
         self.onConnections = onConnections
     }
 
-    var openConnections: Int { queue.sync { connections.count } }
+    package var openConnections: Int { queue.sync { connections.count } }
 
     /// Listens on host:port and serves until `stop`.
-    func start(host: String, port: Int) throws {
+    package func start(host: String, port: Int) throws {
         let (fd, bound) = try Socket.listen(host: host, port: port)
         try queue.sync {
             guard listener < 0 else { close(fd); throw Socket.Failure(operation: "http: started twice", errno: EINVAL) }
@@ -88,7 +88,7 @@ final class BoundedHTTPServer: @unchecked Sendable {
         }
     }
 
-    func stop() {
+    package func stop() {
         queue.sync {
             acceptSource?.cancel()
             acceptSource = nil
@@ -135,7 +135,7 @@ final class BoundedHTTPServer: @unchecked Sendable {
     }
 
     /// "host:port" and whether the address is loopback (127/8, ::1, or IPv4-mapped 127/8).
-    static func describe(_ addr: sockaddr_storage) -> (text: String, loopback: Bool) {
+    package static func describe(_ addr: sockaddr_storage) -> (text: String, loopback: Bool) {
         var a = addr
         var host = [CChar](repeating: 0, count: Int(NI_MAXHOST)), serv = [CChar](repeating: 0, count: Int(NI_MAXSERV))
         let len = socklen_t(a.ss_family == sa_family_t(AF_INET6) ? MemoryLayout<sockaddr_in6>.size : MemoryLayout<sockaddr_in>.size)
@@ -162,8 +162,8 @@ final class BoundedHTTPServer: @unchecked Sendable {
 
 /// One client connection. Every member is touched on the server's queue only.
 private final class HTTPConnection: @unchecked Sendable {
-    let fd: Int32
-    unowned let server: BoundedHTTPServer
+    package let fd: Int32
+    unowned package let server: BoundedHTTPServer
     private var readSource: (any DispatchSourceRead)?
     private var writeSource: (any DispatchSourceWrite)?
     private var writePaused = true
@@ -179,16 +179,16 @@ private final class HTTPConnection: @unchecked Sendable {
     private var closeAfterFlush = false
     private var isClosed = false
 
-    let peer: (text: String, loopback: Bool)
+    package let peer: (text: String, loopback: Bool)
 
-    init(fd: Int32, server: BoundedHTTPServer, peer: (text: String, loopback: Bool)) {
+    package init(fd: Int32, server: BoundedHTTPServer, peer: (text: String, loopback: Bool)) {
         self.fd = fd
         self.server = server
         self.peer = peer
         idleSince = DispatchTime.now().uptimeNanoseconds
     }
 
-    func start() {
+    package func start() {
         let q = server.serverQueue
         let r = DispatchSource.makeReadSource(fileDescriptor: fd, queue: q)
         r.setEventHandler { [self] in readable() }
@@ -217,7 +217,7 @@ private final class HTTPConnection: @unchecked Sendable {
         w.resume()
     }
 
-    func expired(now: UInt64, limits: BoundedHTTPServer.Limits) -> BoundedHTTPServer.Refusal? {
+    package func expired(now: UInt64, limits: BoundedHTTPServer.Limits) -> BoundedHTTPServer.Refusal? {
         if let since = stalledSince, now &- since > UInt64(limits.writeTimeout * 1e9) { return .writeStalled }
         if streaming == nil, stalledSince == nil, now &- idleSince > UInt64(limits.idleTimeout * 1e9) { return .idleTimeout }
         return nil
@@ -340,7 +340,7 @@ private final class HTTPConnection: @unchecked Sendable {
         if closeAfterFlush { close() }
     }
 
-    func close() {
+    package func close() {
         guard !isClosed else { return }
         isClosed = true
         streaming?.cancel()  // ends the subscription: EventHub drops it
@@ -353,23 +353,23 @@ private final class HTTPConnection: @unchecked Sendable {
 }
 
 /// A request head, parsed and checked: GET and HEAD only, no body, a path and a query.
-struct HTTPRequestHead: Sendable, Equatable {
-    var method: String
-    var path: String
-    var query: [(String, String)]
-    var keepAlive: Bool
-    var authorization: String? = nil
+package struct HTTPRequestHead: Sendable, Equatable {
+    package var method: String
+    package var path: String
+    package var query: [(String, String)]
+    package var keepAlive: Bool
+    package var authorization: String? = nil
 
-    struct Problem: Error, Equatable {
-        var status: Int
-        var message: String
+    package struct Problem: Error, Equatable {
+        package var status: Int
+        package var message: String
     }
 
-    static func == (a: Self, b: Self) -> Bool {
+    package static func == (a: Self, b: Self) -> Bool {
         a.method == b.method && a.path == b.path && a.keepAlive == b.keepAlive && a.query.map { "\($0)=\($1)" } == b.query.map { "\($0)=\($1)" }
     }
 
-    static func parse(_ head: String) -> Result<HTTPRequestHead, Problem> {
+    package static func parse(_ head: String) -> Result<HTTPRequestHead, Problem> {
         let lines = head.split(separator: "\r\n", omittingEmptySubsequences: false)
         let parts = lines.first?.split(separator: " ", omittingEmptySubsequences: false) ?? []
         guard parts.count == 3, parts[2].hasPrefix("HTTP/1.") else { return .failure(Problem(status: 400, message: "bad request line")) }
@@ -411,7 +411,7 @@ struct HTTPRequestHead: Sendable, Equatable {
         return .success(HTTPRequestHead(method: method, path: path, query: query, keepAlive: keepAlive, authorization: authorization))
     }
 
-    static func reason(_ status: Int) -> String {
+    package static func reason(_ status: Int) -> String {
         switch status {
         case 200: "OK"
         case 400: "Bad Request"

@@ -1,4 +1,4 @@
-import Foundation
+package import Foundation
 #if canImport(Glibc)
     import Glibc
 #endif
@@ -7,9 +7,9 @@ import Foundation
 /// abstract name starting with `@`). `Type=notify` units wait for READY=1 before they
 /// count the service as started, and STOPPING=1 tells systemd the drain has begun.
 /// Nothing is sent when the variable is absent (not under systemd).
-enum SystemdNotify {
+package enum SystemdNotify {
     @discardableResult
-    static func send(_ state: String, environment: [String: String] = ProcessInfo.processInfo.environment) -> Bool {
+    package static func send(_ state: String, environment: [String: String] = ProcessInfo.processInfo.environment) -> Bool {
         guard let path = environment["NOTIFY_SOCKET"], !path.isEmpty, path.utf8.count < 108 else { return false }
         let fd = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue), 0)
         guard fd >= 0 else { return false }

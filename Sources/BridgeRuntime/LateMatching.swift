@@ -1,24 +1,24 @@
-import Dispatch
-import Logging
-import Routing
-import Store
+package import Dispatch
+package import Logging
+package import Routing
+package import Store
 
 /// Late matching for the running bridge (`LateMatcher`), on a queue and a database
 /// connection of its own, so that neither the lease sync nor a session waits for it.
-final class LateMatching: @unchecked Sendable {
-    let url: String
-    let lookbackSeconds: Int
+package final class LateMatching: @unchecked Sendable {
+    package let url: String
+    package let lookbackSeconds: Int
     /// How long after a lease change to look once more: a message routed against the
     /// table just before the lease reached it may still be in the writer, and is
     /// committed (or answered with a temporary error) within the commit deadline.
-    let settleSeconds: Double
-    let metrics: MetricsRegistry
-    let logger: Logger
-    let extractor: @Sendable () -> OTPExtractor
+    package let settleSeconds: Double
+    package let metrics: MetricsRegistry
+    package let logger: Logger
+    package let extractor: @Sendable () -> OTPExtractor
     private let queue = DispatchQueue(label: "smpp.bridge.late-match")
     private var db: PostgresConnection?
 
-    init(url: String, lookbackSeconds: Int, settleSeconds: Double, metrics: MetricsRegistry, logger: Logger,
+    package init(url: String, lookbackSeconds: Int, settleSeconds: Double, metrics: MetricsRegistry, logger: Logger,
          extractor: @escaping @Sendable () -> OTPExtractor) {
         self.url = url
         self.lookbackSeconds = lookbackSeconds
@@ -29,14 +29,14 @@ final class LateMatching: @unchecked Sendable {
     }
 
     /// From the lease sync: these numbers' leases changed (nil: any number's may have).
-    func leasesApplied(_ msisdns: [String]?) {
+    package func leasesApplied(_ msisdns: [String]?) {
         guard lookbackSeconds > 0 else { return }
         queue.async { self.run(msisdns) }
         queue.asyncAfter(deadline: .now() + settleSeconds) { self.run(msisdns) }
     }
 
     /// Waits for what is queued (tests, shutdown).
-    func drain() { queue.sync {} }
+    package func drain() { queue.sync {} }
 
     private func run(_ msisdns: [String]?) {
         do {

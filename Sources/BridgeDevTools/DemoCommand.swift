@@ -1,3 +1,4 @@
+import BridgeRuntime
 import ArgumentParser
 import Foundation
 import Routing

@@ -1,15 +1,15 @@
-import Dispatch
-import Logging
-import Routing
-import Store
+package import Dispatch
+package import Logging
+package import Routing
+package import Store
 
 /// The one owner of multi-part messages in the service: the reassembler's state, the
 /// parts restored from the store at start, the sweep that gives up timed-out messages
 /// or completes them with parts other bridges stored, and putting parts back when a
 /// completed message could not be stored. Parts carry everything their message needs
 /// (its types of number included), so a message rebuilt here decodes nothing again.
-final class MultipartCoordinator: @unchecked Sendable {
-    let reassembler: Reassembler
+package final class MultipartCoordinator: @unchecked Sendable {
+    package let reassembler: Reassembler
     private let queue = DispatchQueue(label: "smpp.bridge.multipart")
     private var sweeper: (any DispatchSourceTimer)?
     /// The sweep's own connection, for the parts other bridges stored (made when first needed).
@@ -19,15 +19,15 @@ final class MultipartCoordinator: @unchecked Sendable {
     private var store: @Sendable (InboundMessage) -> Void = { _ in }
 
     /// Store lookups for parts other bridges may hold, per one-second sweep.
-    static let staleLookupsPerSweep = 256
+    package static let staleLookupsPerSweep = 256
 
-    init(reassembler: Reassembler) { self.reassembler = reassembler }
+    package init(reassembler: Reassembler) { self.reassembler = reassembler }
 
     /// Reassembly survives restarts: pending parts come back from the store, in chunks,
     /// so the reassembler's memory cap applies as they come in (the oldest incomplete
     /// ones are given up and stored), never the whole table at once. Returns the parts
     /// restored and the messages they completed, to be stored once the carriers run.
-    func restore(from db: PostgresConnection) throws -> (parts: Int, completed: [AssembledMessage]) {
+    package func restore(from db: PostgresConnection) throws -> (parts: Int, completed: [AssembledMessage]) {
         var parts = 0
         var completed: [AssembledMessage] = []
         try PartStore.pending(db, chunk: 10_000) { chunk in
@@ -47,7 +47,7 @@ final class MultipartCoordinator: @unchecked Sendable {
 
     /// A completing part's message was not stored: its earlier parts go back, so that
     /// the SMSC's retry of the completing one completes it again.
-    func putBack(_ parts: [Part], except completing: Part) {
+    package func putBack(_ parts: [Part], except completing: Part) {
         let key = DedupKey.part(completing)
         _ = reassembler.restore(parts.filter { DedupKey.part($0) != key })
     }
@@ -56,7 +56,7 @@ final class MultipartCoordinator: @unchecked Sendable {
     /// with their gaps (after a look at what other bridges stored), and after 2 s a
     /// pending message is looked up in the store. `router`: the carrier's current router;
     /// `store`: stores through the carrier's pipeline.
-    func start(databaseURL: String, restored: [AssembledMessage], router: @escaping @Sendable (String) -> SessionRouter?,
+    package func start(databaseURL: String, restored: [AssembledMessage], router: @escaping @Sendable (String) -> SessionRouter?,
                store: @escaping @Sendable (InboundMessage) -> Void) {
         self.databaseURL = databaseURL
         self.store = store
@@ -75,7 +75,7 @@ final class MultipartCoordinator: @unchecked Sendable {
         t.resume()
     }
 
-    func stop() { sweeper?.cancel() }
+    package func stop() { sweeper?.cancel() }
 
     /// Completes a pending multi-part message from parts other bridges stored, holds
     /// it as redelivered when another bridge already stored it, or (timed out) stores

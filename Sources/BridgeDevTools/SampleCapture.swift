@@ -1,3 +1,4 @@
+import BridgeRuntime
 public import SMPPWire
 
 /// The embedded default capture: the traffic an OTP aggregator really sends, built

@@ -1,3 +1,4 @@
+import BridgeRuntime
 import Foundation
 import Store
 #if canImport(Glibc)

@@ -1,0 +1,2 @@
+import BridgeDevTools
+SMPPDevCommand.main()
