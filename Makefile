@@ -1,6 +1,6 @@
 # TrueOTP SMPP bridge. The README's two commands: `make demo` and `make test`.
 SWIFT       ?= swift
-SYSTEM_PKGS ?= libssl-dev libpq-dev postgresql curl prometheus
+SYSTEM_PKGS ?= libssl-dev libpq-dev libcurl4-openssl-dev postgresql curl prometheus
 FUZZ_SECONDS ?= 300
 FUZZ_SESSION_SECONDS ?= 600
 DEMO_COUNT ?= 50000

@@ -29,16 +29,17 @@ struct CtlCommand: ParsableCommand {
 
         /// POSTs an action; prints the bridge's answer; fails unless it was done.
         func post(_ path: String) throws {
-            let r: (status: Int, body: String)
+            let r: (status: Int, body: Data)
             do {
                 // A carrier stop waits for its binds to drain (bridge.shutdown_grace_s).
-                r = try HTTPGet.request(url, method: "POST", path: path, headers: ["Authorization": "Bearer \(try token())"], timeout: 60)
+                r = try BridgeHTTP.request(url, method: "POST", path: path, headers: ["Authorization": "Bearer \(try token())"], timeout: 60)
             } catch let e as ValidationError { throw e } catch {
                 FileHandle.standardError.write(Data("smpp-bridge ctl: \(error)\n".utf8))
                 throw ExitCode(1)
             }
-            guard r.status == 200, let result = try? BridgeStatus.decoder.decode(AdminResult.self, from: Data(r.body.utf8)) else {
-                FileHandle.standardError.write(Data("smpp-bridge ctl: \(r.status): \(r.body.trimmingCharacters(in: .whitespacesAndNewlines))\n".utf8))
+            guard r.status == 200, let result = try? BridgeStatus.decoder.decode(AdminResult.self, from: r.body) else {
+                let text = String(decoding: r.body, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+                FileHandle.standardError.write(Data("smpp-bridge ctl: \(r.status): \(text)\n".utf8))
                 throw ExitCode(1)
             }
             print([result.action, result.carrier, result.result].compactMap { $0 }.joined(separator: " "))
@@ -54,10 +55,10 @@ struct CtlCommand: ParsableCommand {
             let s: BridgeStatus
             let body: String
             do {
-                let r = try HTTPGet.get(connection.url, path: "/status")
-                guard r.status == 200 else { throw HTTPGet.Failure(description: "/status answered \(r.status)") }
-                body = r.body
-                s = try BridgeStatus.decoder.decode(BridgeStatus.self, from: Data(r.body.utf8))
+                let r = try BridgeHTTP.request(connection.url, path: "/status")
+                guard r.status == 200 else { throw BridgeHTTP.Failure(description: "/status answered \(r.status)") }
+                body = String(decoding: r.body, as: UTF8.self)
+                s = try BridgeStatus.decoder.decode(BridgeStatus.self, from: r.body)
             } catch {
                 FileHandle.standardError.write(Data("smpp-bridge ctl: \(error)\n".utf8))
                 throw ExitCode(1)

@@ -3,7 +3,7 @@ import ArgumentParser
 package import Foundation
 
 /// `smpp-bridge top`: a live view of a running bridge: its state from /status, rates and
-/// latencies from two /metrics scrapes, recent events from /events.
+/// latencies from two /metrics.json samples, recent events from /events.
 struct TopCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "top", abstract: "Live view of a running bridge: binds, outcomes, latency, database, leases, recent events.")
@@ -19,7 +19,7 @@ struct TopCommand: ParsableCommand {
 
     func run() throws {
         let fancy = !once && isatty(STDOUT_FILENO) == 1 && (ProcessInfo.processInfo.environment["TERM"] ?? "dumb") != "dumb"
-        var previous: [MetricSample]
+        var previous: MetricsSnapshot
         do { previous = try fetch() } catch {
             FileHandle.standardError.write(Data("smpp-bridge top: \(error)\n".utf8))
             throw ExitCode(1)
@@ -27,16 +27,16 @@ struct TopCommand: ParsableCommand {
         var last = Date()
         while true {
             Thread.sleep(forTimeInterval: interval)
-            let current: [MetricSample]
+            let current: MetricsSnapshot
             do { current = try fetch() } catch {
                 if once { FileHandle.standardError.write(Data("smpp-bridge top: \(error)\n".utf8)); throw ExitCode(1) }
                 print("smpp-bridge top: \(error); retrying")
                 continue
             }
             let now = Date()
-            let recent = (try? HTTPGet.get(url, path: "/events?recent=\(events)").body) ?? ""
-            let status = (try? HTTPGet.get(url, path: "/status")).flatMap { r in
-                r.status == 200 ? try? BridgeStatus.decoder.decode(BridgeStatus.self, from: Data(r.body.utf8)) : nil
+            let recent = (try? BridgeHTTP.request(url, path: "/events?recent=\(events)").body).map { String(decoding: $0, as: UTF8.self) } ?? ""
+            let status = (try? BridgeHTTP.request(url, path: "/status")).flatMap { r in
+                r.status == 200 ? try? BridgeStatus.decoder.decode(BridgeStatus.self, from: r.body) : nil
             }
             let view = TopView(previous: previous, current: current, seconds: now.timeIntervalSince(last),
                                events: recent.split(separator: "\n").map(String.init), status: status)
@@ -48,46 +48,39 @@ struct TopCommand: ParsableCommand {
         }
     }
 
-    func fetch() throws -> [MetricSample] {
-        let r = try HTTPGet.get(url, path: "/metrics")
-        guard r.status == 200 else { throw HTTPGet.Failure(description: "/metrics answered \(r.status)") }
-        return MetricSample.parse(r.body)
+    func fetch() throws -> MetricsSnapshot {
+        let r = try BridgeHTTP.request(url, path: "/metrics.json")
+        guard r.status == 200 else { throw BridgeHTTP.Failure(description: "/metrics.json answered \(r.status)") }
+        return try JSONDecoder().decode(MetricsSnapshot.self, from: r.body)
     }
 }
 
-/// Rates and quantiles from two scrapes.
+/// Rates and quantiles from two samples of the bridge's series.
 struct TopView {
-    var previous: [MetricSample]
-    var current: [MetricSample]
+    var previous: MetricsSnapshot
+    var current: MetricsSnapshot
     var seconds: Double
     var events: [String]
-    /// The bridge's /status (nil from a bridge too old to serve it: the view falls back to /metrics alone).
+    /// The bridge's /status (nil from a bridge too old to serve it: the view falls back to the series alone).
     var status: BridgeStatus? = nil
 
-    func values(_ s: [MetricSample], _ name: String, _ match: [String: String] = [:]) -> [MetricSample] {
-        s.filter { x in x.name == name && match.allSatisfy { k, v in x.labels[k] == v } }
-    }
-
-    func sum(_ s: [MetricSample], _ name: String, _ match: [String: String] = [:]) -> Double {
-        values(s, name, match).reduce(0) { $0 + $1.value }
-    }
+    func sum(_ s: MetricsSnapshot, _ name: String, _ match: [String: String] = [:]) -> Double { s.sum(name, match) }
 
     func delta(_ name: String, _ match: [String: String] = [:]) -> Double {
-        max(0, sum(current, name, match) - sum(previous, name, match))
+        max(0, current.sum(name, match) - previous.sum(name, match))
+    }
+
+    /// A histogram's count and sum over the interval.
+    func histogramDelta(_ name: String) -> (count: Double, sum: Double) {
+        let c = current.histogramTotals(name), p = previous.histogramTotals(name)
+        return (max(0, c.count - p.count), max(0, c.sum - p.sum))
     }
 
     /// A quantile over the interval, interpolated inside the bucket.
     func quantile(_ name: String, _ match: [String: String], _ q: Double) -> Double? {
-        func buckets(_ s: [MetricSample]) -> [(Double, Double)] {
-            var byLe: [Double: Double] = [:]
-            for x in values(s, name + "_bucket", match) {
-                guard let le = x.labels["le"] else { continue }
-                byLe[le == "+Inf" ? .infinity : Double(le) ?? .infinity, default: 0] += x.value
-            }
-            return byLe.sorted { $0.key < $1.key }
-        }
-        let cur = buckets(current), prev = Dictionary(uniqueKeysWithValues: buckets(previous))
-        let d = cur.map { ($0.0, $0.1 - (prev[$0.0] ?? 0)) }
+        let cur = current.buckets(name, match)
+        let prev = Dictionary(previous.buckets(name, match).map { ($0.le, $0.count) }, uniquingKeysWith: +)
+        let d = cur.map { ($0.le, $0.count - (prev[$0.le] ?? 0)) }
         guard let total = d.last?.1, total > 0 else { return nil }
         let target = q * total
         var lower = 0.0, below = 0.0
@@ -118,9 +111,9 @@ struct TopView {
         // The binds and their state from /status; from /metrics when there is none.
         let binds: [(carrier: String, bind: String, state: String, window: Int, unacked: Int)] = status.map { s in
             s.carriers.flatMap { c in c.binds.map { (c.name, $0.name, $0.state, $0.windowInUse, $0.unackedInbound) } }
-        } ?? values(current, M.bindState).map { x in
+        } ?? current.series(M.bindState).map { x in
             let l = ["carrier": x.labels["carrier"] ?? "", "bind": x.labels["bind"] ?? ""]
-            return (l["carrier"]!, l["bind"]!, values(current, M.bindStateInfo, l).first { $0.value == 1 }?.labels["state"] ?? "?",
+            return (l["carrier"]!, l["bind"]!, current.series(M.bindStateInfo, l).first { $0.value == 1 }?.labels["state"] ?? "?",
                     Int(sum(current, M.window, l)), Int(sum(current, M.unacked, l)))
         }.sorted { ($0.0, $0.1) < ($1.0, $1.1) }
         for b in binds {
@@ -133,7 +126,7 @@ struct TopView {
         for c in status?.carriers ?? [] where c.state != "running" { out += pad(c.name, 16) + pad("-", 20) + "stopped by admin\n" }
         if binds.isEmpty && (status?.carriers ?? []).isEmpty { out += "  (no carriers configured)\n" }
         out += "\nOUTCOMES (this interval / total)\n"
-        let carriers = Set(values(current, M.outcomes).compactMap { $0.labels["carrier"] }).sorted()
+        let carriers = Set(current.series(M.outcomes).compactMap { $0.labels["carrier"] }).sorted()
         for c in carriers {
             let parts = ["routed", "unmatched", "expired", "duplicate", "invalid", "temp_failed"].map { o -> String in
                 let m = ["carrier": c, "outcome": o]
@@ -145,7 +138,7 @@ struct TopView {
         out += "  otp extracted \(Int(codes)), not \(Int(noCodes)) this interval\n"
         out += "\nDATABASE\n"
         out += "  commit p50 \(ms(quantile(M.commitLatency, [:], 0.5)))  p99 \(ms(quantile(M.commitLatency, [:], 0.99)))"
-        let batches = delta(M.batchSize + "_count"), rows = delta(M.batchSize + "_sum")
+        let (batches, rows) = histogramDelta(M.batchSize)
         out += "  batches/s \(String(format: "%.1f", batches / max(seconds, 0.001)))  mean batch \(batches > 0 ? String(format: "%.0f", rows / batches) : "-")"
         out += "  queue \(Int(sum(current, M.queueDepth)))  failures \(Int(sum(current, M.dbFailures)))\n"
         if let w = status?.writer {
@@ -188,8 +181,8 @@ struct TailCommand: ParsableCommand {
         if let order { q.append("order_id=\(order)") }
         let query = q.isEmpty ? "" : "?" + q.joined(separator: "&")
         var printed = 0
-        if recent > 0, let r = try? HTTPGet.get(url, path: "/events" + (query.isEmpty ? "?" : query + "&") + "recent=\(recent)") {
-            for line in r.body.split(separator: "\n") {
+        if recent > 0, let r = try? BridgeHTTP.request(url, path: "/events" + (query.isEmpty ? "?" : query + "&") + "recent=\(recent)") {
+            for line in String(decoding: r.body, as: UTF8.self).split(separator: "\n") {
                 writeOut(line + "\n")
                 printed += 1
             }
@@ -197,7 +190,7 @@ struct TailCommand: ParsableCommand {
         if let count, printed >= count { return }
         var partial: [UInt8] = []
         do {
-            try HTTPGet.stream(url, path: "/events" + query, timeout: 86_400) { bytes in
+            try BridgeHTTP.stream(url, path: "/events" + query, timeout: 86_400) { bytes in
                 partial += bytes
                 while let nl = partial.firstIndex(of: 10) {
                     writeOut(String(decoding: partial[...nl], as: UTF8.self))
@@ -227,8 +220,8 @@ struct ReadyCommand: ParsableCommand {
 
     func run() throws {
         do {
-            let r = try HTTPGet.get(url, path: "/readyz")
-            print(r.body.trimmingCharacters(in: .whitespacesAndNewlines))
+            let r = try BridgeHTTP.request(url, path: "/readyz")
+            print(String(decoding: r.body, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines))
             if r.status != 200 { throw ExitCode(1) }
         } catch let e as ExitCode {
             throw e

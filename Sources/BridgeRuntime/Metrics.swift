@@ -48,6 +48,8 @@ package final class MetricsRegistry: @unchecked Sendable {
         package var values: [String: Double] = [:]              // labels -> value (gauges)
         package var counters: [String: CounterSeries] = [:]     // labels -> series
         package var histograms: [String: HistogramSeries] = [:] // labels -> series
+        /// Each series' labels as pairs, by its key (for the JSON snapshot).
+        package var labelPairs: [String: [(String, String)]] = [:]
     }
 
     private let lock = NSLock()
@@ -86,6 +88,7 @@ package final class MetricsRegistry: @unchecked Sendable {
             if let c = families[name]!.counters[key] { return c }
             let c = CounterSeries()
             families[name]!.counters[key] = c
+            families[name]!.labelPairs[key] = labels
             return c
         }
     }
@@ -97,6 +100,7 @@ package final class MetricsRegistry: @unchecked Sendable {
             if let h = f.histograms[key] { return h }
             let h = HistogramSeries(buckets: f.buckets)
             families[name]!.histograms[key] = h
+            families[name]!.labelPairs[key] = labels
             return h
         }
     }
@@ -107,7 +111,11 @@ package final class MetricsRegistry: @unchecked Sendable {
 
     package func set(_ name: String, _ labels: [(String, String)] = [], _ v: Double) {
         let key = Self.labels(labels)
-        lock.withLock { families[name]?.values[key] = v }
+        lock.withLock {
+            guard families[name] != nil else { return }
+            families[name]!.values[key] = v
+            families[name]!.labelPairs[key] = labels
+        }
     }
 
     /// Drops every series of a gauge (before a collector writes the current set, so
@@ -125,6 +133,7 @@ package final class MetricsRegistry: @unchecked Sendable {
                 f.counters = f.counters.filter { !matches($0.key) }
                 f.histograms = f.histograms.filter { !matches($0.key) }
                 f.values = f.values.filter { !matches($0.key) }
+                f.labelPairs = f.labelPairs.filter { !matches($0.key) }
                 families[name] = f
             }
         }
@@ -164,6 +173,37 @@ package final class MetricsRegistry: @unchecked Sendable {
                     for (key, c) in f.counters { all[key] = c.value }
                     for (key, v) in all.sorted(by: { $0.key < $1.key }) { out += "\(name)\(key) \(fmt(v))\n" }
                 }
+            }
+            return out
+        }
+    }
+
+    /// Every series, as `/metrics` has them, for `/metrics.json` (what `top` reads).
+    package func snapshot() -> MetricsSnapshot {
+        let cs = lock.withLock { collectors }
+        for c in cs { c(self) }
+        return lock.withLock {
+            var out = MetricsSnapshot()
+            for name in order {
+                guard let f = families[name] else { continue }
+                var series: [MetricsSnapshot.Series] = []
+                func labels(_ key: String) -> [String: String] {
+                    Dictionary(f.labelPairs[key] ?? [], uniquingKeysWith: { _, b in b })
+                }
+                if f.kind == .histogram {
+                    for (key, h) in f.histograms {
+                        let snap = h.snapshot
+                        var cum: UInt64 = 0
+                        let counts = snap.counts.map { cum += $0; return cum }
+                        series.append(.init(labels: labels(key), value: nil,
+                                            histogram: .init(buckets: f.buckets, cumulativeCounts: counts, sum: snap.sum, count: snap.count)))
+                    }
+                } else {
+                    var all = f.values
+                    for (key, c) in f.counters { all[key] = c.value }
+                    for (key, v) in all { series.append(.init(labels: labels(key), value: v, histogram: nil)) }
+                }
+                out.families[name] = series
             }
             return out
         }
@@ -403,4 +443,50 @@ package final class EventHub: @unchecked Sendable {
     }
 
     package var subscriberCount: Int { lock.withLock { subscribers.count } }
+}
+
+/// The registry's series as JSON: what `/metrics` says in Prometheus' text format,
+/// read by `top` with a decoder instead of a text parser. Encoded with the default
+/// key strategy: metric names and labels are dictionary keys, kept as they are.
+package struct MetricsSnapshot: Codable, Sendable, Equatable {
+    package struct Histogram: Codable, Sendable, Equatable {
+        /// Upper bounds, +Inf left out (its count is `count`).
+        package var buckets: [Double]
+        package var cumulativeCounts: [UInt64]
+        package var sum: Double
+        package var count: UInt64
+    }
+    package struct Series: Codable, Sendable, Equatable {
+        package var labels: [String: String]
+        package var value: Double?
+        package var histogram: Histogram?
+    }
+    package var families: [String: [Series]] = [:]
+
+    package init() {}
+
+    /// The series of `name` whose labels include `match`.
+    package func series(_ name: String, _ match: [String: String] = [:]) -> [Series] {
+        (families[name] ?? []).filter { s in match.allSatisfy { s.labels[$0.key] == $0.value } }
+    }
+
+    /// The sum of the matching series' values.
+    package func sum(_ name: String, _ match: [String: String] = [:]) -> Double {
+        series(name, match).reduce(0) { $0 + ($1.value ?? 0) }
+    }
+
+    /// The matching histograms merged: (upper bound, cumulative count), +Inf last.
+    package func buckets(_ name: String, _ match: [String: String] = [:]) -> [(le: Double, count: Double)] {
+        var byLe: [Double: Double] = [:]
+        for h in series(name, match).compactMap(\.histogram) {
+            for (b, c) in zip(h.buckets, h.cumulativeCounts) { byLe[b, default: 0] += Double(c) }
+            byLe[.infinity, default: 0] += Double(h.count)
+        }
+        return byLe.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
+    }
+
+    /// Histogram count and sum of the matching series.
+    package func histogramTotals(_ name: String, _ match: [String: String] = [:]) -> (count: Double, sum: Double) {
+        series(name, match).compactMap(\.histogram).reduce((0, 0)) { ($0.0 + Double($1.count), $0.1 + $1.sum) }
+    }
 }

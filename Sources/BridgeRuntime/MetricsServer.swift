@@ -3,7 +3,8 @@ package import Locking
 package import SMPPWire
 package import Logging
 
-/// `/metrics` (Prometheus text), `/healthz`, `/readyz`, `/events` (routing events
+/// `/metrics` (Prometheus text; `/metrics.json`, the same series as JSON), `/status`,
+/// `/healthz`, `/readyz`, `/events` (routing events
 /// as JSON lines, streamed; filters `carrier`, `outcome`, `order_id`; `recent=N`
 /// returns the last N and ends; a bad parameter is a 400), served by
 /// `BoundedHTTPServer` with its limits.
@@ -41,6 +42,9 @@ package final class MetricsServer: @unchecked Sendable {
                 return .full(status: 200, contentType: "application/json", body: body + "\n")
             case "/metrics":
                 return .full(status: 200, contentType: "text/plain; version=0.0.4; charset=utf-8", body: metrics.render())
+            case "/metrics.json":
+                let body = (try? JSONEncoder().encode(metrics.snapshot())).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
+                return .full(status: 200, contentType: "application/json", body: body + "\n")
             case "/healthz":
                 return .full(status: 200, contentType: text, body: "ok\n")
             case "/readyz":

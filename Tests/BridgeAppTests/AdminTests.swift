@@ -31,7 +31,7 @@ final class AdminTests: BridgeProcessCase {
     }
 
     func status(_ bridge: BridgeProcess) throws -> BridgeStatus {
-        try BridgeStatus.decoder.decode(BridgeStatus.self, from: Data(HTTPGet.get(bridge.base, path: "/status").body.utf8))
+        try BridgeStatus.decoder.decode(BridgeStatus.self, from: BridgeHTTP.request(bridge.base, path: "/status").body)
     }
 
     func testCtlStopsAndStartsACarrierWithoutLosingAMessageAndTheStopHoldsAcrossSIGHUP() throws {
@@ -46,13 +46,13 @@ final class AdminTests: BridgeProcessCase {
         XCTAssertTrue(waitUntil(30) { sim.currentSummary.messagesDone > 500 })
 
         // Refusals: no token, a wrong one. Counted and logged with the peer.
-        XCTAssertEqual(try HTTPGet.request(bridge.base, method: "POST", path: "/admin/carriers/sim/stop").status, 401)
+        XCTAssertEqual(try BridgeHTTP.request(bridge.base, method: "POST", path: "/admin/carriers/sim/stop").status, 401)
         let wrong = try ctl(bridge, ["carrier", "stop", "sim"], token: "not-the-token-at-all")
         XCTAssertEqual(wrong.status, 1)
         XCTAssertTrue(wrong.out.contains("401"), wrong.out)
         XCTAssertEqual(bridge.metric("smpp_bridge_admin_requests_total", ["action": "carrier_stop", "result": "unauthorized"]), 2)
         XCTAssertEqual(try ctl(bridge, ["carrier", "stop", "nosuch"]).status, 1, "an unknown carrier is refused")
-        XCTAssertEqual(try HTTPGet.request(bridge.base, method: "GET", path: "/admin/carriers/sim/stop",
+        XCTAssertEqual(try BridgeHTTP.request(bridge.base, method: "GET", path: "/admin/carriers/sim/stop",
                                            headers: ["Authorization": "Bearer \(token)"]).status, 405)
 
         // Stop: the binds drain (what they read is stored and acked), the carrier shows stopped, the bridge stays ready.
@@ -61,9 +61,10 @@ final class AdminTests: BridgeProcessCase {
         XCTAssertEqual(stop.out.trimmingCharacters(in: .whitespacesAndNewlines), "carrier_stop sim stopped")
         XCTAssertEqual(try status(bridge).carriers.first { $0.name == "sim" }?.state, "stopped")
         XCTAssertEqual(bridge.metric("smpp_bridge_bind_up", ["carrier": "sim"]), 0)
-        let ready = try HTTPGet.get(bridge.base, path: "/readyz")
-        XCTAssertEqual(ready.status, 200, ready.body)
-        XCTAssertTrue(ready.body.contains("stopped by admin: sim"), ready.body)
+        let ready = try BridgeHTTP.request(bridge.base, path: "/readyz")
+        let readyText = String(decoding: ready.body, as: UTF8.self)
+        XCTAssertEqual(ready.status, 200, readyText)
+        XCTAssertTrue(readyText.contains("stopped by admin: sim"), readyText)
         XCTAssertEqual(bridge.metric("smpp_bridge_bind_up", ["carrier": "other"]), 1, "the other carrier is untouched")
         let done = sim.currentSummary.messagesDone
         usleep(1_500_000)
@@ -110,9 +111,9 @@ final class AdminTests: BridgeProcessCase {
         try text.write(toFile: bridge.configPath, atomically: true, encoding: .utf8)
         try bridge.start()
         let remote = "http://\(ip):\(bridge.metricsPort)"
-        XCTAssertEqual(try HTTPGet.request(remote, method: "POST", path: "/admin/log-level?level=debug",
+        XCTAssertEqual(try BridgeHTTP.request(remote, method: "POST", path: "/admin/log-level?level=debug",
                                            headers: ["Authorization": "Bearer \(token)"]).status, 403)
-        XCTAssertEqual(try HTTPGet.get(remote, path: "/metrics").status, 200, "metrics are served where configured")
+        XCTAssertEqual(try BridgeHTTP.request(remote, path: "/metrics").status, 200, "metrics are served where configured")
         XCTAssertEqual(bridge.metric("smpp_bridge_admin_requests_total", ["action": "log_level", "result": "forbidden"]), 1)
         XCTAssertEqual(try status(bridge).logLevel, "info")
         XCTAssertEqual(bridge.stop(), 0)

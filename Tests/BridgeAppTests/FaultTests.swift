@@ -40,7 +40,7 @@ final class BridgeProcess {
 
     func start() throws {
         try startWithoutWaiting()
-        XCTAssertTrue(waitUntil(30) { (try? HTTPGet.get(self.base, path: "/readyz").status) == 200 }, "bridge never ready")
+        XCTAssertTrue(waitUntil(30) { (try? BridgeHTTP.request(self.base, path: "/readyz").status) == 200 }, "bridge never ready")
     }
 
     /// Starts the process and returns once its metrics answer (not necessarily ready).
@@ -56,7 +56,7 @@ final class BridgeProcess {
         p.standardOutput = FileHandle.nullDevice
         try p.run()
         process = p
-        XCTAssertTrue(waitUntil(30) { (try? HTTPGet.get(self.base, path: "/healthz").status) == 200 }, "bridge never answered")
+        XCTAssertTrue(waitUntil(30) { (try? BridgeHTTP.request(self.base, path: "/healthz").status) == 200 }, "bridge never answered")
     }
 
     func kill9() {
@@ -83,7 +83,7 @@ final class BridgeProcess {
     }
 
     func metric(_ name: String, _ labels: [String: String] = [:]) -> Double {
-        guard let page = try? HTTPGet.get(base, path: "/metrics").body else { return -1 }
+        guard let page = try? String(decoding: BridgeHTTP.request(base, path: "/metrics").body, as: UTF8.self) else { return -1 }
         return MetricSample.parse(page).filter { s in s.name == name && labels.allSatisfy { k, v in s.labels[k] == v } }.reduce(0) { $0 + $1.value }
     }
 
@@ -169,9 +169,10 @@ final class FaultTests: BridgeProcessCase {
         XCTAssertTrue(waitUntil(30) { sim.currentSummary.messagesDone > n / 2 })
         try pg.stop(immediate: true)
         sleep(soak ? 30 : 3)  // the outage: messages wait, then get ESME_RX_T_APPN
-        let during = try HTTPGet.get(bridge.base, path: "/readyz")
+        let during = try BridgeHTTP.request(bridge.base, path: "/readyz")
         XCTAssertEqual(during.status, 503, "not ready while the database is down")
-        XCTAssertTrue(during.body.contains("database"), during.body)
+        let duringText = String(decoding: during.body, as: UTF8.self)
+        XCTAssertTrue(duringText.contains("database"), duringText)
         try pg.start()
         let a = try assertDelivered(sim, url: url, timeout: 120)
         _ = a
@@ -179,7 +180,7 @@ final class FaultTests: BridgeProcessCase {
         XCTAssertTrue(log.contains("\"event\":\"nacked\"") && log.contains("\"status\":100"), "ESME_RX_T_APPN (0x64) answered during the outage")
         XCTAssertGreaterThan(bridge.metric("smpp_bridge_db_failures_total"), 0)
         // Healed without a restart: nothing about the database in /readyz (the SMSC itself is gone by now).
-        XCTAssertTrue(waitUntil(20) { !(((try? HTTPGet.get(bridge.base, path: "/readyz").body) ?? "database").contains("database")) },
+        XCTAssertTrue(waitUntil(20) { !(((try? String(decoding: BridgeHTTP.request(bridge.base, path: "/readyz").body, as: UTF8.self)) ?? "database").contains("database")) },
                       "healed without a restart")
         XCTAssertEqual(bridge.stop(), 0)
     }
@@ -364,7 +365,7 @@ final class FaultTests: BridgeProcessCase {
         XCTAssertLessThan(maxRSS, 150, "bridge RSS \(maxRSS) MiB under a flood")
         // The SMSC is gone now: no bind up for its carrier, so not ready, and /readyz says why.
         XCTAssertTrue(waitUntil(10) { bridge.metric("smpp_bridge_ready") == 0 })
-        XCTAssertTrue(((try? HTTPGet.get(bridge.base, path: "/readyz").body) ?? "").contains("carrier sim: no bind up"))
+        XCTAssertTrue(((try? String(decoding: BridgeHTTP.request(bridge.base, path: "/readyz").body, as: UTF8.self)) ?? "").contains("carrier sim: no bind up"))
         print("flood: \(sim.currentSummary.rate) msgs/s acked after commit, max RSS \(String(format: "%.1f", maxRSS)) MiB")
         XCTAssertEqual(bridge.stop(), 0)
     }

@@ -50,10 +50,10 @@ import Testing
         try await server.waitUntilListening()
         let base = "http://127.0.0.1:\(port)"
         for q in ["recent=-1", "recent=4611686018427387904", "recent=99999999999999999999", "order_id=-5", "outcome=x", "carrier=%00", "foo=1"] {
-            #expect(try HTTPGet.get(base, path: "/events?" + q).status == 400, "\(q)")
+            #expect(try BridgeHTTP.request(base, path: "/events?" + q).status == 400, "\(q)")
         }
-        #expect(try HTTPGet.get(base, path: "/events?recent=0").status == 200)
-        #expect(try HTTPGet.get(base, path: "/healthz").status == 200)
+        #expect(try BridgeHTTP.request(base, path: "/events?recent=0").status == 200)
+        #expect(try BridgeHTTP.request(base, path: "/healthz").status == 200)
     }
 
     @Test func aSlowSubscriberIsDroppedNotBufferedFor() {

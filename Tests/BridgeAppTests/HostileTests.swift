@@ -148,7 +148,7 @@ final class HostileTests: XCTestCase {
         XCTAssertEqual(a.acked, a.sent, "good carrier: every message acked", file: file, line: line)
         let p99 = sim.currentSummary.ackLatencyMicros.sorted().dropLast(sim.currentSummary.ackLatencyMicros.count / 100).last ?? 0
         XCTAssertLessThan(maxRSS, ceilingMiB, "bridge RSS during \(mode)", file: file, line: line)
-        XCTAssertEqual(try HTTPGet.get(bridge.base, path: "/healthz").status, 200, "the bridge answers after \(mode)", file: file, line: line)
+        XCTAssertEqual(try BridgeHTTP.request(bridge.base, path: "/healthz").status, 200, "the bridge answers after \(mode)", file: file, line: line)
         return Outcome(maxRSS: maxRSS, p99Millis: Double(p99) / 1000, bridge: bridge, hostile: hostile)
     }
 
@@ -163,7 +163,7 @@ final class HostileTests: XCTestCase {
         // The connection goes once its output has not moved for response_timeout_s (10 s),
         // which starts once the kernel's send buffer (megabytes on loopback) is full too.
         XCTAssertTrue(waitUntil(45) { o.bridge.metric("smpp_bridge_reconnects_total", ["carrier": "hostile", "reason": "write_stalled"]) > 0 },
-                      "closed for not reading: \(o.bridge.log.suffix(3000)) \((try? HTTPGet.get(o.bridge.base, path: "/metrics").body.split(separator: "\n").filter { $0.contains("reconnects") || $0.contains("unacked") || $0.contains("bind_up") }) ?? [])")
+                      "closed for not reading: \(o.bridge.log.suffix(3000)) \((try? String(decoding: BridgeHTTP.request(o.bridge.base, path: "/metrics").body, as: UTF8.self).split(separator: "\n").filter { $0.contains("reconnects") || $0.contains("unacked") || $0.contains("bind_up") }) ?? [])")
         XCTAssertEqual(o.bridge.stop(), 0)
     }
 
@@ -172,8 +172,8 @@ final class HostileTests: XCTestCase {
         // The handshake gives up after the connect timeout (10 s) and the bind tries again.
         XCTAssertTrue(waitUntil(30) { o.bridge.metric("smpp_bridge_reconnects_total", ["carrier": "hostile", "reason": "tls"]) > 0 },
                       "the handshake times out and the bind reconnects")
-        XCTAssertEqual(try HTTPGet.get(o.bridge.base, path: "/readyz").status, 503, "not ready: a carrier has no bind up")
-        XCTAssertTrue(try HTTPGet.get(o.bridge.base, path: "/readyz").body.contains("carrier hostile: no bind up"))
+        XCTAssertEqual(try BridgeHTTP.request(o.bridge.base, path: "/readyz").status, 503, "not ready: a carrier has no bind up")
+        XCTAssertTrue(try String(decoding: BridgeHTTP.request(o.bridge.base, path: "/readyz").body, as: UTF8.self).contains("carrier hostile: no bind up"))
         XCTAssertEqual(o.bridge.stop(), 0)
     }
 

@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import XCTest
 
 @testable import BridgeApp
@@ -29,6 +30,40 @@ final class MetricsTests: XCTestCase {
         // An undefined name is accepted and never exported.
         m.counter("nope_total").add()
         XCTAssertFalse(m.render().contains("nope_total"))
+    }
+
+    /// `/metrics.json` says what `/metrics` says: every series with its labels, histograms
+    /// cumulative; it survives a JSON round trip, and `top` computes rates and quantiles from it.
+    func testTheJSONSnapshotMatchesTheTextAndFeedsTop() throws {
+        let m = MetricsRegistry()
+        m.define(M.deliverSM, .counter, "test")
+        m.define(M.ackLatency, .histogram, "test", buckets: [0.001, 0.01, 0.1])
+        m.define(M.queueDepth, .gauge, "test")
+        m.define(M.bindState, .gauge, "test")
+        let l = [("carrier", "c1"), ("bind", "c1-1")]
+        m.set(M.bindState, l, 3)
+        m.set(M.queueDepth, [], 7)
+        m.inc(M.deliverSM, l, by: 10)
+        for v in [0.0005, 0.005, 0.005, 0.05] { m.observe(M.ackLatency, l, v) }
+        let before = try JSONDecoder().decode(MetricsSnapshot.self, from: JSONEncoder().encode(m.snapshot()))
+        for sample in MetricSample.parse(m.render()) where !sample.name.hasSuffix("_bucket") && !sample.name.hasSuffix("_sum") && !sample.name.hasSuffix("_count") {
+            XCTAssertEqual(before.sum(sample.name, sample.labels), sample.value, "\(sample.name) \(sample.labels)")
+        }
+        let h = try XCTUnwrap(before.series(M.ackLatency, ["carrier": "c1"]).first?.histogram)
+        XCTAssertEqual(h.cumulativeCounts, [1, 3, 4])
+        XCTAssertEqual(h.count, 4)
+        m.inc(M.deliverSM, l, by: 30)
+        for _ in 0..<100 { m.observe(M.ackLatency, l, 0.02) }
+        let after = m.snapshot()
+        let view = TopView(previous: before, current: after, seconds: 2, events: [])
+        XCTAssertEqual(view.delta(M.deliverSM, ["carrier": "c1", "bind": "c1-1"]), 30)
+        let p50 = try XCTUnwrap(view.quantile(M.ackLatency, ["carrier": "c1"], 0.5))
+        XCTAssertGreaterThan(p50, 0.01, "the interval's 100 observations are all in (0.01, 0.1]")
+        XCTAssertLessThanOrEqual(p50, 0.1)
+        let page = view.render(url: "http://127.0.0.1:9464")
+        let row = try XCTUnwrap(page.split(separator: "\n").first { $0.contains("c1-1") }, page)
+        XCTAssertTrue(row.contains(" 15 "), "30 messages in 2 s: \(row)")
+        XCTAssertTrue(page.contains("queue 7"), page)
     }
 
     /// The ring keeps the last `capacity` events in order, renders them masked as

@@ -45,7 +45,7 @@ final class PatroniCluster {
                           "--listen-client-urls", "http://127.0.0.1:\(etcdPort)", "--advertise-client-urls", "http://127.0.0.1:\(etcdPort)",
                           "--listen-peer-urls", "http://127.0.0.1:\(peerPort)", "--initial-advertise-peer-urls", "http://127.0.0.1:\(peerPort)",
                           "--initial-cluster", "ha=http://127.0.0.1:\(peerPort)"], log: dir + "/etcd.log")
-        guard waitUntil(30, { (try? HTTPGet.get("http://127.0.0.1:\(self.etcdPort)", path: "/health", timeout: 1).status) == 200 }) else {
+        guard waitUntil(30, { (try? BridgeHTTP.request("http://127.0.0.1:\(self.etcdPort)", path: "/health", timeout: 1).status) == 200 }) else {
             throw failure("etcd did not start")
         }
         for name in ["pg1", "pg2"] {
@@ -108,9 +108,9 @@ final class PatroniCluster {
     /// The node's role from Patroni's REST API: "primary", "sync" (the synchronous standby), "replica" or nil (down).
     func role(_ i: Int) -> String? {
         let base = "http://127.0.0.1:\(nodes[i].restPort)"
-        if (try? HTTPGet.get(base, path: "/primary", timeout: 2).status) == 200 { return "primary" }
-        if (try? HTTPGet.get(base, path: "/sync", timeout: 2).status) == 200 { return "sync" }
-        if (try? HTTPGet.get(base, path: "/replica", timeout: 2).status) == 200 { return "replica" }
+        if (try? BridgeHTTP.request(base, path: "/primary", timeout: 2).status) == 200 { return "primary" }
+        if (try? BridgeHTTP.request(base, path: "/sync", timeout: 2).status) == 200 { return "sync" }
+        if (try? BridgeHTTP.request(base, path: "/replica", timeout: 2).status) == 200 { return "replica" }
         return nil
     }
 

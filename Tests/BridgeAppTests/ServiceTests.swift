@@ -89,8 +89,8 @@ final class ServiceTests: XCTestCase {
         defer { if bridge.isRunning { bridge.terminate() } }
 
         // Ready once migrations are checked, leases loaded and binds started.
-        XCTAssertTrue(waitUntil(30) { (try? HTTPGet.get(base, path: "/readyz").status) == 200 }, "never ready")
-        XCTAssertEqual(try HTTPGet.get(base, path: "/healthz").status, 200)
+        XCTAssertTrue(waitUntil(30) { (try? BridgeHTTP.request(base, path: "/readyz").status) == 200 }, "never ready")
+        XCTAssertEqual(try BridgeHTTP.request(base, path: "/healthz").status, 200)
         // Metrics hygiene (issue 24): build info, process_*, and labelled counters at 0 before their first event.
         let first = try metrics(base)
         XCTAssertTrue(first.contains("smpp_bridge_build_info{version=\"\(BuildStamp.version)\",commit=\"\(BuildStamp.commit)\"} 1\n"), first)
@@ -223,7 +223,7 @@ final class ServiceTests: XCTestCase {
         let server = try MetricsServer(host: "127.0.0.1", port: port, metrics: metrics, events: EventHub(), health: { (false, "lease-load") })
         let t = Task { try await server.run() }
         defer { t.cancel() }
-        XCTAssertTrue(waitUntil(10) { (try? HTTPGet.get("http://127.0.0.1:\(port)", path: "/healthz").status) == 200 })
+        XCTAssertTrue(waitUntil(10) { (try? BridgeHTTP.request("http://127.0.0.1:\(port)", path: "/healthz").status) == 200 })
         let curl = Process()
         curl.executableURL = URL(fileURLWithPath: "/usr/bin/curl")
         curl.arguments = ["-sS", "-i", "http://127.0.0.1:\(port)/metrics"]
@@ -237,7 +237,7 @@ final class ServiceTests: XCTestCase {
         XCTAssertTrue(out.contains("smpp_bridge_routing_outcomes_total{carrier=\"a\\\"b\",outcome=\"routed\"} 3"), out)
         XCTAssertTrue(out.contains("smpp_bridge_ack_latency_seconds_bucket{carrier=\"a\",bind=\"a-1\",le=\"0.005\"} 1"), out)
         XCTAssertTrue(out.contains("# TYPE smpp_bridge_ack_latency_seconds histogram"), out)
-        XCTAssertEqual(try HTTPGet.get("http://127.0.0.1:\(port)", path: "/readyz").status, 503, "not ready while leases load")
+        XCTAssertEqual(try BridgeHTTP.request("http://127.0.0.1:\(port)", path: "/readyz").status, 503, "not ready while leases load")
     }
 }
 

@@ -22,7 +22,7 @@ grep -q "^u smpp-bridge " "$SCRATCH/usr/lib/sysusers.d/smpp-bridge.conf" 2>/dev/
 zcat "$SCRATCH/usr/share/man/man1/smpp-bridge.1.gz" 2>/dev/null | grep -c "smpp-bridge" >/dev/null || problems+=("the man page does not name the command")
 grep -q "ctl" "$SCRATCH/usr/share/bash-completion/completions/smpp-bridge" 2>/dev/null || problems+=("bash completion lacks the ctl command")
 control=$(dpkg-deb -f "$DEB" Package Version Architecture Depends)
-for field in "Package: smpp-bridge" "Depends: .*libpq5" "Depends: .*libssl3"; do
+for field in "Package: smpp-bridge" "Depends: .*libpq5" "Depends: .*libssl3" "Depends: .*libcurl4"; do
   grep -q "^$field" <<< "$control" || problems+=("control: no $field")
 done
 grep -q "^/etc/smpp-bridge/bridge.toml$" <(dpkg-deb -I "$DEB" conffiles) || problems+=("bridge.toml is not a conffile")
