@@ -6,7 +6,7 @@
 //   SMPPWire ← Routing ← Store ←────────── BridgeRuntime
 //   SMPPSession ← SMPPSimulator ←───────── BridgeDevTools ← smpp-dev   (never in smpp-bridge)
 // Routing and Store never import SMPPSession; only BridgeRuntime joins the two sides.
-// Locking (one pthread mutex box) sits under SMPPSession, Routing, Store and BridgeRuntime.
+// Primitives (a mutex box, the clock, JSON escaping) sits under every layer.
 import PackageDescription
 
 let strict: [SwiftSetting] = [
@@ -38,14 +38,14 @@ let package = Package(
         .package(url: "https://github.com/LebJe/TOMLKit", exact: "0.6.0"),
     ],
     targets: [
+        // What every layer shares: a pthread mutex box (`Locked`), the clock, JSON string escaping.
+        .target(name: "Primitives", swiftSettings: strict),
         // Wire codec: framing, PDUs, TLVs, text. No I/O, no Foundation.
-        .target(name: "SMPPWire", swiftSettings: strict),
-        // A pthread mutex box the layers above share (`Locked`); nothing else.
-        .target(name: "Locking", swiftSettings: strict),
+        .target(name: "SMPPWire", dependencies: ["Primitives"], swiftSettings: strict),
         // OpenSSL (libssl) for TLS to carriers: a systemLibrary with the thinnest shim.
         .systemLibrary(name: "COpenSSL", pkgConfig: "openssl", providers: [.apt(["libssl-dev"])]),
         // Sessions: non-blocking sockets on Dispatch sources, TLS, the ESME state machine.
-        .target(name: "SMPPSession", dependencies: ["SMPPWire", "Locking", "COpenSSL"], swiftSettings: strict),
+        .target(name: "SMPPSession", dependencies: ["SMPPWire", "Primitives", "COpenSSL"], swiftSettings: strict),
         // The SMSC simulator: for the demo, the tests and the benchmarks. Its release build
         // skips the runtime exclusivity checks (debug builds and the tests keep them): every
         // access to its state is on its one serial queue, and in `make bench` the checks
@@ -61,13 +61,13 @@ let package = Package(
         // The store: libpq wrapper, migrations, writer, lease sync.
         .target(
             name: "Store",
-            dependencies: ["CLibPQ", "Routing", "SMPPWire", "Locking", .product(name: "DequeModule", package: "swift-collections")],
+            dependencies: ["CLibPQ", "Routing", "SMPPWire", "Primitives", .product(name: "DequeModule", package: "swift-collections")],
             swiftSettings: strict),
         // Routing core: number normalization, the lock-free lease table, reassembly,
         // OTP extraction and the routing decision. No I/O.
         .target(
             name: "Routing",
-            dependencies: ["SMPPWire", "Locking", "CCrypto", .product(name: "Atomics", package: "swift-atomics")],
+            dependencies: ["SMPPWire", "Primitives", "CCrypto", .product(name: "Atomics", package: "swift-atomics")],
             swiftSettings: strict
         ),
         // The running service: configuration, the message pipeline, multi-part coordination,
@@ -75,7 +75,7 @@ let package = Package(
         .target(
             name: "BridgeRuntime",
             dependencies: [
-                "SMPPWire", "Locking", "Routing", "SMPPSession", "Store",
+                "SMPPWire", "Primitives", "Routing", "SMPPSession", "Store",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "TOMLKit", package: "TOMLKit"),
             ],
@@ -86,7 +86,7 @@ let package = Package(
         .target(
             name: "BridgeApp",
             dependencies: [
-                "BridgeRuntime", "SMPPWire", "Locking", "Routing", "SMPPSession", "Store",
+                "BridgeRuntime", "SMPPWire", "Primitives", "Routing", "SMPPSession", "Store",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -111,14 +111,14 @@ let package = Package(
         .testTarget(name: "SMPPWireTests", dependencies: ["SMPPWire"], swiftSettings: strict),
         .testTarget(
             name: "RoutingTests",
-            dependencies: ["Routing", "SMPPWire", "Locking", .product(name: "Atomics", package: "swift-atomics")],
+            dependencies: ["Routing", "SMPPWire", "Primitives", .product(name: "Atomics", package: "swift-atomics")],
             exclude: ["otp-corpus.jsonl"],
             swiftSettings: strict),
         .testTarget(
             name: "SMPPSessionTests", dependencies: ["SMPPSession", "SMPPSimulator", "SMPPWire", "TestSupport"],
             exclude: ["make-certs.py"], swiftSettings: strict),
         .testTarget(
-            name: "StoreTests", dependencies: ["Store", "Routing", "SMPPWire", "Locking", "BridgeRuntime", "BridgeDevTools", "TestSupport"],
+            name: "StoreTests", dependencies: ["Store", "Routing", "SMPPWire", "Primitives", "BridgeRuntime", "BridgeDevTools", "TestSupport"],
             swiftSettings: strict),
         .testTarget(
             name: "BridgeAppTests", dependencies: ["BridgeApp", "BridgeRuntime", "BridgeDevTools", "SMPPWire", "Routing", "TestSupport"],

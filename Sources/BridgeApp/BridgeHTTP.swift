@@ -1,6 +1,6 @@
 import Dispatch
 package import Foundation
-import Locking
+import Primitives
 #if canImport(FoundationNetworking)
     package import FoundationNetworking
 #endif

@@ -125,15 +125,21 @@ final class ProbeStats: InboundHandler, @unchecked Sendable {
         lock.withLock {
             let rate = elapsed > 0 ? Double(received) / elapsed : 0
             if json {
-                func obj(_ d: [String: Int]) -> FieldValue { .object(d.sorted { $0.key < $1.key }.map { .init($0.key, .int($0.value)) }) }
-                return FieldValue.object([
-                    .init("bound", .bool(bound)),
-                    .init("bind_error", bindError.map { .string($0.description) } ?? .null),
-                    .init("last_error", bound ? .null : (lastError.map { .string($0) } ?? .null)),
-                    .init("received", .int(received)), .init("acked", .int(acked)),
-                    .init("errors", obj(errors)), .init("by_data_coding", obj(byDataCoding)), .init("by_concatenation", obj(byConcat)),
-                    .init("elapsed_s", .string(String(format: "%.3f", elapsed))), .init("rate", .string(String(format: "%.1f", rate))),
-                ]).json.replacingOccurrences(of: #""(elapsed_s|rate)":"([0-9.]+)""#, with: #""$1":$2"#, options: .regularExpression)
+                struct Report: Encodable {
+                    var bound: Bool
+                    var bindError: String?
+                    var lastError: String?
+                    var received, acked: Int
+                    var errors, byDataCoding, byConcatenation: [String: Int]
+                    var elapsedS, rate: Double
+                }
+                let r = Report(bound: bound, bindError: bindError?.description, lastError: bound ? nil : lastError, received: received, acked: acked,
+                               errors: errors, byDataCoding: byDataCoding, byConcatenation: byConcat,
+                               elapsedS: (elapsed * 1000).rounded() / 1000, rate: (rate * 10).rounded() / 10)
+                let e = JSONEncoder()
+                e.keyEncodingStrategy = .convertToSnakeCase
+                e.outputFormatting = [.sortedKeys]
+                return (try? e.encode(r)).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
             }
             var s = "bind: \(bound ? "ok" : "failed\(bindError.map { " (\($0))" } ?? "")\(lastError.map { ": \($0)" } ?? "")")\n"
             s += "received: \(received), acked: \(acked), rate: \(String(format: "%.1f", rate))/s over \(String(format: "%.1f", elapsed)) s\n"

@@ -2,7 +2,7 @@ package import BridgeRuntime
 import ArgumentParser
 package import Dispatch
 package import Foundation
-package import Locking
+package import Primitives
 package import Logging
 package import SMPPWire
 package import Store
@@ -155,7 +155,7 @@ final class BridgeRunner: @unchecked Sendable {
         guard let path = configPath else { return }
         SystemdNotify.send("RELOADING=1")
         defer { SystemdNotify.send("READY=1") }
-        let now = Double(wallClockMillis()) / 1000
+        let now = Double(Clock.wallMillis()) / 1000
         do {
             let new = try ConfigLoader.load(path: path)
             let token = try Self.readAdminToken(new)  // a rotated token takes effect; an unreadable one refuses the reload

@@ -1,3 +1,4 @@
+import Primitives
 package import Dispatch
 package import Foundation
 package import Logging
@@ -23,7 +24,7 @@ package final class BridgeService: @unchecked Sendable {
     package let multipart: MultipartCoordinator
     package var reassembler: Reassembler { multipart.reassembler }
     /// When this service was made (monotonic ns): a carrier that never delivered has been silent since then.
-    package let startedAtMonotonic = monotonicNanos()
+    package let startedAtMonotonic = Clock.monotonicNanos()
     private(set) var writer: BatchWriter!
     private(set) var leaseSync: LeaseSync!
     private let lock = NSLock()
@@ -69,7 +70,7 @@ package final class BridgeService: @unchecked Sendable {
         let binds: [(String, CarrierBinds)] = lock.withLock { carriers.values.map { ($0.config.name, $0.binds) } }
         guard current == "ready" else { return (false, current) }
         var problems: [String] = []
-        if let w = writer?.stats, let since = w.failingSince, monotonicNanos() - since > 2_000_000_000 {
+        if let w = writer?.stats, let since = w.failingSince, Clock.monotonicNanos() - since > 2_000_000_000 {
             problems.append("database: the writer cannot commit (\(w.lastError ?? "error"))")
         }
         if let ls = leaseSync, !ls.isListening { problems.append("database: lease feed disconnected, reconnecting") }
@@ -81,7 +82,7 @@ package final class BridgeService: @unchecked Sendable {
         let note = stopped.isEmpty ? "" : "; stopped by admin: \(stopped.joined(separator: ", "))"
         // What a failover runbook asks first: which server, and is it committing.
         if let w = writer?.stats, let server = w.server {
-            let since = w.lastCommitAt.map { String(format: "%.1f s ago", Double(monotonicNanos() &- $0) / 1e9) } ?? "none yet"
+            let since = w.lastCommitAt.map { String(format: "%.1f s ago", Double(Clock.monotonicNanos() &- $0) / 1e9) } ?? "none yet"
             return (true, "ready (writer on \(server), \(w.serverInRecovery ? "standby" : "primary"); last commit \(since)\(note))")
         }
         return (true, "ready" + note)
@@ -304,7 +305,7 @@ package final class BridgeService: @unchecked Sendable {
     package func status(logLevel: Logger.Level, adminEnabled: Bool) -> BridgeStatus {
         let (entries, stopped, cfg) = lock.withLock { (Array(carriers.values), stoppedByAdmin, config) }
         let r = readiness
-        let monoNow = monotonicNanos()
+        let monoNow = Clock.monotonicNanos()
         var out: [BridgeStatus.Carrier] = entries.map { e in
             var last = startedAtMonotonic
             let binds = e.binds.sessions.map { s -> BridgeStatus.Bind in
@@ -359,7 +360,7 @@ package final class BridgeService: @unchecked Sendable {
             // Series read from the sessions are rebuilt at every scrape, so a removed bind's go with it.
             for g in [M.bindState, M.bindStateInfo, M.window, M.unacked, M.lastDeliverSM, M.backpressure, M.reconnects,
                       M.pdusReceived, M.pdusSent] { r.reset(g) }
-            let monoNow = monotonicNanos(), wallNow = Double(wallClockMillis()) / 1000
+            let monoNow = Clock.monotonicNanos(), wallNow = Double(Clock.wallMillis()) / 1000
             for e in entries {
                 // A carrier silent since start counts from the start: its alert can fire without any message ever.
                 var last = self.startedAtMonotonic

@@ -1,3 +1,4 @@
+import Primitives
 package import Foundation
 package import Logging
 package import SMPPWire
@@ -56,11 +57,7 @@ package struct LineLogHandler: LogHandler {
     }
 
     /// RFC 3339 UTC with milliseconds, formatted by hand (it runs for every routing event).
-    package static func timestamp() -> String {
-        var ts = timespec()
-        clock_gettime(CLOCK_REALTIME, &ts)
-        return timestamp(seconds: Int(ts.tv_sec), millis: Int(ts.tv_nsec) / 1_000_000)
-    }
+    package static func timestamp() -> String { timestamp(unixMillis: Clock.wallMillis()) }
 
     /// RFC 3339 UTC with milliseconds, for a Unix time in milliseconds.
     package static func timestamp(unixMillis ms: UInt64) -> String { timestamp(seconds: Int(ms / 1000), millis: Int(ms % 1000)) }

@@ -1,6 +1,6 @@
 package import Dispatch
 package import Foundation
-package import Locking
+package import Primitives
 package import Logging
 package import Routing
 package import SMPPSession
@@ -154,7 +154,7 @@ package final class MessagePipeline: @unchecked Sendable {
     }
 
     fileprivate func received(_ message: Inbound, token: AckToken, session: ESMESession, bind: BindHandler) {
-        let now = wallClockMillis()
+        let now = Clock.wallMillis()
         let router = bind.currentRouter
         var evicted: [InboundMessage] = []
         let accepted: Accepted
@@ -192,7 +192,7 @@ package final class MessagePipeline: @unchecked Sendable {
     /// COMMIT like any other message, so that the SMSC does not retry it for ever
     /// and nothing the carrier sent is lost.
     fileprivate func keepInvalid(_ frame: PDUFrame, error: DecodeError, token: AckToken, session: ESMESession, bind: BindHandler) -> Bool {
-        let d = bind.currentRouter.invalid(pdu: frame.bytes, reason: error.code, receivedAt: wallClockMillis())
+        let d = bind.currentRouter.invalid(pdu: frame.bytes, reason: error.code, receivedAt: Clock.wallMillis())
         metrics.inc(M.malformed, [("carrier", carrier.name), ("bind", bind.bind), ("error", error.code)])
         metrics.inc(M.invalidKept, [("carrier", carrier.name), ("reason", error.code)])
         logLimiter.warning(logger, kind: "malformed_kept", "malformed PDU kept as evidence", metadata: ["bind": "\(bind.bind)", "error": "\(error.code)"])
@@ -253,9 +253,9 @@ package final class MessagePipeline: @unchecked Sendable {
             // Not stored: the earlier parts go back, so that the SMSC's retry of this one completes it again.
             if r.status != .ok, let c = completing { multipart.putBack(earlierParts, except: c) }
             var e = event
-            e.unixMillis = wallClockMillis()
+            e.unixMillis = Clock.wallMillis()
             e.outcome = outcome
-            e.latencyMs = latencyMs ?? started.map { Double(monotonicNanos() - $0) / 1e6 }
+            e.latencyMs = latencyMs ?? started.map { Double(Clock.monotonicNanos() - $0) / 1e6 }
             events.publish(e)
         }
     }
@@ -264,7 +264,7 @@ package final class MessagePipeline: @unchecked Sendable {
 
     @discardableResult
     private func countAck(_ token: AckToken, _ status: CommandStatus, series s: BindSeries) -> Double {
-        let seconds = Double(monotonicNanos() &- token.receivedAt) / 1e9
+        let seconds = Double(Clock.monotonicNanos() &- token.receivedAt) / 1e9
         s.ackLatency.observe(seconds)
         if status == .ok {
             (token.commandID == .dataSM ? s.respDataOK : s.respDeliverOK).add()
@@ -289,17 +289,6 @@ package final class MessagePipeline: @unchecked Sendable {
     }
 }
 
-package func wallClockMillis() -> UInt64 {
-    var ts = timespec()
-    clock_gettime(CLOCK_REALTIME, &ts)
-    return UInt64(ts.tv_sec) * 1000 + UInt64(ts.tv_nsec) / 1_000_000
-}
-
-package func monotonicNanos() -> UInt64 {
-    var ts = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &ts)
-    return UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)
-}
 
 /// "12.345": three decimals without Foundation's formatter (hot path).
 package func millis3(_ v: Double) -> String {

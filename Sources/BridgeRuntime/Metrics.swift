@@ -372,14 +372,39 @@ package struct RoutingEvent: Sendable {
     /// The mask in force when the event happened.
     package var mask: Mask
 
+    /// The event as one JSON line, masked as configured when it happened.
     package var json: String {
-        var line = "{\"time\":\"\(LineLogHandler.timestamp(unixMillis: unixMillis))\",\"carrier\":\"\(jsonEscaped(carrier))\",\"bind\":\"\(jsonEscaped(bind))\","
-        line += "\"source\":\"\(jsonEscaped(mask.number(source)))\",\"destination\":\"\(jsonEscaped(mask.number(destination)))\","
-        line += "\"order_id\":\(orderID.map(String.init) ?? "null"),\"outcome\":\"\(outcome)\",\"service\":\(service.map { "\"\(jsonEscaped($0))\"" } ?? "null"),"
-        line += "\"code_present\":\(code != nil),\"parts\":\(parts),"
-        if mask.reveal, let c = code { line += "\"code\":\"\(jsonEscaped(c))\"," }
-        line += "\"latency_ms\":\(latencyMs.map { millis3($0) } ?? "null")}"
-        return line
+        (try? Self.encoder.encode(Line(self))).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
+    }
+
+    private static let encoder = JSONEncoder()
+
+    /// What `tail` prints for an event: numbers masked and the code left out unless revealed.
+    private struct Line: Encodable {
+        let event: RoutingEvent
+        init(_ e: RoutingEvent) { event = e }
+
+        enum Key: String, CodingKey {
+            case time, carrier, bind, source, destination, orderID = "order_id", outcome, service
+            case codePresent = "code_present", parts, code, latencyMs = "latency_ms"
+        }
+
+        func encode(to encoder: any Encoder) throws {
+            var c = encoder.container(keyedBy: Key.self)
+            try c.encode(LineLogHandler.timestamp(unixMillis: event.unixMillis), forKey: .time)
+            try c.encode(event.carrier, forKey: .carrier)
+            try c.encode(event.bind, forKey: .bind)
+            try c.encode(event.mask.number(event.source), forKey: .source)
+            try c.encode(event.mask.number(event.destination), forKey: .destination)
+            try c.encode(event.orderID, forKey: .orderID)  // null when unmatched
+            try c.encode(event.outcome, forKey: .outcome)
+            try c.encode(event.service, forKey: .service)
+            try c.encode(event.code != nil, forKey: .codePresent)
+            try c.encode(event.parts, forKey: .parts)
+            if event.mask.reveal, let code = event.code { try c.encode(code, forKey: .code) }
+            // Microsecond precision is noise in a latency shown to people: three decimals.
+            try c.encode(event.latencyMs.map { ($0 * 1000).rounded() / 1000 }, forKey: .latencyMs)
+        }
     }
 }
 

@@ -1,5 +1,5 @@
 package import Foundation
-package import Locking
+package import Primitives
 package import SMPPWire
 package import Logging
 

@@ -1,3 +1,4 @@
+import Primitives
 package import Dispatch
 package import Logging
 package import Routing
@@ -65,7 +66,7 @@ package final class MultipartCoordinator: @unchecked Sendable {
         t.schedule(deadline: .now() + 1, repeating: 1)
         t.setEventHandler { [weak self] in
             guard let self else { return }
-            let now = wallClockMillis()
+            let now = Clock.wallMillis()
             for m in reassembler.expire(now: now) { resolveWithStore(m, timedOut: true, router: router) }
             for m in reassembler.stale(olderThan: 2000, now: now, recheck: 3000, limit: Self.staleLookupsPerSweep) {
                 resolveWithStore(m, timedOut: false, router: router)
@@ -97,7 +98,7 @@ package final class MultipartCoordinator: @unchecked Sendable {
             // may still be coming, so they are held until the timeout, not dropped.
             if !timedOut { reassembler.markEchoes(m.key, consumed: stored.consumed) }
         case .complete(let merged):
-            if !timedOut { guard reassembler.claim(m.key, now: wallClockMillis()) != nil else { return } }
+            if !timedOut { guard reassembler.claim(m.key, now: Clock.wallMillis()) != nil else { return } }
             store([merged], using: router)
         case .incomplete(let merged):
             store([merged], using: router)

@@ -1,5 +1,5 @@
 import Atomics
-import Locking
+import Primitives
 import SMPPWire
 
 #if canImport(Glibc)

@@ -2,7 +2,7 @@
     import Glibc
 #endif
 public import SMPPWire
-import Locking
+import Primitives
 
 /// What identifies one multi-part message. Two parts belong together only if all
 /// of these agree: an 8-bit ref 5 and a 16-bit ref 5 are different messages, and

@@ -1,6 +1,7 @@
 #if canImport(Glibc)
     import Glibc
 #endif
+import Primitives
 import COpenSSL
 public import Dispatch
 public import SMPPWire
@@ -358,16 +359,10 @@ public final class Connection: @unchecked Sendable {
     public func send(_ bytes: UnsafeRawBufferPointer) {
         dispatchPrecondition(condition: .onQueue(queue))
         guard !isClosed else { return }
-        if pendingOutput == 0 { lastOutputProgress = Self.monotonicNow() }
+        if pendingOutput == 0 { lastOutputProgress = Clock.monotonicNanos() }
         outbox.append(contentsOf: bytes)
         if batchDepth == 0 { flush() }
         checkOutput()
-    }
-
-    static func monotonicNow() -> UInt64 {
-        var ts = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &ts)
-        return UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)
     }
 
     /// Starts coalescing writes until the matching `endBatch`.
@@ -413,7 +408,7 @@ public final class Connection: @unchecked Sendable {
             if n > 0 {
                 outboxSent += n
                 bytesOut += n
-                lastOutputProgress = Self.monotonicNow()
+                lastOutputProgress = Clock.monotonicNanos()
                 continue
             }
             let e = errno
@@ -437,7 +432,7 @@ public final class Connection: @unchecked Sendable {
             case .done(let n):
                 outboxSent += n
                 bytesOut += n
-                lastOutputProgress = Self.monotonicNow()
+                lastOutputProgress = Clock.monotonicNanos()
             case .wantWrite:
                 compactOutbox()
                 checkOutput()

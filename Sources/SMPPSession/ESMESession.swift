@@ -3,7 +3,7 @@
 #endif
 public import Dispatch
 public import SMPPWire
-import Locking
+import Primitives
 
 /// How to bind.
 public enum BindType: String, Sendable, Hashable, CaseIterable {
@@ -191,7 +191,7 @@ public final class ESMESession: @unchecked Sendable {
     /// out with the rest of the read batch; from elsewhere it hops onto the queue.
     private func answer(_ token: AckToken, _ status: CommandStatus) {
         if DispatchQueue.getSpecific(key: Self.queueKey) == ObjectIdentifier(self) {
-            perform(machine.ackReady(token, status: status, now: now()))
+            perform(machine.ackReady(token, status: status, now: Clock.monotonicNanos()))
         } else if ackInbox.withLock({ $0.append((token, status)); return $0.count == 1 }) {
             // The first since the last drain schedules the next one.
             queue.async { self.drainAcks() }
@@ -209,7 +209,7 @@ public final class ESMESession: @unchecked Sendable {
             swap(&out, &a)
             return out
         }
-        let t = now()
+        let t = Clock.monotonicNanos()
         let ackAll = { for (token, status) in acks { self.perform(self.machine.ackReady(token, status: status, now: t)) } }
         if let c = connection, !c.isClosed { c.batch(ackAll) } else { ackAll() }
     }
@@ -218,7 +218,7 @@ public final class ESMESession: @unchecked Sendable {
 
     /// Sends a request through the window; `completion` gets its response.
     public func request(_ pdu: PDU, completion: ESMEStateMachine.Completion? = nil) {
-        queue.async { self.perform(self.machine.request(pdu, completion: completion, now: now())) }
+        queue.async { self.perform(self.machine.request(pdu, completion: completion, now: Clock.monotonicNanos())) }
     }
 
     /// Graceful shutdown: stop reading; wait (until `deadline` seconds) for in-flight
@@ -226,7 +226,7 @@ public final class ESMESession: @unchecked Sendable {
     public func shutdown(deadline: Double = 5, done: (@Sendable () -> Void)? = nil) {
         queue.async {
             if let done { self.shutdownDone.append(done) }
-            self.perform(self.machine.stop(deadline: deadline, now: now()))
+            self.perform(self.machine.stop(deadline: deadline, now: Clock.monotonicNanos()))
         }
     }
 
@@ -234,7 +234,7 @@ public final class ESMESession: @unchecked Sendable {
     /// outbind, checks its credentials, then binds as receiver on it.
     public func adopt(fd: Int32) {
         queue.async { [self] in
-            let actions = machine.adopted(now: now())
+            let actions = machine.adopted(now: Clock.monotonicNanos())
             install(Connection(fd: fd, queue: queue, limits: config.limits)).start()
             perform(actions)
         }
@@ -278,11 +278,11 @@ public final class ESMESession: @unchecked Sendable {
                 } else {
                     // No handler (its carrier was removed or changed by a reload): nothing can
                     // store this, so it is never acked OK; the SMSC delivers it again later.
-                    perform(machine.ackReady(token, status: .temporaryAppError, now: now()))
+                    perform(machine.ackReady(token, status: .temporaryAppError, now: Clock.monotonicNanos()))
                 }
             case .deliverInvalid(let frame, let error, let token):
                 if handler?.session(self, invalid: frame, error: error, token: token) != true {
-                    perform(machine.invalidDeclined(frame, error: error, token: token, now: now()))
+                    perform(machine.invalidDeclined(frame, error: error, token: token, now: Clock.monotonicNanos()))
                 }
             case .rejected(let frame, let error):
                 handler?.session(self, rejected: frame, error: error)
@@ -329,11 +329,11 @@ public final class ESMESession: @unchecked Sendable {
                     if tlsContext?.config.insecure == true {
                         onEvent?("tls_insecure", "[\(config.name)] WARNING: TLS certificate verification is OFF for \(config.host):\(config.port) (insecure = true)")
                     }
-                    c.onEstablished = { [unowned self] version in perform(machine.tlsEstablished(version: version, now: now())) }
+                    c.onEstablished = { [unowned self] version in perform(machine.tlsEstablished(version: version, now: Clock.monotonicNanos())) }
                 } else {
                     c.start()
                 }
-                perform(machine.connected(now: now()))
+                perform(machine.connected(now: Clock.monotonicNanos()))
             }
         }
     }
@@ -343,7 +343,7 @@ public final class ESMESession: @unchecked Sendable {
     private func install(_ c: Connection) -> Connection {
         let id = machine.connectionID
         connection = c
-        c.onFrame = { [unowned self] frame in perform(machine.frameReceived(frame, now: now())) }
+        c.onFrame = { [unowned self] frame in perform(machine.frameReceived(frame, now: Clock.monotonicNanos())) }
         c.onClose = { [unowned self] reason in
             guard id == machine.connectionID else { return }
             connection = nil
@@ -353,17 +353,12 @@ public final class ESMESession: @unchecked Sendable {
     }
 
     private func tick() {
-        let t = now()
+        let t = Clock.monotonicNanos()
         perform(machine.timerFired(now: t, outputStalledNanos: connection?.outputStalledNanos(now: t) ?? 0,
                                    pendingOutput: connection?.pendingOutput ?? 0))
     }
 }
 
-@inline(__always) func now() -> UInt64 {
-    var ts = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &ts)
-    return UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)
-}
 
 /// The binds of one carrier: several sessions, each its own connection and queue,
 /// so one bind's trouble (or one carrier's) never touches another's.

@@ -1,3 +1,4 @@
+import Primitives
 public import SMPPWire
 
 /// A deliver_sm or data_sm the session validated, handed on as the view it built:
@@ -204,7 +205,7 @@ public struct ESMEStateMachine {
         var out = Actions(.startTimer(interval: tickInterval))
         if config.tls != nil {
             // A peer that accepts TCP and then says nothing must not hold the bind here.
-            state = .tlsHandshake(deadline: now + nanos(config.connectTimeout))
+            state = .tlsHandshake(deadline: now + Clock.nanos(config.connectTimeout))
             out.append(.startTLS)
         } else {
             bind(now: now, into: &out)
@@ -224,7 +225,7 @@ public struct ESMEStateMachine {
         connectionID &+= 1
         lastActivity = now
         // An SMSC that connects but never sends outbind is dropped after a response timeout.
-        state = .awaitingOutbind(deadline: now + nanos(config.responseTimeout))
+        state = .awaitingOutbind(deadline: now + Clock.nanos(config.responseTimeout))
         return Actions(.startTimer(interval: tickInterval))
     }
 
@@ -235,7 +236,7 @@ public struct ESMEStateMachine {
                      systemType: COctetString(config.systemType), interfaceVersion: 0x34,
                      addrTON: config.addrTON, addrNPI: config.addrNPI, addressRange: COctetString(config.addressRange))
         let seq = sequence()
-        outstanding[seq] = Outstanding(commandID: bindID, deadline: now + nanos(config.responseTimeout), completion: nil)
+        outstanding[seq] = Outstanding(commandID: bindID, deadline: now + Clock.nanos(config.responseTimeout), completion: nil)
         send(PDU(bindID, sequenceNumber: seq, body: .bind(b)), into: &out)
     }
 
@@ -436,7 +437,7 @@ public struct ESMEStateMachine {
             var (pdu, completion) = waiting.removeFirst()
             let seq = sequence()
             pdu.sequenceNumber = seq
-            outstanding[seq] = Outstanding(commandID: pdu.commandID, deadline: now + nanos(config.responseTimeout), completion: completion)
+            outstanding[seq] = Outstanding(commandID: pdu.commandID, deadline: now + Clock.nanos(config.responseTimeout), completion: completion)
             send(pdu, into: &out)
         }
     }
@@ -490,7 +491,7 @@ public struct ESMEStateMachine {
             break
         }
         // A peer that stopped reading our responses: its output has not moved for a response timeout.
-        if outputStalledNanos > nanos(config.responseTimeout) {
+        if outputStalledNanos > Clock.nanos(config.responseTimeout) {
             out.append(.event("write_stalled", "the peer has read nothing for \(config.responseTimeout) s (\(pendingOutput) bytes queued)"))
             out.append(.close(.local("write_stalled")))
             return out
@@ -512,11 +513,11 @@ public struct ESMEStateMachine {
                 if let c = o.completion { out.append(.complete(c, .failure(.timeout))) }
             }
         }
-        if state == .bound || isDraining, t - lastActivity >= nanos(config.enquireLinkInterval),
+        if state == .bound || isDraining, t - lastActivity >= Clock.nanos(config.enquireLinkInterval),
             !outstanding.values.contains(where: { $0.commandID == .enquireLink })
         {
             let seq = sequence()
-            outstanding[seq] = Outstanding(commandID: .enquireLink, deadline: t + nanos(config.responseTimeout), completion: nil)
+            outstanding[seq] = Outstanding(commandID: .enquireLink, deadline: t + Clock.nanos(config.responseTimeout), completion: nil)
             stats.enquireLinksSent += 1
             send(PDU(.enquireLink, sequenceNumber: seq), into: &out)
             lastActivity = t
@@ -533,7 +534,7 @@ public struct ESMEStateMachine {
     public mutating func stop(deadline seconds: Double, now: UInt64) -> Actions {
         switch state {
         case .bound:
-            let deadline = now + nanos(seconds)
+            let deadline = now + Clock.nanos(seconds)
             state = .draining(deadline: deadline)
             var out = Actions(.event("shutdown", "waiting for \(unacked.count) acks"))
             if !readingPaused {
@@ -560,7 +561,7 @@ public struct ESMEStateMachine {
         guard isDraining else { return }
         state = .unbinding
         let seq = sequence()
-        outstanding[seq] = Outstanding(commandID: .unbind, deadline: now + nanos(min(config.responseTimeout, 5)), completion: nil)
+        outstanding[seq] = Outstanding(commandID: .unbind, deadline: now + Clock.nanos(min(config.responseTimeout, 5)), completion: nil)
         send(PDU(.unbind, sequenceNumber: seq), into: &out)
     }
 
@@ -607,4 +608,3 @@ public struct ESMEStateMachine {
     }
 }
 
-@inline(__always) func nanos(_ seconds: Double) -> UInt64 { UInt64(max(0, seconds) * 1e9) }

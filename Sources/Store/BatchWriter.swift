@@ -1,6 +1,6 @@
 import Dispatch
 public import Routing
-import Locking
+import Primitives
 import Synchronization
 @_spi(CommitProof) public import SMPPWire
 #if canImport(Glibc)
@@ -97,7 +97,7 @@ public final class BatchWriter: @unchecked Sendable {
 
     /// As `submit(_:completion:)`, telling also whether the item was a duplicate.
     public func submit(_ item: consuming WriteItem, onResult: @escaping @Sendable (Result) -> Void) {
-        let p = Pending.make(item, completion: onResult, enqueuedAt: monotonic())
+        let p = Pending.make(item, completion: onResult, enqueuedAt: Clock.monotonicNanos())
         queue.push(p, lane: p.lane, cost: p.bytes)
         statsLock.withLock { $0.queued += 1 }
     }
@@ -132,7 +132,7 @@ public final class BatchWriter: @unchecked Sendable {
             var attempt = 0
             while !remaining.isEmpty {
                 // Past the deadline: a temporary error, so the SMSC redelivers later.
-                let now = monotonic()
+                let now = Clock.monotonicNanos()
                 let deadline = UInt64(cfg.commitDeadline * 1e9)
                 let expired = remaining.filter { now &- $0.enqueuedAt > deadline }
                 if !expired.isEmpty {
@@ -143,9 +143,9 @@ public final class BatchWriter: @unchecked Sendable {
                 }
                 do {
                     let conn = try connection()
-                    let start = monotonic()
+                    let start = Clock.monotonicNanos()
                     let stored = try commit(remaining, conn)
-                    let micros = Int((monotonic() - start) / 1000)
+                    let micros = Int((Clock.monotonicNanos() - start) / 1000)
                     var seen: Set<DedupKey> = []
                     seen.reserveCapacity(remaining.count)
                     var dup = 0
@@ -162,7 +162,7 @@ public final class BatchWriter: @unchecked Sendable {
                         $0.batches += 1
                         $0.rowsCommitted += inserted
                         $0.failingSince = nil
-                        $0.lastCommitAt = monotonic()
+                        $0.lastCommitAt = Clock.monotonicNanos()
                         $0.duplicates += dup
                         $0.lastBatchSize = remaining.count
                         $0.lastCommitMicros = micros
@@ -176,7 +176,7 @@ public final class BatchWriter: @unchecked Sendable {
                     writer.statsLock.withLock {
                         $0.failures += 1
                         $0.lastError = e.description
-                        if $0.failingSince == nil { $0.failingSince = monotonic() }
+                        if $0.failingSince == nil { $0.failingSince = Clock.monotonicNanos() }
                     }
                     writer.observer?.writerFailed(e)
                     if !e.isConnectionFailure, !e.isTransient, db?.isHealthy == true {
@@ -199,8 +199,8 @@ public final class BatchWriter: @unchecked Sendable {
                     if !e.isTransient { db = nil }
                     // Backoff with jitter; never past the oldest item's deadline, which is answered then.
                     let delay = min(cfg.maxReconnectDelay, cfg.reconnectDelay * Double(1 << min(attempt, 10))) * Double.random(in: 0.8...1.2)
-                    let oldest = remaining.map(\.enqueuedAt).min() ?? monotonic()
-                    let untilDeadline = max(0, Double(Int64(oldest &+ UInt64(cfg.commitDeadline * 1e9)) - Int64(monotonic())) / 1e9)
+                    let oldest = remaining.map(\.enqueuedAt).min() ?? Clock.monotonicNanos()
+                    let untilDeadline = max(0, Double(Int64(oldest &+ UInt64(cfg.commitDeadline * 1e9)) - Int64(Clock.monotonicNanos())) / 1e9)
                     attempt += 1
                     usleep(UInt32(max(0.001, min(delay, untilDeadline + 0.001)) * 1_000_000))
                 }
@@ -245,7 +245,7 @@ public final class BatchWriter: @unchecked Sendable {
                 ensuredMonths.insert(month)
             }
             // Plain inserts first; with `ON CONFLICT DO NOTHING` while redeliveries are about.
-            var onConflict = monotonic() < writer.conflictsUntil.load(ordering: .relaxed)
+            var onConflict = Clock.monotonicNanos() < writer.conflictsUntil.load(ordering: .relaxed)
             while true {
                 let statements = plan.statements(onConflict: onConflict)
                 do {
@@ -254,7 +254,7 @@ public final class BatchWriter: @unchecked Sendable {
                     // A key of this batch is stored already (a redelivery): nothing of the
                     // batch was written. Again, as the ON CONFLICT statement, at once.
                     _ = try? conn.execute("ROLLBACK")
-                    writer.conflictsUntil.store(monotonic() &+ UInt64(BatchWriter.conflictHold * 1e9), ordering: .relaxed)
+                    writer.conflictsUntil.store(Clock.monotonicNanos() &+ UInt64(BatchWriter.conflictHold * 1e9), ordering: .relaxed)
                     writer.statsLock.withLock { $0.dedupRetries += 1 }
                     onConflict = true
                 } catch {

@@ -1,5 +1,5 @@
 import Dispatch
-import Locking
+import Primitives
 import SMPPWire
 public import Routing
 #if canImport(Glibc)
@@ -140,7 +140,7 @@ public final class LeaseSync: @unchecked Sendable {
     private func reconcile() throws {
         let db = try PostgresConnection(url, applicationName: "smpp-bridge-leases")
         let result = try table.reconcile({ visit in try streamLeases(db, latestOnly: true, visit) },
-                                         endingAbsentAt: UInt32(clamping: wallMillis() / 1000))
+                                         endingAbsentAt: UInt32(clamping: Clock.wallMillis() / 1000))
         if let r = result {
             state.withLock { $0.reconciles += 1; $0.reconcileCorrections += r.updated + r.ended }
             if r.absent > Self.compactionThreshold(entries: table.count) {
@@ -210,7 +210,7 @@ public final class LeaseSync: @unchecked Sendable {
     }
 
     private func apply(_ notes: [(String, String)]) {
-        let nowMs = Int(wallMillis())
+        let nowMs = Int(Clock.wallMillis())
         var covering: [String] = []
         for (_, payload) in notes {
             let f = FlatJSON.parse(payload)
@@ -234,11 +234,6 @@ public final class LeaseSync: @unchecked Sendable {
     }
 }
 
-func wallMillis() -> UInt64 {
-    var ts = timespec()
-    clock_gettime(CLOCK_REALTIME, &ts)
-    return UInt64(ts.tv_sec) * 1000 + UInt64(ts.tv_nsec) / 1_000_000
-}
 
 /// Reads the flat JSON objects our own trigger builds (string and number values only).
 enum FlatJSON {

@@ -1,3 +1,4 @@
+import Primitives
 import DequeModule
 #if canImport(Glibc)
     import Glibc
@@ -72,7 +73,7 @@ final class WorkQueue<Element>: @unchecked Sendable {
         lanes[slot].append(Entry(element: e, cost: cost))
         total += 1
         let n = total
-        if n == 1 { firstAt = monotonic() }
+        if n == 1 { firstAt = Clock.monotonicNanos() }
         pthread_mutex_unlock(mutex)
         if n == 1 || n == target { pthread_cond_broadcast(cond) }
     }
@@ -96,7 +97,7 @@ final class WorkQueue<Element>: @unchecked Sendable {
         }
         let due = firstAt &+ UInt64(maxWait * 1e9)
         let enough = Swift.min(max, target)
-        if total < enough, !closed, maxWait > 0, monotonic() < due {
+        if total < enough, !closed, maxWait > 0, Clock.monotonicNanos() < due {
             var deadline = timespec(tv_sec: Int(due / 1_000_000_000), tv_nsec: Int(due % 1_000_000_000))
             while total < enough, !closed {
                 if pthread_cond_timedwait(cond, mutex, &deadline) == ETIMEDOUT { break }

@@ -19,16 +19,16 @@ python3 Tests/Support/seed-corpus.py "$OUT/corpus" ff00 0001 0602 2803 ff04 0106
 B="$OUT/bin"
 mkdir -p "$B"
 rm -f "$B/fuzz-session"
-FLAGS="-O -sanitize=fuzzer,address -enable-upcoming-feature ExistentialAny -swift-version 6 -parse-as-library -package-name smpp_bridge"  # package: the modules share `package` declarations (Locked)
+FLAGS="-O -sanitize=fuzzer,address -enable-upcoming-feature ExistentialAny -swift-version 6 -parse-as-library -package-name smpp_bridge"  # package: the modules share `package` declarations (Locked, the clock)
 quiet() { grep -v "Cannot export local symbol" || true; }
-swiftc $FLAGS -emit-module -emit-library -static -module-name SMPPWire -emit-module-path "$B/SMPPWire.swiftmodule" \
+swiftc $FLAGS -emit-module -emit-library -static -module-name Primitives -emit-module-path "$B/Primitives.swiftmodule" \
+  -o "$B/libPrimitives.a" $(find Sources/Primitives -name '*.swift') 2>&1 | quiet
+swiftc $FLAGS -emit-module -emit-library -static -module-name SMPPWire -I "$B" -emit-module-path "$B/SMPPWire.swiftmodule" \
   -o "$B/libSMPPWire.a" $(find Sources/SMPPWire -name '*.swift') 2>&1 | quiet
-swiftc $FLAGS -emit-module -emit-library -static -module-name Locking -emit-module-path "$B/Locking.swiftmodule" \
-  -o "$B/libLocking.a" $(find Sources/Locking -name '*.swift') 2>&1 | quiet
 swiftc $FLAGS -emit-module -emit-library -static -module-name SMPPSession -I "$B" -I Sources/COpenSSL \
   -emit-module-path "$B/SMPPSession.swiftmodule" -o "$B/libSMPPSession.a" $(find Sources/SMPPSession -name '*.swift') 2>&1 | quiet
 swiftc $FLAGS -I "$B" -I Sources/COpenSSL Tests/FuzzSession/Sources/FuzzSession/FuzzSession.swift \
-  "$B/libSMPPSession.a" "$B/libLocking.a" "$B/libSMPPWire.a" -lssl -lcrypto -o "$B/fuzz-session" 2>&1 | quiet
+  "$B/libSMPPSession.a" "$B/libSMPPWire.a" "$B/libPrimitives.a" -lssl -lcrypto -o "$B/fuzz-session" 2>&1 | quiet
 BIN="$B/fuzz-session"
 [ -x "$BIN" ] || { echo "the session fuzzer did not build"; exit 1; }
 # The surface fuzzer is a SwiftPM package over the bridge's debug build (@testable), instrumented whole.

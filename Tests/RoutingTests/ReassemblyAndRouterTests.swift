@@ -1,5 +1,5 @@
 import Foundation
-import Locking
+import Primitives
 import Routing
 import SMPPWire
 import XCTest

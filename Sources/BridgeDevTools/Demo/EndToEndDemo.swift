@@ -24,17 +24,26 @@ struct DemoSummary {
     var storefrontSQL = ""
     var storefrontExample = ""
 
+    /// The summary as one JSON object (`demo --json`, checked by make demo-ci).
     var json: String {
-        var f: [(String, String)] = [
-            ("sent", "\(sent)"), ("acked", "\(acked)"), ("stored", "\(stored)"), ("lost", "\(lost)"), ("duplicated", "\(duplicated)"), ("unexpected", "\(unexpected)"),
-            ("routed", "\(outcomes["routed"] ?? 0)"), ("unmatched", "\(outcomes["unmatched"] ?? 0)"), ("expired", "\(outcomes["expired"] ?? 0)"),
-            ("invalid", "\(outcomes["invalid"] ?? 0)"), ("codes_extracted", "\(codesExtracted)"), ("multipart", "\(multipart)"),
-            ("msgs_per_s", String(format: "%.1f", msgsPerSecond)), ("ack_p50_ms", String(format: "%.3f", ackP50)),
-            ("ack_p99_ms", String(format: "%.3f", ackP99)), ("retried_pdus", "\(retried)"), ("content_duplicates", "\(contentDuplicates)"), ("seconds", String(format: "%.2f", seconds)),
-        ]
-        f.append(("samples", "[" + samples.map { "\"\(jsonEscaped($0))\"" }.joined(separator: ",") + "]"))
-        f.append(("storefront_sql", "\"\(jsonEscaped(storefrontSQL))\""))
-        return "{" + f.map { "\"\($0.0)\":\($0.1)" }.joined(separator: ",") + "}"
+        struct Summary: Encodable {
+            var sent, acked, stored, lost, duplicated, unexpected, routed, unmatched, expired, invalid: Int
+            var codesExtracted, multipart, retriedPdus, contentDuplicates: Int
+            var msgsPerS, ackP50Ms, ackP99Ms, seconds: Double
+            var samples: [String]
+            var storefrontSql: String
+        }
+        func round(_ v: Double, _ places: Double) -> Double { (v * places).rounded() / places }
+        let s = Summary(
+            sent: sent, acked: acked, stored: stored, lost: lost, duplicated: duplicated, unexpected: unexpected,
+            routed: outcomes["routed"] ?? 0, unmatched: outcomes["unmatched"] ?? 0, expired: outcomes["expired"] ?? 0,
+            invalid: outcomes["invalid"] ?? 0, codesExtracted: codesExtracted, multipart: multipart, retriedPdus: retried,
+            contentDuplicates: contentDuplicates, msgsPerS: round(msgsPerSecond, 10), ackP50Ms: round(ackP50, 1000),
+            ackP99Ms: round(ackP99, 1000), seconds: round(seconds, 100), samples: samples, storefrontSql: storefrontSQL)
+        let e = JSONEncoder()
+        e.keyEncodingStrategy = .convertToSnakeCase
+        e.outputFormatting = [.sortedKeys]
+        return (try? e.encode(s)).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
     }
 
     var text: String {

@@ -1,3 +1,5 @@
+import Primitives
+
 /// A decoded field value for inspection (the `decode` tool, fixtures, logs).
 /// Ordered and Foundation-free so the wire module can describe itself.
 public indirect enum FieldValue: Hashable, Sendable {
@@ -82,29 +84,6 @@ func jsonString(_ t: String, into s: inout String) {
     s += "\""
     s += jsonEscaped(t)
     s += "\""
-}
-
-/// A string's JSON escaping (without the quotes): shared by every layer that
-/// writes JSON lines (decode, logs, routing events).
-public func jsonEscaped(_ t: String) -> String {
-    var s = ""
-    s.reserveCapacity(t.utf8.count)
-    for u in t.unicodeScalars {
-        switch u {
-        case "\"": s += "\\\""
-        case "\\": s += "\\\\"
-        case "\n": s += "\\n"
-        case "\r": s += "\\r"
-        case "\t": s += "\\t"
-        default:
-            if u.value < 0x20 || u.value == 0x7F {
-                s += "\\u00" + hex8(UInt8(u.value))
-            } else {
-                s.unicodeScalars.append(u)
-            }
-        }
-    }
-    return s
 }
 
 /// Describes a PDU, field by field, with the spec's snake_case names.
