@@ -290,12 +290,6 @@ package final class MessagePipeline: @unchecked Sendable {
 }
 
 
-/// "12.345": three decimals without Foundation's formatter (hot path).
-package func millis3(_ v: Double) -> String {
-    let n = Int((max(0, v) * 1000).rounded())
-    let frac = n % 1000
-    return "\(n / 1000)." + (frac < 10 ? "00" : frac < 100 ? "0" : "") + "\(frac)"
-}
 
 extension ESMESession {
     /// The writer's verdict on the wire: ESME_ROK with its commit proof, or a temporary error.

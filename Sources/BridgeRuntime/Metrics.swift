@@ -377,7 +377,12 @@ package struct RoutingEvent: Sendable {
         (try? Self.encoder.encode(Line(self))).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
     }
 
-    private static let encoder = JSONEncoder()
+    /// Keys sorted: every line of `tail` has its fields in one order.
+    private static let encoder: JSONEncoder = {
+        let e = JSONEncoder()
+        e.outputFormatting = [.sortedKeys]
+        return e
+    }()
 
     /// What `tail` prints for an event: numbers masked and the code left out unless revealed.
     private struct Line: Encodable {

@@ -361,10 +361,9 @@ public final class LeaseTable: @unchecked Sendable {
     }
 
     /// A new table to fill off to the side, entry by entry as rows arrive (a reload
-    /// streamed from the database), then publish with `replaceAll(with:)`. Filling it
-    /// directly, rather than gathering the rows in an array first, keeps a reload of
-    /// 1M leases from allocating a 32 MB array next to the two generations: freed, it
-    /// stayed in the allocator's arena of whichever thread ran the reload.
+    /// streamed from the database), then publish with `replaceAll(with:)`. Filled
+    /// directly, not from an array of the rows gathered first: that array, freed, stays
+    /// in the allocator's arena of the thread that ran the reload.
     public func makeBuilder(expectedCount: Int) -> LeaseTableBuilder {
         let services = writer.withLock { $0.services }
         return LeaseTableBuilder(generation: Generation(capacity: Self.capacity(for: max(expectedCount, 16)), services: services))
@@ -382,16 +381,14 @@ public final class LeaseTable: @unchecked Sendable {
     }
 
     /// Brings the live table in line with a full listing of leases, in place, with no
-    /// second generation: the periodic reconcile of 1M leases as a full reload held two
-    /// 46 MB generations for its duration (RSS 117 → 160 MiB every 5 minutes, measured).
+    /// second generation (docs/decisions/010-lease-table-memory.md).
     ///
     /// - A number whose lease differs is rewritten under its slot's seqlock (readers
     ///   see the old lease or the new one); a new number is added.
     /// - A number in the table but absent from the listing (a deletion whose
     ///   notification was lost) has its lease ended at `now`, if it still ran.
     /// - Which slots the listing visited is one bit per slot (180 KB for 1M leases),
-    ///   not a set of keys: a 16 MB set, once freed, stayed in the allocator's arena
-    ///   (the first in-place version grew RSS to 182 MiB over six reconciles).
+    ///   not a set of keys, which once freed stays in the allocator's arena.
     ///
     /// `listing` must give each number once, its latest lease. Returns nil, with the
     /// listed leases applied but nothing ended, when the table was grown or replaced
@@ -442,10 +439,8 @@ public final class LeaseTable: @unchecked Sendable {
     /// Frees retired generations no reader holds. Called by every write; callable on a timer.
     public func reclaim() { writer.withLock { reclaim(&$0) } }
 
-    /// Slots for a table loaded with `entries`, with 10% of them to spare. Sized
-    /// exactly at the maximum load, the first new numbers after a full load grew the
-    /// table: a 1M-lease table went from 46 to 92 MB with the storefront's first new
-    /// order (found with the in-place reconcile's test).
+    /// Slots for a table loaded with `entries`, with 10% of them to spare: sized exactly
+    /// at the maximum load, the storefront's first new order after a load would grow it.
     static func capacity(for entries: Int) -> Int { Int((Double(entries) * 1.1 / maximumLoad).rounded(.up)) + 1 }
 
     /// The next size when full: half again, not double (a 1M-lease table is ~50 MB,

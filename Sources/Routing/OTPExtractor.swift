@@ -103,9 +103,8 @@ public struct OTPExtractor: Sendable {
         }
 
         /// Printable ASCII is one Character per byte, so comparing bytes is comparing
-        /// Characters. (String's `contains` is generic over Characters: 6% of the
-        /// bridge's CPU at saturation, per message, for sender IDs that are nearly
-        /// always plain ASCII.)
+        /// Characters, without String's Character-generic search (sender IDs are nearly
+        /// always plain ASCII, and this runs per message).
         static func isPrintableASCII(_ b: some Sequence<UInt8>) -> Bool { b.allSatisfy { $0 >= 0x20 && $0 < 0x7F } }
 
         func matches(_ lowerSender: String, ascii: UnsafeBufferPointer<UInt8>?) -> Bool {

@@ -106,8 +106,8 @@ public struct AssembledMessage: Hashable, Sendable {
     /// `open`: stored parts of this message not yet in a stored message; `consumed`:
     /// the keys of its stored parts that are. Echoes are left out of the test for
     /// "stored already": a new message that reuses the reference and repeats a part
-    /// of a finished one exactly must not be dropped for that part (make bench, 1M
-    /// messages), and a part only held as an echo is given up by the timeout.
+    /// of a finished one exactly must not be dropped for that part, and a part only
+    /// held as an echo is given up by the timeout.
     public func resolve(open: [Part], consumed: Set<DedupKey>, timedOut: Bool) -> Resolution {
         let fresh = parts.compactMap { $0 }.filter { !echoes.contains($0.sequence) }
         if fresh.isEmpty { return timedOut ? .storedAlready : .wait }

@@ -6,14 +6,12 @@ import Synchronization
 
 /// The few serial queues that every session's own queue targets: one per core.
 ///
-/// Each session keeps its own serial queue (its state is confined to it). When each
-/// targeted the global pool on its own, Dispatch woke a thread per readable socket and
-/// per ack hop: 17 threads for 8 binds. Sharing a target per core lets one thread drain
-/// the events of several sessions that arrive together, Apple's advice for queue
-/// hierarchies ("Modernizing Grand Central Dispatch Usage", WWDC 2017). Measured with
-/// make bench's runs, three A/B pairs at a fixed 10,000 PDUs/s: the bridge's context
-/// switches per 100k messages 205–210k → 146–152k, its CPU 5.0–5.3 → 4.4–4.9 s per
-/// 100k (throughput and latency unchanged within this machine's noise). Nothing runs
+/// Each session keeps its own serial queue (its state is confined to it). Targeting the
+/// global pool on its own, each would make Dispatch wake a thread per readable socket
+/// and per ack hop; sharing a target per core lets one thread drain the events of
+/// several sessions that arrive together, Apple's advice for queue hierarchies
+/// ("Modernizing Grand Central Dispatch Usage", WWDC 2017; measured in
+/// docs/performance-history/README.md, "End to end"). Nothing runs
 /// blocking work on a session queue (name resolution is on a utility queue) and no
 /// session waits synchronously for another, so sessions sharing a target cannot stall
 /// or deadlock each other.

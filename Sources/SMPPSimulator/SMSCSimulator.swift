@@ -174,8 +174,7 @@ public final class SMSCSimulator: @unchecked Sendable {
             if let path = config.logPath {
                 log = fopen(path, "w")
                 if log == nil { throw Socket.Failure(operation: "open log \(path)", errno: errno) }
-                // Two log lines per PDU: with stdio's 4 KB buffer that was a write(2)
-                // every ~45 events, 8% of the simulator's CPU. Read after the run.
+                // Two log lines per PDU, read only after the run: a large buffer, not a write(2) every few events.
                 setvbuf(log, nil, _IOFBF, 1 << 20)
             }
             messages = (0..<config.count).map { config.mix.message($0) }
@@ -186,8 +185,7 @@ public final class SMSCSimulator: @unchecked Sendable {
                 for k in 0..<n { pending.append((m.id, k, 0)) }
             }
             // `rate` is in messages; the bucket paces PDUs, at the mix's PDUs per message,
-            // so that a multi-part message costs its parts (it used to cost one token per
-            // PDU: "10,000/s" offered 8,700 messages/s with 20% multi-part).
+            // so that a multi-part message costs its parts.
             pduRate = messages.isEmpty ? config.rate : config.rate * Double(pending.count) / Double(messages.count)
             started = now()
             lastRefill = started
@@ -352,8 +350,7 @@ public final class SMSCSimulator: @unchecked Sendable {
 
     private func tick() {
         let t = now()
-        // Timeouts are seconds long: a scan every 2 ms tick walked every PDU in flight
-        // (8 binds x 64) 500 times a second for nothing.
+        // Timeouts are seconds long: scanning every PDU in flight at each 2 ms tick would be waste.
         let scanEvery = UInt64(min(0.1, config.responseTimeout / 10) * 1e9)
         if t - lastTimeoutScan >= scanEvery {
             lastTimeoutScan = t

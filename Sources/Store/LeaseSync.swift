@@ -16,7 +16,7 @@ public import Routing
 /// On any reconnect the table is reloaded fully and swapped. A periodic reconcile,
 /// the safety net for a lost notification, compares every number's latest lease
 /// with the table and corrects it in place (`LeaseTable.reconcile`), so that it does
-/// not hold a second generation (46 MB for 1M leases) every few minutes.
+/// not hold a second generation every few minutes (docs/decisions/010-lease-table-memory.md).
 ///
 /// Routing before the first load: the bridge does not bind to any SMSC until
 /// `start()` returned (see docs/architecture.md); `isLoaded` drives readiness.
@@ -184,12 +184,9 @@ public final class LeaseSync: @unchecked Sendable {
     }
 
     /// Frees the generation a reload (or a growth) replaced, once no session is
-    /// routing with it. The table frees it at once when no reader holds it, but under
-    /// traffic one nearly always does, and the table only tries again on its next
-    /// write: the old 46 MB generation of a 1M-lease table stayed until the next
-    /// lease change or reconcile (10M-message run: RSS 133 → 165 MiB at the first
-    /// reconcile, 5 minutes in, and stayed). A reader holds a generation for one read
-    /// batch, so the first retries almost always succeed. Runs on `queue`.
+    /// routing with it. Under traffic a reader nearly always holds it at the moment of
+    /// the swap, and the table itself only tries again on its next write, so this
+    /// retries soon after; a reader holds a generation for one read batch. Runs on `queue`.
     private func reclaimRetired() {
         table.reclaim()
         guard table.retiredGenerations > 0, !stopped, !reclaimScheduled else { return }

@@ -147,11 +147,11 @@ public enum Migrations {
             CREATE INDEX message_parts_message_idx ON message_parts (destination_addr, reference, carrier, source_addr, total, reference_bits);
             """),
         // The message's id beside its dedup key, so that the one index on a message's key
-        // is message_dedup's primary key. messages_dedup_idx (a random uuid per row into
-        // a btree) was a third of a messages insert, measured, and served only the
-        // lookup from a PDU to its stored message, which (dedup_key → message_id,
-        // received_at → the messages primary key, one partition) answers as well. The
-        // writer takes the id from the messages sequence as it inserts the dedup row.
+        // is message_dedup's primary key: a second index of random uuids on messages was
+        // costly on every insert and served only the lookup from a PDU to its stored
+        // message, which (dedup_key → message_id, received_at → the messages primary
+        // key, one partition) answers as well. The writer takes the id from the messages
+        // sequence as it inserts the dedup row.
         Migration(version: 4, name: "message id in message_dedup", sql: """
             ALTER TABLE message_dedup ADD COLUMN message_id bigint;
             UPDATE message_dedup d SET message_id = m.id FROM messages m
