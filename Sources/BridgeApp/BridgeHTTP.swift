@@ -1,8 +1,8 @@
 import Dispatch
-package import Foundation
+import Foundation
 import Primitives
 #if canImport(FoundationNetworking)
-    package import FoundationNetworking
+    import FoundationNetworking
 #endif
 
 /// The commands' requests to a running bridge's HTTP server (`top`, `tail`, `ready`,

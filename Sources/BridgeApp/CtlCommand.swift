@@ -1,6 +1,6 @@
-package import BridgeRuntime
+import BridgeRuntime
 import ArgumentParser
-package import Foundation
+import Foundation
 
 /// `smpp-bridge ctl`: admin actions on a running bridge, through its admin endpoint
 /// (loopback only, a token; off unless `[admin]` is configured: docs/configuration.md).

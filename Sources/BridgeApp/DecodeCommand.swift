@@ -1,6 +1,6 @@
-package import BridgeRuntime
+import BridgeRuntime
 import ArgumentParser
-package import SMPPWire
+import SMPPWire
 
 #if canImport(Glibc)
     import Glibc
@@ -48,28 +48,20 @@ struct DecodeCommand: ParsableCommand {
         let options = Inspection.Options(text: TextOptions(smscDefaultAlphabet: SMPPSMSCAlphabet(defaultAlphabet)!))
         let limits = FrameLimits(maximumCommandLength: maxCommandLength)
         var out = OutputBuffer()
+        func describe(_ p: UnsafeRawBufferPointer) {
+            if summary {
+                var s = CaptureSummary()
+                s.scan(p, limits: limits)
+                out.write(json ? s.json : s.text)
+            } else {
+                CaptureDecoder.describeStream(p, limits: limits, options: options, json: json, out: &out)
+            }
+        }
         if let hex {
             guard let bytes = bytesFromHex(hex) else { throw ValidationError("not valid hex") }
-            bytes.withUnsafeBytes { p in
-                if summary {
-                    var s = CaptureSummary()
-                    s.scan(p, limits: limits)
-                    out.write(json ? s.json : s.text)
-                } else {
-                    CaptureDecoder.describeStream(p, limits: limits, options: options, json: json, out: &out)
-                }
-            }
+            bytes.withUnsafeBytes(describe)
         } else if let file {
-            let input = try InputBytes(path: file)
-            input.withBytes { p in
-                if summary {
-                    var s = CaptureSummary()
-                    s.scan(p, limits: limits)
-                    out.write(json ? s.json : s.text)
-                } else {
-                    CaptureDecoder.describeStream(p, limits: limits, options: options, json: json, out: &out)
-                }
-            }
+            try InputBytes(path: file).withBytes(describe)
         }
         out.flush()
     }

@@ -1,8 +1,8 @@
-package import BridgeRuntime
+import BridgeRuntime
 import ArgumentParser
-package import Foundation
-package import Routing
-package import SMPPWire
+import Foundation
+import Routing
+import SMPPWire
 
 /// `smpp-bridge extract`: operators test OTP rules with it.
 struct ExtractCommand: ParsableCommand {

@@ -1,11 +1,11 @@
-package import BridgeRuntime
+import BridgeRuntime
 import ArgumentParser
-package import Dispatch
-package import Foundation
-package import SMPPSession
-package import Routing
+import Dispatch
+import Foundation
+import SMPPSession
+import Routing
 // The probe stores nothing by design (it measures a carrier), so it acks with a proof of its own.
-@_spi(CommitProof) package import SMPPWire
+@_spi(CommitProof) import SMPPWire
 
 /// `smpp-bridge probe`: bind to a carrier without a database.
 struct ProbeCommand: ParsableCommand {

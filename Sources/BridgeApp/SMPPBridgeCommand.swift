@@ -1,4 +1,4 @@
-package import BridgeRuntime
+import BridgeRuntime
 public import ArgumentParser
 
 /// `smpp-bridge`: the TrueOTP SMPP carrier gateway bridge.

@@ -1,11 +1,11 @@
-package import BridgeRuntime
+import BridgeRuntime
 import ArgumentParser
-package import Dispatch
-package import Foundation
-package import Primitives
-package import Logging
-package import SMPPWire
-package import Store
+import Dispatch
+import Foundation
+import Primitives
+import Logging
+import SMPPWire
+import Store
 
 /// `smpp-bridge run --config bridge.toml`: the service.
 struct RunCommand: ParsableCommand {

@@ -1,9 +1,9 @@
-package import BridgeRuntime
-package import ArgumentParser
-package import Foundation
-package import Routing
-package import SMPPWire
-package import Store
+import BridgeRuntime
+import ArgumentParser
+import Foundation
+import Routing
+import SMPPWire
+import Store
 
 /// Where the database URL comes from: an environment variable or a file (it holds
 /// a password, so never a command-line flag, which `ps` would show).

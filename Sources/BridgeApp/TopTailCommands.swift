@@ -1,6 +1,6 @@
-package import BridgeRuntime
+import BridgeRuntime
 import ArgumentParser
-package import Foundation
+import Foundation
 
 /// `smpp-bridge top`: a live view of a running bridge: its state from /status, rates and
 /// latencies from two /metrics.json samples, recent events from /events.

@@ -22,7 +22,9 @@ struct AuditCommand: ParsableCommand {
     func run() throws {
         let mix = TrafficMix(destinations: destFrom...destTo, multipartRatio: multipart, seed: seed)
         let a = try DeliveryAudit.run(simLog: simLog, mix: mix, count: count, carrier: carrier, db: PostgresConnection(try db.url()))
-        print("{\"sent\":\(a.sent),\"acked\":\(a.acked),\"stored\":\(a.stored),\"lost\":\(a.lost),\"duplicated\":\(a.duplicated),\"never_acked\":\(a.neverAcked),\"content_duplicates\":\(a.contentDuplicates),\"unexpected\":\(a.unexpected),\"lost_ids\":[\(a.lostIDs.map(String.init).joined(separator: ","))]}")
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        print(String(decoding: try encoder.encode(a), as: UTF8.self))
         if a.lost > 0 || a.duplicated > 0 || a.unexpected > 0 { throw ExitCode(1) }
     }
 }

@@ -1,6 +1,6 @@
-package import Dispatch
+import Dispatch
 package import Foundation
-package import SMPPSession
+import SMPPSession
 #if canImport(Glibc)
     import Glibc
 #endif

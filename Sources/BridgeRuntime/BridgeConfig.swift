@@ -1,8 +1,8 @@
-package import Foundation
+import Foundation
 package import Routing
 package import SMPPSession
 package import SMPPWire
-package import Store
+import Store
 package import TOMLKit
 
 /// A config problem, naming the file, the field (its TOML path) and what is wrong.

@@ -1,10 +1,10 @@
 import Primitives
-package import Dispatch
-package import Foundation
+import Dispatch
+import Foundation
 package import Logging
 package import Routing
-package import SMPPSession
-package import SMPPWire
+import SMPPSession
+import SMPPWire
 package import Store
 
 package struct StartupError: Error, CustomStringConvertible {
@@ -207,13 +207,12 @@ package final class BridgeService: @unchecked Sendable {
         }
     }
 
-    /// SIGHUP: new OTP rules and carrier list. Unchanged carriers keep their binds;
-    /// removed ones are shut down gracefully, added or changed ones (re)started.
-    /// Database, metrics and log settings need a restart (logged if they changed).
-    /// SIGHUP. Everything is read first (rules, every carrier's secret), before anything
-    /// stops: a carrier whose secret cannot be read keeps running as it is (or is not
-    /// added) and is reported in `failed`. A carrier restarts when its settings or its
-    /// secret's value changed, so a rotated password is picked up; the others are left alone.
+    /// SIGHUP: new OTP rules and carrier list. Everything is read first (rules, every
+    /// carrier's secret), before anything stops: a carrier whose secret cannot be read
+    /// keeps running as it is (or is not added) and is reported in `failed`. A carrier
+    /// restarts when its settings or its secret's value changed (a rotated password is
+    /// picked up); removed ones drain; the others are left alone. Database, metrics and
+    /// log settings need a restart (logged if they changed).
     package func reload(_ new: BridgeConfig) throws -> (added: [String], removed: [String], restarted: [String], failed: [String: String]) {
         let newRules = RoutingRules(extractor: OTPExtractor(rules: try Self.loadRules(new.otpRulesFile)), generation: lock.withLock { rules.generation } + 1)
         let running = lock.withLock { carriers.mapValues { (config: $0.config, password: $0.password) } }

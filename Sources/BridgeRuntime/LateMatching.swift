@@ -1,7 +1,7 @@
-package import Dispatch
+import Dispatch
 package import Logging
 package import Routing
-package import Store
+import Store
 
 /// Late matching for the running bridge (`LateMatcher`), on a queue and a database
 /// connection of its own, so that neither the lease sync nor a session waits for it.

@@ -1,7 +1,7 @@
 import Primitives
 package import Foundation
 package import Logging
-package import SMPPWire
+import SMPPWire
 
 /// One line per event on stderr, JSON or logfmt. Values that may hold a phone
 /// number or a code are masked by the code that logs them (see `Mask`); this
@@ -112,7 +112,7 @@ package struct Mask: Sendable {
     package func code(_ s: String?) -> String? { s.map { reveal ? $0 : String(repeating: "*", count: $0.count) } }
 }
 
-package import Routing
+import Routing
 
 extension Logger.Level {
     package init(config s: String) { self = Logger.Level(rawValue: s) ?? .info }

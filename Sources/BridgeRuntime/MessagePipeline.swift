@@ -1,6 +1,6 @@
-package import Dispatch
-package import Foundation
-package import Primitives
+import Dispatch
+import Foundation
+import Primitives
 package import Logging
 package import Routing
 package import SMPPSession

@@ -1,5 +1,5 @@
-package import Foundation
-package import SMPPWire
+import Foundation
+import SMPPWire
 import Synchronization
 
 /// One counter series (a name and its labels), resolved once: the hot path adds to

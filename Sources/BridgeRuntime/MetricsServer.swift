@@ -1,6 +1,6 @@
-package import Foundation
-package import Primitives
-package import SMPPWire
+import Foundation
+import Primitives
+import SMPPWire
 package import Logging
 
 /// `/metrics` (Prometheus text; `/metrics.json`, the same series as JSON), `/status`,

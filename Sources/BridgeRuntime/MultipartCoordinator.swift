@@ -1,6 +1,6 @@
 import Primitives
-package import Dispatch
-package import Logging
+import Dispatch
+import Logging
 package import Routing
 package import Store
 

@@ -53,8 +53,6 @@ public final class BatchWriter: @unchecked Sendable {
         public init(url: String) { self.url = url }
     }
 
-    public typealias Completion = @Sendable (CommandStatus) -> Void
-
     /// How one item ended: ESME_ROK once committed (or found already stored inside
     /// the dedup window: `duplicate`, recorded on the stored message), ESME_RX_T_APPN
     /// when it could not be committed in time.
@@ -90,12 +88,7 @@ public final class BatchWriter: @unchecked Sendable {
 
     public var stats: WriterStats { statsLock.withLock { $0 } }
 
-    /// Queues an item; `completion` runs (on a writer thread) after COMMIT, or with a temporary error.
-    public func submit(_ item: WriteItem, completion: @escaping Completion) {
-        submit(item, onResult: { completion($0.status) })
-    }
-
-    /// As `submit(_:completion:)`, telling also whether the item was a duplicate.
+    /// Queues an item; `onResult` runs (on a writer thread) after COMMIT, or with a temporary error.
     public func submit(_ item: consuming WriteItem, onResult: @escaping @Sendable (Result) -> Void) {
         let p = Pending.make(item, completion: onResult, enqueuedAt: Clock.monotonicNanos())
         queue.push(p, lane: p.lane, cost: p.bytes)

@@ -41,6 +41,7 @@ final class Acks: @unchecked Sendable {
     let lock = NSLock()
     var statuses: [CommandStatus] = []
     func add(_ s: CommandStatus) { lock.withLock { statuses.append(s) } }
+    func add(_ r: BatchWriter.Result) { add(r.status) }
     var count: Int { lock.withLock { statuses.count } }
     var all: [CommandStatus] { lock.withLock { statuses } }
 }
@@ -303,7 +304,7 @@ final class WriterTests: XCTestCase {
             let m = t.message(i, to: "4477009\(String(format: "%05d", i))")
             writer.submit(.message(m)) { s in
                 acks.add(s)
-                if s == .ok { okKeys.add([m.decision.dedupKey.hex]) }
+                if s.status == .ok { okKeys.add([m.decision.dedupKey.hex]) }
             }
             if i == 700 { try TestDatabase.restart(downFor: 1) }
         }

@@ -9,7 +9,12 @@ import Store
 /// promise is that every message the SMSC saw acked is stored exactly once.
 /// The expected dedup key of each simulated message is computed by running its
 /// PDUs through the same routing code the bridge uses.
-struct DeliveryAudit: Sendable {
+struct DeliveryAudit: Sendable, Encodable {
+    enum CodingKeys: String, CodingKey {
+        case sent, acked, stored, lost, duplicated, unexpected, neverAcked = "never_acked", lostIDs = "lost_ids"
+        case contentDuplicates = "content_duplicates"
+    }
+
     var sent = 0
     var acked = 0
     var stored = 0

@@ -115,7 +115,7 @@ for mode in args.dropFirst(2) {
     let writer = BatchWriter(config: cfg)
     // Connections up and statements prepared before the clock starts.
     let warm = DispatchSemaphore(value: 0)
-    for w in generate(cfg.connections * 4, offset: 90_000_000 + offset) { writer.submit(.message(w), completion: { _ in warm.signal() }) }
+    for w in generate(cfg.connections * 4, offset: 90_000_000 + offset) { writer.submit(.message(w), onResult: { _ in warm.signal() }) }
     for _ in 0..<(cfg.connections * 4) { warm.wait() }
     let cpu0 = cpuSeconds()
     let rec = Recorder(target: n, inflight: kind == "sat" ? 4096 : nil)
@@ -131,7 +131,7 @@ for mode in args.dropFirst(2) {
             rec.inflight!.wait()
         }
         let t = monoNanos()
-        writer.submit(.message(m), completion: { s in rec.record(s, since: t, t0: t0) })
+        writer.submit(.message(m), onResult: { r in rec.record(r.status, since: t, t0: t0) })
     }
     rec.done.wait()
     let secs = Double(monoNanos() - t0) / 1e9
