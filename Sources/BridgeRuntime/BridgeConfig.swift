@@ -38,14 +38,6 @@ package struct CarrierConfig: Equatable, Sendable {
     package var unifiedPrefix: UnifiedPrefix?
     package var tls: TLSConfig?
 
-    package init(name: String, host: String, port: Int, systemID: String, passwordSource: SecretSource) {
-        self.name = name
-        self.host = host
-        self.port = port
-        self.systemID = systemID
-        self.passwordSource = passwordSource
-    }
-
     package static let plans: [String: NumberPlan] = [
         "UK": .uk, "DE": .germany, "RU": .russia, "US": .usa, "BR": .brazil, "IN": .india, "AE": .uae, "CN": .china,
     ]
@@ -86,7 +78,6 @@ package enum LogFormat: String, Sendable { case json, logfmt }
 
 /// The whole `bridge.toml`. Every field is documented in docs/configuration.md.
 package struct BridgeConfig: Equatable, Sendable {
-    package init() {}
     package var file = "<defaults>"
     // [bridge]
     package var instance = "bridge-1"

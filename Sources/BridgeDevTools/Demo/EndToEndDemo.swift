@@ -102,15 +102,22 @@ struct EndToEndDemo {
 
         setenv("SMPP_DEMO_DB_URL", url, 1)
         setenv("SMPP_DEMO_SIM_PASSWORD", password, 1)
-        var cfg = BridgeConfig()
-        cfg.file = "<demo>"
-        cfg.instance = "demo"
-        cfg.databaseURL = .env("SMPP_DEMO_DB_URL")
-        var carrier = CarrierConfig(name: "sim", host: "127.0.0.1", port: port, systemID: sc.systemID, passwordSource: .env("SMPP_DEMO_SIM_PASSWORD"))
-        carrier.binds = binds
-        carrier.window = window
-        carrier.maxUnacked = max(256, window * 4)
-        cfg.carriers = [carrier]
+        // Through the same loader and checks as an operator's bridge.toml.
+        let cfg = try ConfigLoader.parse("""
+            [bridge]
+            instance = "demo"
+            [database]
+            url_env = "SMPP_DEMO_DB_URL"
+            [[carrier]]
+            name = "sim"
+            host = "127.0.0.1"
+            port = \(port)
+            system_id = "\(sc.systemID)"
+            password_env = "SMPP_DEMO_SIM_PASSWORD"
+            binds = \(binds)
+            window = \(window)
+            max_unacked = \(max(256, window * 4))
+            """, file: "<demo>")
         let sink = LogSink(handle: nil, capture: true)
         let logger = Logger(label: "demo") { LineLogHandler(label: $0, format: .json, logLevel: .warning, sink: sink) }
         let bridge = try BridgeService(config: cfg, logger: logger)
