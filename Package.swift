@@ -52,7 +52,7 @@ let package = Package(
         // (swift_beginAccess and its thread-local access set) were ~15% of the simulator's
         // CPU (perf), taken from the bridge's and PostgreSQL's two cores.
         .target(
-            name: "SMPPSimulator", dependencies: ["SMPPWire", "SMPPSession"],
+            name: "SMPPSimulator", dependencies: ["SMPPWire", "SMPPSession", "Primitives"],
             swiftSettings: strict + [.unsafeFlags(["-enforce-exclusivity=unchecked"], .when(configuration: .release))]),
         // libcrypto's SHA-256 for dedup keys: a systemLibrary, one shim for the deprecated-but-cheapest calls.
         .systemLibrary(name: "CCrypto", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),

@@ -3,6 +3,7 @@
 #endif
 public import Dispatch
 public import SMPPSession
+import Primitives
 import SMPPWire
 
 /// Faults the simulator injects on demand.
@@ -187,7 +188,7 @@ public final class SMSCSimulator: @unchecked Sendable {
             // `rate` is in messages; the bucket paces PDUs, at the mix's PDUs per message,
             // so that a multi-part message costs its parts.
             pduRate = messages.isEmpty ? config.rate : config.rate * Double(pending.count) / Double(messages.count)
-            started = now()
+            started = Clock.monotonicNanos()
             lastRefill = started
             let a = DispatchSource.makeReadSource(fileDescriptor: fd, queue: queue)
             a.setEventHandler { [unowned self] in self.accept() }
@@ -223,7 +224,7 @@ public final class SMSCSimulator: @unchecked Sendable {
             var s = summary
             s.unacked = unackedCount()
             if s.ackedByStatus["ESME_ROK"] == nil || okAcks > 0 { s.ackedByStatus["ESME_ROK"] = okAcks > 0 ? okAcks : nil }
-            if summary.elapsed == 0 || !isDone { s.elapsed = Double(now() - started) / 1e9 }
+            if summary.elapsed == 0 || !isDone { s.elapsed = Double(Clock.monotonicNanos() - started) / 1e9 }
             return s
         }
     }
@@ -278,7 +279,7 @@ public final class SMSCSimulator: @unchecked Sendable {
             peer.connection.send(resp)
             if status.isOK {
                 peer.bound = f.commandID != .bindTransmitter
-                if summary.binds == 0 { started = now() }  // rates count from the first bind, not from listening
+                if summary.binds == 0 { started = Clock.monotonicNanos() }  // rates count from the first bind, not from listening
                 summary.binds += 1
                 fill(peer)
             } else {
@@ -288,7 +289,7 @@ public final class SMSCSimulator: @unchecked Sendable {
             guard let entry = peer.inflight.removeValue(forKey: f.sequenceNumber) else { return }
             let status = f.commandStatus
             if status.isOK { okAcks += 1 } else { summary.ackedByStatus[status.description, default: 0] += 1 }
-            let t = now()
+            let t = Clock.monotonicNanos()
             summary.ackLatencyMicros.append(Int((t - entry.sentAt) / 1000))
             logEvent(status.isOK ? "acked" : "nacked", entry.msg, entry.part, f.sequenceNumber, status.rawValue, at: t, sentAt: entry.sentAt)
             if status.isOK {
@@ -349,7 +350,7 @@ public final class SMSCSimulator: @unchecked Sendable {
     }
 
     private func tick() {
-        let t = now()
+        let t = Clock.monotonicNanos()
         // Timeouts are seconds long: scanning every PDU in flight at each 2 ms tick would be waste.
         let scanEvery = UInt64(min(0.1, config.responseTimeout / 10) * 1e9)
         if t - lastTimeoutScan >= scanEvery {
@@ -420,7 +421,7 @@ public final class SMSCSimulator: @unchecked Sendable {
     private func fillOne(_ peer: Peer) -> Bool {
         guard peer.bound, !peer.stalled, !peer.connection.isClosed else { return false }
         if config.rate > 0 {
-            let t = now()
+            let t = Clock.monotonicNanos()
             tokens = min(Double(config.window) * 2, tokens + Double(t - lastRefill) / 1e9 * pduRate)
             lastRefill = t
         }
@@ -451,7 +452,7 @@ public final class SMSCSimulator: @unchecked Sendable {
             scratch.removeAll(keepingCapacity: true)
             scratch.append(contentsOf: messages[msg].parts[part])
             scratch[12] = UInt8(seq >> 24); scratch[13] = UInt8((seq >> 16) & 0xFF); scratch[14] = UInt8((seq >> 8) & 0xFF); scratch[15] = UInt8(seq & 0xFF)
-            let t = now()
+            let t = Clock.monotonicNanos()
             peer.inflight[seq] = (msg, part, retries, t)
             scratch.withUnsafeBytes { peer.connection.send($0) }
             summary.pdusSent += 1
@@ -499,7 +500,7 @@ public final class SMSCSimulator: @unchecked Sendable {
     }
 
     private func finishSummary() {
-        if summary.elapsed == 0 { summary.elapsed = Double(now() - started) / 1e9 }
+        if summary.elapsed == 0 { summary.elapsed = Double(Clock.monotonicNanos() - started) / 1e9 }
         summary.unacked = unackedCount()
     }
 
@@ -511,7 +512,7 @@ public final class SMSCSimulator: @unchecked Sendable {
                           at t: UInt64? = nil, sentAt: UInt64? = nil) {
         guard let log else { return }
         logLine.removeAll(keepingCapacity: true)
-        put("{\"t_ms\":"); put(millis(since: started, t ?? now()))
+        put("{\"t_ms\":"); put(millis(since: started, t ?? Clock.monotonicNanos()))
         if let sentAt { put(",\"sent_ms\":"); put(millis(since: started, sentAt)) }
         put(",\"event\":\""); put(event)
         put("\",\"msg\":"); put(msg)
@@ -544,12 +545,6 @@ public final class SMSCSimulator: @unchecked Sendable {
             logLine.append(contentsOf: d[i...])
         }
     }
-}
-
-@inline(__always) func now() -> UInt64 {
-    var ts = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &ts)
-    return UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)
 }
 
 /// Fixed-point formatting without Foundation.

@@ -29,6 +29,15 @@ compose = yaml.safe_load(open("deploy/docker-compose.yml"))
 grace = compose["services"]["bridge"].get("stop_grace_period", "10s")
 if int(grace.rstrip("s")) <= 10 + 5:
     problems.append(f"docker-compose.yml: the bridge's stop_grace_period {grace} is not longer than the drain (shutdown_grace_s 10 s and the writer's flush)")
+# The simulator is a development tool: its own image stage, never the bridge's image.
+dockerfile = open("deploy/Dockerfile").read()
+final_stage = dockerfile.split("\nFROM ")[-1]
+if "smpp-dev" in final_stage:
+    problems.append("deploy/Dockerfile: the bridge's image (the last stage) contains smpp-dev")
+for path in ("deploy/docker-compose.yml", "deploy/ha/docker-compose.yml"):
+    sim = yaml.safe_load(open(path))["services"]["simulator"]
+    if sim.get("build", {}).get("target") != "simulator":
+        problems.append(f"{path}: the simulator service does not build the Dockerfile's simulator stage")
 # The HA reference (deploy/ha): Patroni in synchronous mode, the bridge on every node asking for the writable one.
 ha = yaml.safe_load(open("deploy/ha/docker-compose.yml"))
 patroni = yaml.safe_load(open("deploy/ha/patroni.yml"))
