@@ -64,8 +64,6 @@ struct TopView {
     /// The bridge's /status (nil from a bridge too old to serve it: the view falls back to the series alone).
     var status: BridgeStatus? = nil
 
-    func sum(_ s: MetricsSnapshot, _ name: String, _ match: [String: String] = [:]) -> Double { s.sum(name, match) }
-
     func delta(_ name: String, _ match: [String: String] = [:]) -> Double {
         max(0, current.sum(name, match) - previous.sum(name, match))
     }
@@ -104,7 +102,7 @@ struct TopView {
             out += "ready: \(s.ready ? "yes" : "NO") (\(s.readiness))\n"
             out += "\(s.instance), version \(s.version), up \(Int(s.uptimeSeconds)) s, log \(s.logLevel)\n\n"
         } else {
-            out += "ready: \(sum(current, M.ready) == 1 ? "yes" : "NO")\n\n"
+            out += "ready: \(current.sum(M.ready) == 1 ? "yes" : "NO")\n\n"
         }
         out += "BINDS\n"
         out += pad("carrier", 16) + pad("bind", 20) + pad("state", 12) + pad("msgs/s", 10) + pad("ack p50", 11) + pad("ack p99", 11) + pad("window", 8) + "unacked\n"
@@ -114,7 +112,7 @@ struct TopView {
         } ?? current.series(M.bindState).map { x in
             let l = ["carrier": x.labels["carrier"] ?? "", "bind": x.labels["bind"] ?? ""]
             return (l["carrier"]!, l["bind"]!, current.series(M.bindStateInfo, l).first { $0.value == 1 }?.labels["state"] ?? "?",
-                    Int(sum(current, M.window, l)), Int(sum(current, M.unacked, l)))
+                    Int(current.sum(M.window, l)), Int(current.sum(M.unacked, l)))
         }.sorted { ($0.0, $0.1) < ($1.0, $1.1) }
         for b in binds {
             let l = ["carrier": b.carrier, "bind": b.bind]
@@ -130,7 +128,7 @@ struct TopView {
         for c in carriers {
             let parts = ["routed", "unmatched", "expired", "duplicate", "invalid", "temp_failed"].map { o -> String in
                 let m = ["carrier": c, "outcome": o]
-                return "\(o) \(Int(delta(M.outcomes, m)))/\(Int(sum(current, M.outcomes, m)))"
+                return "\(o) \(Int(delta(M.outcomes, m)))/\(Int(current.sum(M.outcomes, m)))"
             }
             out += "  " + pad(c, 16) + parts.joined(separator: "  ") + "\n"
         }
@@ -140,12 +138,12 @@ struct TopView {
         out += "  commit p50 \(ms(quantile(M.commitLatency, [:], 0.5)))  p99 \(ms(quantile(M.commitLatency, [:], 0.99)))"
         let (batches, rows) = histogramDelta(M.batchSize)
         out += "  batches/s \(String(format: "%.1f", batches / max(seconds, 0.001)))  mean batch \(batches > 0 ? String(format: "%.0f", rows / batches) : "-")"
-        out += "  queue \(Int(sum(current, M.queueDepth)))  failures \(Int(sum(current, M.dbFailures)))\n"
+        out += "  queue \(Int(current.sum(M.queueDepth)))  failures \(Int(current.sum(M.dbFailures)))\n"
         if let w = status?.writer {
             out += "  writer on \(w.server ?? "-") \(w.role ?? "")  last commit \(w.lastCommitSecondsAgo.map { String(format: "%.1f s ago", $0) } ?? "none")\n"
         }
         out += "\nLEASES\n"
-        out += "  entries \(Int(sum(current, M.leaseEntries)))  sync lag p99 \(ms(quantile(M.leaseLag, [:], 0.99)))  loaded \(sum(current, M.leaseLoaded) == 1 ? "yes" : "no")\n"
+        out += "  entries \(Int(current.sum(M.leaseEntries)))  sync lag p99 \(ms(quantile(M.leaseLag, [:], 0.99)))  loaded \(current.sum(M.leaseLoaded) == 1 ? "yes" : "no")\n"
         out += "\nRECENT EVENTS (redacted)\n"
         if events.isEmpty { out += "  (none yet)\n" }
         for e in events { out += "  " + e + "\n" }
